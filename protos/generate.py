@@ -1,0 +1,38 @@
+"""Regenerate the checked-in protobuf and gRPC code from the `.proto` sources.
+
+Run from anywhere: `python -m protos.generate`. Code is generated from the repository
+root so that generated imports are absolute (`from protos.inference import ...`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from grpc_tools import protoc
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def proto_sources() -> list[Path]:
+    return sorted((REPO_ROOT / "protos").rglob("*.proto"))
+
+
+def generate(out_dir: Path = REPO_ROOT) -> None:
+    """Write `*_pb2.py`, `*_pb2.pyi` and `*_pb2_grpc.py` for every source under `out_dir`."""
+    sources = [str(p.relative_to(REPO_ROOT)) for p in proto_sources()]
+    args = [
+        "grpc_tools.protoc",
+        f"--proto_path={REPO_ROOT}",
+        f"--python_out={out_dir}",
+        f"--pyi_out={out_dir}",
+        f"--grpc_python_out={out_dir}",
+        *sources,
+    ]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+
+
+if __name__ == "__main__":
+    generate()
+    sys.stdout.write("generated protos\n")
