@@ -1,0 +1,140 @@
+"""Cold start and router overhead on the real platform (PostgreSQL, Docker, registry).
+
+Prints, over --cycles cold starts, the p50/p95 time from a request arriving at the router while the
+version has zero replicas to its answer (the image is already on the host after the first pull),
+and the warm per-request latency through the router against a direct gRPC call to the same
+container. Run with `make bench` or `.venv/bin/python -m bench.cold_start --cycles 10`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import asyncpg
+import docker
+import grpc
+import httpx
+import numpy as np
+
+from protos import tensors
+from protos.inference import grpc_service_pb2_grpc as pb_grpc
+from tests.e2e.platform import Platform, running_platform
+from tests.e2e.stories import copy_example, wait_until
+
+BODY = {"amount": [12.5], "country": ["DE"]}
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.array(samples), q))
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def containers(key: str) -> list[docker.models.containers.Container]:
+    return docker.from_env().containers.list(all=True, filters={"label": f"hydro.version={key}"})
+
+
+def cold_starts(platform: Platform, app: str, key: str, cycles: int) -> list[float]:
+    timings = []
+    for cycle in range(cycles):
+        wait_until(lambda: containers(key) == [], 60, "the version is at zero", interval=0.05)
+        start = time.perf_counter()
+        response = httpx.post(f"{platform.router}/apps/{app}", json=BODY, timeout=60)
+        elapsed = time.perf_counter() - start
+        response.raise_for_status()
+        timings.append(elapsed)
+        print(f"  cold start {cycle + 1:2d}: {elapsed * 1000:7.1f} ms")
+    return timings
+
+
+def warm_latencies(address: str, model_name: str, arrays: dict[str, np.ndarray], n: int) -> list[float]:
+    request = tensors.encode_infer_request(model_name, arrays)
+    with grpc.insecure_channel(address) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        for _ in range(50):
+            stub.ModelInfer(request, timeout=10)
+        timings = []
+        for _ in range(n):
+            start = time.perf_counter()
+            stub.ModelInfer(request, timeout=10)
+            timings.append(time.perf_counter() - start)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cycles", type=int, default=10)
+    parser.add_argument("--warm-requests", type=int, default=1000)
+    args = parser.parse_args()
+
+    database = f"hydro_bench_{uuid.uuid4().hex[:8]}"
+    asyncio.run(_admin(f"CREATE DATABASE {database}"))
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            platform_gen = running_platform(
+                Path(home),
+                HYDRO_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
+                HYDRO_RUNTIME="docker",
+            )
+            platform = next(platform_gen)
+            try:
+                run(platform, Path(home), args.cycles, args.warm_requests)
+            finally:
+                platform_gen.close()
+    finally:
+        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+
+
+def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None:
+    platform.put_deployment_config("bench", scale_to_zero_grace_s=0.5, stable_window_s=2.0)
+    folder, model = copy_example("fraud-detector", home)
+    deployed = platform.hydro("deploy", str(folder), "--app", model, "--deployment-config", "bench")
+    if deployed.returncode != 0:
+        raise SystemExit(f"deploy failed: {deployed.stderr}")
+    key = f"{model}:1"
+    # The first request pulls nothing (the image was built on this host) but warms the page cache.
+    httpx.post(f"{platform.router}/apps/{model}", json=BODY, timeout=60).raise_for_status()
+
+    print(f"cold starts ({cycles} cycles, image on the host):")
+    cold = cold_starts(platform, model, key, cycles)
+
+    platform.put_deployment_config("bench", scale_to_zero_grace_s=600.0, stable_window_s=60.0)
+    httpx.post(f"{platform.router}/apps/{model}", json=BODY, timeout=60).raise_for_status()
+    container = containers(key)[0]
+    container.reload()
+    host_port = container.attrs["NetworkSettings"]["Ports"]["9000/tcp"][0]["HostPort"]
+    signature_body = httpx.get(f"{platform.api}/models/{model}/versions/1").json()["signature"]
+    from protos.signature import Signature
+
+    arrays = tensors.decode_plain_request(BODY, Signature.from_dict(signature_body))
+    direct = warm_latencies(f"127.0.0.1:{host_port}", model, arrays, warm_requests)
+    routed = warm_latencies(platform.router_grpc, model, arrays, warm_requests)
+
+    ms = 1000.0
+    print()
+    print(f"cold start p50 {percentile(cold, 50) * ms:.0f} ms, p95 {percentile(cold, 95) * ms:.0f} ms")
+    print(
+        f"warm direct gRPC p50 {percentile(direct, 50) * ms:.2f} ms, p99 {percentile(direct, 99) * ms:.2f} ms"
+    )
+    print(
+        f"warm via router  p50 {percentile(routed, 50) * ms:.2f} ms, p99 {percentile(routed, 99) * ms:.2f} ms"
+    )
+    overhead = percentile(routed, 50) - percentile(direct, 50)
+    mean_overhead = statistics.mean(routed) - statistics.mean(direct)
+    print(f"router overhead p50 {overhead * ms:.2f} ms (mean {mean_overhead * ms:.2f} ms)")
+
+
+if __name__ == "__main__":
+    main()
