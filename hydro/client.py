@@ -1,0 +1,322 @@
+"""A small typed SDK over the control plane's REST API (`/api/v1`) and the router's invoke path.
+
+    with HydroClient.from_settings() as hydro:
+        accepted = hydro.upload_version(pack("examples/fraud-detector"))
+        version = hydro.version(accepted.model, accepted.version)
+        hydro.put_application("fraud", [[Variant("fraud-detector", version.version)]])
+        hydro.invoke("fraud", {"amount": [12.5], "country": ["DE"]})
+
+Every refused call raises HydroClientError with the HTTP status and the server's own message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from hydro.errors import HydroClientError, HydroConnectionError
+from hydro.package import Package
+from hydro.settings import Settings
+
+VERSION_STATUSES = ("pending", "building", "released", "failed")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to an upload: the version number the control plane gave the package."""
+
+    model: str
+    version: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    versions: int
+    latest_version: int | None
+    latest_status: str | None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    status: str
+    image: str | None = None
+    digest: str | None = None
+    error: str | None = None
+    signature: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}:{self.version}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("released", "failed")
+
+
+@dataclass(frozen=True)
+class Replicas:
+    ready: int
+    desired: int
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One weighted model version of a stage; `replicas` only in answers (None: scaler not reachable)."""
+
+    model: str
+    version: int
+    weight: int = 100
+    deployment_config: str = "default"
+    replicas: Replicas | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "weight": self.weight,
+            "deployment_config": self.deployment_config,
+        }
+
+
+@dataclass(frozen=True)
+class Application:
+    name: str
+    stages: tuple[tuple[Variant, ...], ...]
+    sampling_rate: float = 1.0
+    require_invoke_key: bool = False
+    invoke_urls: dict[str, str] = field(default_factory=dict)
+
+
+class HydroClient:
+    """Synchronous client of one Hydro platform (control plane + router). Use as a context manager."""
+
+    def __init__(
+        self,
+        control_plane_url: str = "http://127.0.0.1:8080",
+        router_url: str = "http://127.0.0.1:8081",
+        *,
+        token: str | None = None,
+        timeout_s: float = 60.0,
+    ) -> None:
+        self.control_plane_url = control_plane_url.rstrip("/")
+        self.router_url = router_url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(headers=headers, timeout=timeout_s)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> HydroClient:
+        """A client configured from `HYDRO_CONTROL_PLANE_URL`, `HYDRO_ROUTER_URL` and the token."""
+        settings = settings or Settings()
+        return cls(
+            settings.control_plane_url,
+            settings.router_url,
+            token=settings.bearer_token(),
+            timeout_s=settings.timeout_s,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HydroClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # models and versions
+
+    def upload_version(self, package: Package) -> Accepted:
+        """Upload a packed model folder as the model's next version (built in the background)."""
+        body = self._api(
+            "POST",
+            f"/models/{_seg(package.name)}/versions",
+            content=package.data,
+            headers={"Content-Type": "application/gzip"},
+        )
+        return Accepted(model=str(body["model"]), version=int(body["version"]), status=str(body["status"]))
+
+    def models(self) -> list[ModelSummary]:
+        body = self._api("GET", "/models")
+        return [
+            ModelSummary(
+                name=str(m["name"]),
+                versions=int(m.get("versions") or 0),
+                latest_version=m.get("latest_version"),
+                latest_status=m.get("latest_status"),
+            )
+            for m in _items(body, "models")
+        ]
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        body = self._api("GET", f"/models/{_seg(model)}/versions")
+        return [_version(v) for v in _items(body, "versions")]
+
+    def version(self, model: str, version: int) -> ModelVersion:
+        return _version(self._api("GET", f"/models/{_seg(model)}/versions/{version}"))
+
+    def version_logs(self, model: str, version: int) -> str:
+        response = self._request("GET", self._url(f"/models/{_seg(model)}/versions/{version}/logs"))
+        return response.text
+
+    # applications
+
+    def put_application(
+        self,
+        name: str,
+        stages: Sequence[Sequence[Variant]],
+        *,
+        sampling_rate: float = 1.0,
+        require_invoke_key: bool = False,
+    ) -> Application:
+        """Declare (or replace) an application: a pipeline of stages of weighted variants."""
+        body = {
+            "stages": [{"variants": [v.to_json() for v in stage]} for stage in stages],
+            "sampling_rate": sampling_rate,
+            "require_invoke_key": require_invoke_key,
+        }
+        return _application(self._api("PUT", f"/applications/{_seg(name)}", json=body), name)
+
+    def application(self, name: str) -> Application:
+        return _application(self._api("GET", f"/applications/{_seg(name)}"), name)
+
+    def applications(self) -> list[Application]:
+        return [_application(a, "") for a in _items(self._api("GET", "/applications"), "applications")]
+
+    def delete_application(self, name: str) -> None:
+        self._request("DELETE", self._url(f"/applications/{_seg(name)}"))
+
+    # deployment configs
+
+    def put_deployment_config(self, name: str, knobs: Mapping[str, Any]) -> dict[str, Any]:
+        return self._api("PUT", f"/deployment-configs/{_seg(name)}", json=dict(knobs))
+
+    def deployment_config(self, name: str) -> dict[str, Any]:
+        return self._api("GET", f"/deployment-configs/{_seg(name)}")
+
+    # router
+
+    def invoke(self, app: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        """Call an application through the router's plain form: `{"input": nested list}` both ways."""
+        response = self._request("POST", f"{self.router_url}/apps/{_seg(app)}", json=dict(inputs))
+        return _json_object(response)
+
+    # plumbing
+
+    def _url(self, path: str) -> str:
+        return f"{self.control_plane_url}/api/v1{path}"
+
+    def _api(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return _json_object(self._request(method, self._url(path), **kwargs))
+
+    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise HydroConnectionError(f"{method} {url} timed out", url=url) from None
+        except httpx.TransportError as exc:
+            raise HydroConnectionError(
+                f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
+            ) from None
+        if response.is_error:
+            raise HydroClientError(response.status_code, _error_message(response), url=url)
+        return response
+
+
+def _seg(value: str) -> str:
+    """One URL path segment (a name never spans segments, whatever it holds)."""
+    return quote(value, safe="")
+
+
+def _origin(url: str) -> str:
+    parsed = httpx.URL(url)
+    return f"{parsed.scheme}://{parsed.netloc.decode()}"
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, str):
+        return error
+    text = " ".join(response.text.split())[:200]
+    return f"HTTP {response.status_code} {response.reason_phrase}" + (f": {text}" if text else "")
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise HydroClientError(
+            response.status_code,
+            f"{response.request.url} answered something that is not JSON",
+            url=str(response.url),
+        ) from None
+    if not isinstance(body, dict):
+        raise HydroClientError(
+            response.status_code,
+            f"{response.request.url} answered JSON that is not an object",
+            url=str(response.url),
+        )
+    return body
+
+
+def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The list in an answer `{"<key>": [...]}`."""
+    items = body.get(key, [])
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _version(body: Mapping[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        model=str(body["model"]),
+        version=int(body["version"]),
+        status=str(body["status"]),
+        image=body.get("image"),
+        digest=body.get("digest"),
+        error=body.get("error"),
+        signature=dict(body.get("signature") or {}),
+        created_at=body.get("created_at"),
+    )
+
+
+def _application(body: Mapping[str, Any], name: str) -> Application:
+    stages = []
+    for stage in body.get("stages") or []:
+        variants = []
+        for v in stage.get("variants") or []:
+            replicas = v.get("replicas")
+            variants.append(
+                Variant(
+                    model=str(v["model"]),
+                    version=int(v["version"]),
+                    weight=int(v.get("weight", 100)),
+                    deployment_config=str(v.get("deployment_config") or "default"),
+                    replicas=None
+                    if not isinstance(replicas, Mapping)
+                    else Replicas(
+                        ready=int(replicas.get("ready", 0)), desired=int(replicas.get("desired", 0))
+                    ),
+                )
+            )
+        stages.append(tuple(variants))
+    return Application(
+        name=str(body.get("name") or name),
+        stages=tuple(stages),
+        sampling_rate=float(body.get("sampling_rate", 1.0)),
+        require_invoke_key=bool(body.get("require_invoke_key", False)),
+        invoke_urls={str(k): str(v) for k, v in (body.get("invoke_urls") or {}).items()},
+    )

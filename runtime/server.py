@@ -1,0 +1,254 @@
+"""The Open Inference Protocol gRPC server for one model version.
+
+Start-up order is what makes cold starts short: read hydro.json, listen (ServerLive answers at once),
+then import and instantiate the model on a worker thread; ServerReady and ModelReady turn true when it
+has loaded. A load failure stops the server and raises LoadError (the process exits non-zero).
+Predictions run on worker threads so the event loop keeps answering health checks while a model works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from protos import tensors
+from protos.inference import grpc_service_pb2 as pb
+from protos.inference import grpc_service_pb2_grpc as pb_grpc
+from protos.signature import SignatureError
+from runtime import __version__
+from runtime.errors import ListenError, ModelError, ModelNotFoundError, NotReadyError
+from runtime.loader import Model, load_model
+from runtime.manifest import Manifest, load_manifest
+from runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "hydro-runtime"
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""Largest request or response the runtime accepts or sends (gRPC's own default is 4 MiB)."""
+
+_GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    # Fail loudly when the port is taken instead of silently sharing it with another process.
+    ("grpc.so_reuseport", 0),
+]
+
+
+@dataclass
+class Stats:
+    """Request counters of this process (to be exposed to the scaler by a later issue)."""
+
+    in_flight: int = 0
+    max_in_flight: int = 0
+    served: int = 0
+    failed: int = 0
+
+    def started(self) -> None:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def finished(self, ok: bool) -> None:
+        self.in_flight -= 1
+        if ok:
+            self.served += 1
+        else:
+            self.failed += 1
+
+
+class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
+    """`inference.GRPCInferenceService` for the one model named in the manifest."""
+
+    def __init__(self, manifest: Manifest, executor: ThreadPoolExecutor) -> None:
+        self.manifest = manifest
+        self.model: Model | None = None
+        self.stats = Stats()
+        self._executor = executor
+        self._version = str(manifest.version)
+
+    # -- health and metadata ----------------------------------------------------------------------
+
+    async def ServerLive(self, request: pb.ServerLiveRequest, context: Any) -> pb.ServerLiveResponse:
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request: pb.ServerReadyRequest, context: Any) -> pb.ServerReadyResponse:
+        return pb.ServerReadyResponse(ready=self.model is not None)
+
+    async def ModelReady(self, request: pb.ModelReadyRequest, context: Any) -> pb.ModelReadyResponse:
+        try:
+            self._check_model(request.name, request.version)
+        except Exception as exc:
+            await _abort(context, exc)
+        return pb.ModelReadyResponse(ready=self.model is not None)
+
+    async def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: Any
+    ) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(name=SERVER_NAME, version=__version__, extensions=[])
+
+    async def ModelMetadata(self, request: pb.ModelMetadataRequest, context: Any) -> pb.ModelMetadataResponse:
+        try:
+            self._check_model(request.name, request.version)
+        except Exception as exc:
+            await _abort(context, exc)
+        signature = self.manifest.signature
+        tensor = pb.ModelMetadataResponse.TensorMetadata
+        return pb.ModelMetadataResponse(
+            name=self.manifest.name,
+            versions=[self._version],
+            platform=self.manifest.runtime,
+            inputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.inputs],
+            outputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.outputs],
+        )
+
+    # -- inference --------------------------------------------------------------------------------
+
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
+        self.stats.started()
+        ok = False
+        try:
+            response = await self.infer(request)
+            ok = True
+            return response
+        except Exception as exc:
+            await _abort(context, exc)
+            raise  # unreachable: abort raises
+        finally:
+            self.stats.finished(ok)
+            log.debug(
+                "request %r %s; in flight %d (max %d), served %d, failed %d",
+                request.id,
+                "ok" if ok else "failed",
+                self.stats.in_flight,
+                self.stats.max_in_flight,
+                self.stats.served,
+                self.stats.failed,
+            )
+
+    async def infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
+        """Decode, check against the signature, predict on a worker thread, check and encode the answer."""
+        self._check_model(request.model_name, request.model_version)
+        model = self.model
+        if model is None:
+            raise NotReadyError(f"model {self.manifest.name!r} version {self._version} is still loading")
+        signature = self.manifest.signature
+        inputs = tensors.decode_infer_request(request)
+        signature.check_inputs(inputs)
+        wanted = [output.name for output in request.outputs]
+        known = {spec.name for spec in signature.outputs}
+        for name in wanted:
+            if name not in known:
+                raise SignatureError(
+                    f"requested output '{name}' is not one of the model's outputs: {', '.join(sorted(known))}"
+                )
+
+        loop = asyncio.get_running_loop()
+        outputs = await loop.run_in_executor(self._executor, model.predict, inputs)
+        try:
+            signature.check_outputs(outputs)
+        except (SignatureError, tensors.TensorError) as exc:
+            raise ModelError(f"the model's answer does not match its signature: {exc}") from None
+        if wanted:
+            outputs = {name: outputs[name] for name in wanted}
+        try:
+            return tensors.encode_infer_response(
+                self.manifest.name, outputs, request_id=request.id, model_version=self._version
+            )
+        except tensors.TensorError as exc:
+            raise ModelError(f"the model's answer cannot be encoded: {exc}") from None
+
+    def _check_model(self, name: str, version: str) -> None:
+        if name and name != self.manifest.name:
+            raise ModelNotFoundError(
+                f"model {name!r} is not served here; this runtime serves model {self.manifest.name!r}"
+            )
+        if version and version != self._version:
+            raise ModelNotFoundError(
+                f"version {version!r} of model {self.manifest.name!r} is not served here; "
+                f"this runtime serves version {self._version}"
+            )
+
+
+async def _abort(context: Any, exc: Exception) -> None:
+    """Answer a failed call with the status that fits the error; the message names the problem."""
+    if isinstance(exc, ModelNotFoundError):
+        code = grpc.StatusCode.NOT_FOUND
+    elif isinstance(exc, NotReadyError):
+        code = grpc.StatusCode.UNAVAILABLE
+    elif isinstance(exc, SignatureError | tensors.TensorError):
+        code = grpc.StatusCode.INVALID_ARGUMENT
+    elif isinstance(exc, ModelError):
+        code = grpc.StatusCode.INTERNAL
+    else:
+        log.error("unexpected error while answering a request", exc_info=exc)
+        await context.abort(grpc.StatusCode.INTERNAL, "internal error in the model runtime (see its log)")
+        return
+    await context.abort(code, str(exc))
+
+
+def _address(host: str, port: int) -> str:
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
+    """Serve the model in `settings.model_dir` until cancelled; then finish in-flight requests and stop.
+
+    Raises ManifestError, ListenError or LoadError when the model cannot be served at all.
+    """
+    began = time.perf_counter()
+    model_dir = settings.model_dir.resolve()
+    manifest = load_manifest(model_dir)  # a small file: reading it inline is faster than a thread hop
+
+    executor = ThreadPoolExecutor(thread_name_prefix="hydro-model")
+    service = InferenceService(manifest, executor)
+    server = grpc.aio.server(options=_GRPC_OPTIONS)
+    pb_grpc.add_GRPCInferenceServiceServicer_to_server(service, server)  # type: ignore[no-untyped-call]
+    address = _address(settings.host, settings.port)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise ListenError(f"cannot listen on {address}: {exc} (is the port already in use?)") from None
+    await server.start()
+    log.info(
+        "serving model %s version %d on %s (live; loading %s)",
+        manifest.name,
+        manifest.version,
+        _address(settings.host, port),
+        manifest.entrypoint,
+    )
+    if started is not None:
+        started.set()
+    try:
+        loading = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        service.model = await loop.run_in_executor(executor, load_model, manifest, model_dir)
+        now = time.perf_counter()
+        log.info(
+            "model %s version %d ready: loaded in %.3f s, %.3f s after serve() began",
+            manifest.name,
+            manifest.version,
+            now - loading,
+            now - began,
+        )
+        # Not server.wait_for_termination(): cancelling it cancels the future that stop() awaits.
+        await asyncio.Event().wait()
+    finally:
+        log.info(
+            "stopping: finishing %d in-flight request(s), grace %.1f s",
+            service.stats.in_flight,
+            settings.shutdown_grace_s,
+        )
+        await server.stop(settings.shutdown_grace_s)
+        executor.shutdown(wait=False, cancel_futures=True)
+        stats = service.stats
+        log.info(
+            "stopped: served %d, failed %d, max in flight %d", stats.served, stats.failed, stats.max_in_flight
+        )

@@ -1,0 +1,124 @@
+"""A version's package, fetched from the object store and unpacked once into a local cache.
+
+Packages are tar.gz files with `hydro.json` at the root. `file://` URLs are read in place, `http(s)://`
+URLs are downloaded. Unpacking refuses members that would escape the folder (absolute paths, `..`),
+links and special files, and happens into a temporary folder that is renamed into place, so a
+half-unpacked version is never used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tarfile
+import tempfile
+import time
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+import httpx
+
+from scaler.errors import ArtifactError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_FILE = "hydro.json"
+
+
+class ArtifactCache:
+    """Unpacked versions under `{root}/{model}/{version}/`."""
+
+    def __init__(self, root: Path, *, download_timeout_s: float = 300.0) -> None:
+        self.root = root
+        self.download_timeout_s = download_timeout_s
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def folder(self, model: str, version: int) -> Path:
+        return self.root / model / str(version)
+
+    async def ensure(self, model: str, version: int, artifact_url: str) -> Path:
+        """The folder holding the version's unpacked package, fetching and unpacking it the first time."""
+        folder = self.folder(model, version)
+        lock = self._locks.setdefault(f"{model}:{version}", asyncio.Lock())
+        async with lock:
+            if await asyncio.to_thread((folder / MANIFEST_FILE).is_file):
+                return folder
+            started = time.monotonic()
+            if not artifact_url:
+                raise ArtifactError(f"version {model}:{version} has no artifact_url in the catalog")
+            url = urlparse(artifact_url)
+            if url.scheme == "file":
+                await asyncio.to_thread(_unpack, _file_path(artifact_url), folder)
+            elif url.scheme in ("http", "https"):
+                await self._download_and_unpack(artifact_url, folder)
+            else:
+                raise ArtifactError(
+                    f"artifact {artifact_url!r} of {model}:{version}: the process runtime reads file:// and "
+                    f"http(s):// URLs, not {url.scheme or 'plain paths'}://"
+                )
+            log.info("unpacked %s:%d into %s in %.3f s", model, version, folder, time.monotonic() - started)
+            return folder
+
+    async def _download_and_unpack(self, artifact_url: str, folder: Path) -> None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder.parent, suffix=".tar.gz") as download:
+            try:
+                async with (
+                    httpx.AsyncClient(timeout=self.download_timeout_s, follow_redirects=True) as client,
+                    client.stream("GET", artifact_url) as response,
+                ):
+                    if response.status_code != 200:
+                        raise ArtifactError(
+                            f"downloading {artifact_url!r} answered HTTP {response.status_code}"
+                        )
+                    async for chunk in response.aiter_bytes(1 << 20):
+                        await asyncio.to_thread(download.write, chunk)
+            except httpx.HTTPError as exc:
+                raise ArtifactError(f"downloading {artifact_url!r} failed: {exc}") from exc
+            await asyncio.to_thread(download.flush)
+            await asyncio.to_thread(_unpack, Path(download.name), folder)
+
+
+def _file_path(artifact_url: str) -> Path:
+    url = urlparse(artifact_url)
+    if url.netloc not in ("", "localhost"):
+        raise ArtifactError(f"artifact {artifact_url!r}: file:// URLs must name a local path")
+    return Path(url2pathname(unquote(url.path)))
+
+
+def _unpack(archive: Path, folder: Path) -> None:
+    """Unpack `archive` into `folder` (atomically: a temporary sibling renamed into place)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
+    try:
+        try:
+            with tarfile.open(archive, "r:*") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    _check_member(member, archive)
+                tar.extractall(staging, members=members, filter="data")
+        except FileNotFoundError:
+            raise ArtifactError(f"artifact {str(archive)!r} does not exist") from None
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise ArtifactError(f"artifact {str(archive)!r} is not a readable tar.gz: {exc}") from exc
+        if not (staging / MANIFEST_FILE).is_file():
+            raise ArtifactError(f"artifact {str(archive)!r} has no {MANIFEST_FILE} at its root")
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
+    path = PurePosixPath(member.name)
+    if path.is_absolute() or ".." in path.parts:
+        raise ArtifactError(f"artifact {str(archive)!r}: member {member.name!r} escapes the package folder")
+    if not (member.isfile() or member.isdir()):
+        raise ArtifactError(
+            f"artifact {str(archive)!r}: member {member.name!r} is a link or special file; packages hold "
+            "only files and folders"
+        )

@@ -1,0 +1,117 @@
+"""Wires the scaler together and runs it: `serve(settings)` until cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import grpc
+
+from protos.hydro.v1 import scaler_pb2_grpc
+from scaler.autoscaler import Autoscaler
+from scaler.catalog_watch import CatalogWatch
+from scaler.http_server import start_http_server
+from scaler.load import LoadBoard
+from scaler.metrics import Metrics
+from scaler.replicas import Fleet
+from scaler.runtimes.base import Runtime
+from scaler.runtimes.docker import DockerRuntime
+from scaler.runtimes.process import ProcessRuntime
+from scaler.service import ScalerService
+from scaler.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
+    """The backend `settings.runtime` names."""
+    if settings.runtime == "docker":
+        return DockerRuntime(
+            stop_timeout_s=settings.scaler_stop_timeout_s,
+            pids_limit=settings.scaler_pids_limit,
+            tmpfs_mb=settings.scaler_tmpfs_mb,
+            metrics=metrics,
+        )
+    return ProcessRuntime(settings.home_dir, stop_timeout_s=settings.scaler_stop_timeout_s)
+
+
+async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
+    """Run the scaler until cancelled; on cancel, stop serving and stop (or keep) the replicas."""
+    metrics = Metrics(settings.runtime)
+    runtime = make_runtime(settings, metrics)
+    fleet = Fleet(
+        runtime,
+        metrics,
+        ready_timeout_s=settings.scaler_ready_timeout_s,
+        health_interval_s=settings.scaler_health_interval_s,
+        health_failures=settings.scaler_health_failures,
+        # Containers can be adopted by the next scaler; local processes always stop with this one.
+        keep_on_exit=settings.runtime == "docker" and settings.scaler_keep_containers,
+    )
+    catalog = CatalogWatch(settings.catalog_address)
+    autoscaler = Autoscaler(
+        fleet,
+        catalog,
+        LoadBoard(settings.scaler_load_report_ttl_s),
+        metrics,
+        tick_s=settings.scaler_tick_s,
+        utilization=settings.scaler_utilization,
+        catalog_wait_s=settings.scaler_catalog_wait_s,
+        startup_wait_s=settings.scaler_startup_wait_s,
+    )
+
+    def health() -> dict[str, Any]:
+        view = catalog.view
+        return {
+            "status": "ok",
+            "runtime": settings.runtime,
+            "catalog_connected": catalog.connected,
+            "catalog_revision": view.revision if view else None,
+            "versions": len(fleet.keys()),
+        }
+
+    server = grpc.aio.server()
+    scaler_pb2_grpc.add_ScalerServicer_to_server(ScalerService(autoscaler, fleet), server)  # type: ignore[no-untyped-call]
+    address = f"{settings.bind_host}:{settings.scaler_port}"
+    try:
+        server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"the scaler cannot listen on {address}: {exc}") from exc
+    http: asyncio.Server | None = None
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        await server.start()
+        if settings.scaler_metrics_port:
+            http = await start_http_server(settings.bind_host, settings.scaler_metrics_port, metrics, health)
+        tasks = [
+            asyncio.create_task(catalog.run(), name="catalog-watch"),
+            asyncio.create_task(autoscaler.run(), name="autoscaler"),
+        ]
+        log.info(
+            "scaler listening on %s (runtime %s, catalog %s, metrics on port %s)",
+            address,
+            settings.runtime,
+            settings.catalog_address,
+            settings.scaler_metrics_port or "off",
+        )
+        if started is not None:
+            started.set()
+        # Runs until cancelled; a background task that dies takes the scaler down with its error.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+    finally:
+        log.info("scaler shutting down")
+        await server.stop(grace=1.0)
+        if http is not None:
+            http.close()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await fleet.close()
+        await runtime.close()
+        log.info("scaler stopped")

@@ -1,0 +1,83 @@
+"""The scaler's settings, read from `HYDRO_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the scaler can be told; names shared with other services mean the same thing there."""
+
+    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.hydro"),
+        description="Hydro's state folder; the process backend unpacks versions under {home}/replicas.",
+    )
+    bind_host: str = Field(default="127.0.0.1", description="Address the scaler's servers listen on.")
+    scaler_port: int = Field(default=9091, description="Port of the hydro.v1.Scaler gRPC service.")
+    scaler_metrics_port: int = Field(
+        default=9191, description="Port of the scaler's HTTP /metrics and /health; 0 turns it off."
+    )
+    catalog_address: str = Field(
+        default="127.0.0.1:9089", description="host:port of the control plane's hydro.v1.Catalog service."
+    )
+    runtime: Literal["process", "docker"] = Field(
+        default="process",
+        description="Runtime backend: `process` (local runtime processes) or `docker` (containers).",
+    )
+    scaler_tick_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between two scaling decisions (activation never waits for one).",
+    )
+    scaler_load_report_ttl_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="A router's last load report stops counting this many seconds after it arrived.",
+    )
+    scaler_utilization: float = Field(
+        default=0.7,
+        gt=0,
+        le=1,
+        description="Fraction of target_concurrency a replica is planned to carry (Knative's 70%).",
+    )
+    scaler_ready_timeout_s: float = Field(
+        default=120.0, gt=0, description="A replica that does not answer ModelReady within this is stopped."
+    )
+    scaler_stop_timeout_s: float = Field(
+        default=3.0,
+        ge=0,
+        description="Grace given to a replica to exit on stop (docker stop timeout; SIGTERM before SIGKILL).",
+    )
+    scaler_health_interval_s: float = Field(
+        default=1.0, gt=0, description="Seconds between ModelReady health checks of a ready replica."
+    )
+    scaler_health_failures: int = Field(
+        default=3, ge=1, description="Failed health checks in a row after which a ready replica is replaced."
+    )
+    scaler_catalog_wait_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="How long Activate waits for the catalog to name an unknown version before NOT_FOUND.",
+    )
+    scaler_startup_wait_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long Activate waits for the first catalog snapshot at start-up before UNAVAILABLE.",
+    )
+    scaler_keep_containers: bool = Field(
+        default=True,
+        description="docker: leave containers running when the scaler exits, for the next scaler to adopt.",
+    )
+    scaler_pids_limit: int = Field(default=256, gt=0, description="docker: pids limit of every container.")
+    scaler_tmpfs_mb: int = Field(default=64, gt=0, description="docker: size of the tmpfs mounted on /tmp.")
+
+    @property
+    def home_dir(self) -> Path:
+        """`home` with `~` expanded."""
+        return self.home.expanduser()

@@ -1,0 +1,210 @@
+"""The scaler on the docker backend: hardened containers from the registry, on real Docker.
+
+One tiny model image is built per session FROM the runtime base image and pushed to the registry on
+127.0.0.1:5000, as the control plane would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import docker.errors
+import pytest
+
+from protos.hydro.v1 import catalog_pb2
+from scaler.errors import ImageError
+from scaler.runtimes.base import ReplicaSpec
+from scaler.runtimes.docker import DockerRuntime
+from tests.scaler.catalog import CatalogServer, Version, snapshot
+from tests.scaler.conftest import ScalerFactory
+from tests.scaler.harness import ready_ids
+from tests.scaler.images import build_and_push, require_docker_parts
+from tests.scaler.test_process_scaler import infer
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+MODEL = f"scaler-test-{uuid.uuid4().hex[:6]}"
+KEY = f"{MODEL}:1"
+GONE_KEY = f"{MODEL}-gone:1"
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> docker.DockerClient:
+    return require_docker_parts()
+
+
+@pytest.fixture(scope="module")
+def image(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    image = build_and_push(docker_client, tmp_path_factory.mktemp("image"), MODEL, 1)
+    yield image
+    remove_containers(docker_client)
+    try:
+        docker_client.images.remove(image, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_containers(docker_client: docker.DockerClient) -> Iterator[None]:
+    yield
+    assert remove_containers(docker_client) == [], "the scaler left containers behind"
+
+
+def containers(client: docker.DockerClient, key: str = KEY) -> list[docker.models.containers.Container]:
+    found: list[docker.models.containers.Container] = client.containers.list(
+        all=True, filters={"label": f"hydro.version={key}"}
+    )
+    return found
+
+
+def remove_containers(client: docker.DockerClient) -> list[str]:
+    """Remove this module's containers by label; return the ids of those that were still there."""
+    removed = []
+    for key in (KEY, GONE_KEY):
+        for container in containers(client, key):
+            container.remove(force=True)
+            removed.append(container.id)
+    return removed
+
+
+def docker_snapshot(revision: int, image: str, **config: float) -> catalog_pb2.Snapshot:
+    knobs = {"scale_to_zero_grace_s": 1.0, "cpu": 0.5, "memory_mb": 256, **config}
+    return snapshot(revision, [Version(MODEL, 1, image=image)], default=knobs)
+
+
+async def test_activate_pulls_and_runs_a_hardened_container_on_loopback_then_scale_to_zero_removes_it(
+    docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
+) -> None:
+    docker_client.images.remove(image)  # the host lacks the image: the first activation pulls it
+    catalog.publish(docker_snapshot(2, image))
+    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    watch = scaler.watch()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(scaler.activate(KEY) for _ in range(20)))
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    with_pull = time.perf_counter() - started
+    docker_client.images.get(image)
+
+    [container] = containers(docker_client)
+    endpoint = state[KEY].ready[0]
+    assert endpoint.replica_id == container.id
+    assert container.labels["hydro.managed"] == "true"
+    host = container.attrs["HostConfig"]
+    assert host["PortBindings"]["9000/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": ""}]
+    published = container.attrs["NetworkSettings"]["Ports"]["9000/tcp"]
+    assert {binding["HostIp"] for binding in published} == {"127.0.0.1"}
+    assert endpoint.address == f"127.0.0.1:{published[0]['HostPort']}"
+    assert container.attrs["Config"]["User"] == "10001"
+    assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"]
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["PidsLimit"] > 0
+    assert host["NanoCpus"] == 500_000_000 and host["Memory"] == 256 * 1024 * 1024
+    assert await infer(endpoint.address, [4.0], MODEL) == [8.0]
+
+    # No load: after the grace period the container leaves the endpoints, then is stopped and removed.
+    await watch.until(
+        lambda s: ready_ids(s, KEY) == [], "the idle container leaves the endpoints", timeout=20
+    )
+    await until_no_containers(docker_client)
+
+    # Again, with the image on the host: the cold start the product promises.
+    started = time.perf_counter()
+    await scaler.activate(KEY)
+    await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready again", timeout=60)
+    warm_host = time.perf_counter() - started
+    print(
+        f"docker cold start (Activate -> ready): {warm_host:.3f} s image on host, {with_pull:.3f} s pulling"
+    )
+    assert len(containers(docker_client)) == 1
+    await watch.until(lambda s: ready_ids(s, KEY) == [], "idle again", timeout=20)
+    await until_no_containers(docker_client)
+
+
+async def test_a_container_that_dies_leaves_the_endpoints_at_once_and_is_replaced(
+    docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
+) -> None:
+    catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
+    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    watch = scaler.watch()
+    await scaler.activate(KEY)
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    victim = state[KEY].ready[0].replica_id
+
+    docker_client.api.kill(victim)
+
+    await watch.until(lambda s: victim not in ready_ids(s, KEY), "the dead container leaves", timeout=2)
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a replacement is ready", timeout=60)
+    assert ready_ids(state, KEY) != [victim]
+    await eventually_gone(docker_client, victim)
+
+
+async def test_a_restarted_scaler_adopts_its_containers_and_removes_those_of_unknown_versions(
+    docker_client: docker.DockerClient,
+    image: str,
+    catalog: CatalogServer,
+    start_scaler: ScalerFactory,
+) -> None:
+    catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
+    first = await start_scaler(runtime="docker", scaler_keep_containers=True)
+    watch = first.watch()
+    await first.activate(KEY)
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    replica = state[KEY].ready[0].replica_id
+    await first.stop()
+    assert [c.id for c in containers(docker_client)] == [replica], "the container outlives its scaler"
+    # A container of a version the catalog no longer lists, left by some earlier scaler.
+    stray = docker_client.containers.run(
+        image,
+        detach=True,
+        labels={"hydro.managed": "true", "hydro.version": GONE_KEY},
+        ports={"9000/tcp": ("127.0.0.1", None)},
+        user="10001",
+    )
+
+    second = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    watch = second.watch()
+    state = await watch.until(
+        lambda s: ready_ids(s, KEY) == [replica], "the container is adopted", timeout=20
+    )
+    assert len(containers(docker_client)) == 1, "adoption started no duplicate"
+    await eventually_gone(docker_client, stray.id)
+    # The adopted replica answers, and Activate does not start another one.
+    assert await infer(state[KEY].ready[0].address, [1.5], MODEL) == [3.0]
+    assert (await second.activate(KEY)).ready_replicas == 1
+    assert len(containers(docker_client)) == 1
+
+
+async def test_a_missing_image_is_a_failed_start_naming_it(image: str, tmp_path: Path) -> None:
+    runtime = DockerRuntime()
+    try:
+        missing = image.rpartition(":")[0] + ":404"
+        with pytest.raises(ImageError, match=missing):
+            await runtime.start(ReplicaSpec(f"{MODEL}:404", MODEL, 404, missing, ""))
+    finally:
+        await runtime.close()
+
+
+async def until_no_containers(client: docker.DockerClient, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while containers(client):
+        assert time.monotonic() < deadline, (
+            f"containers still there: {[c.id[:12] for c in containers(client)]}"
+        )
+        await asyncio.sleep(0.1)
+
+
+async def eventually_gone(client: docker.DockerClient, container_id: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.containers.get(container_id)
+        except docker.errors.NotFound:
+            return
+        assert time.monotonic() < deadline, f"container {container_id[:12]} still exists"
+        await asyncio.sleep(0.1)
