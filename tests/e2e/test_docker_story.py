@@ -158,15 +158,19 @@ def test_the_scikit_learn_example_builds_with_its_requirements_from_the_wheelhou
     result = docker_platform.hydro("deploy", str(folder), "--app", model)
     assert result.returncode == 0, result.stderr + result.stdout
     signature = _signature(docker_platform, model)
+    # one setosa and one virginica flower
     features = {
-        spec.name: [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]] if len(spec.shape) == 2 else [5.1, 6.7]
-        for spec in signature.inputs
+        "sepal_length": [5.1, 6.7],
+        "sepal_width": [3.5, 3.0],
+        "petal_length": [1.4, 5.2],
+        "petal_width": [0.2, 2.3],
     }
     answer = docker_platform.invoke(model, features)
     assert answer.status_code == 200, answer.text
     expected = example_model("iris-classifier").predict(tensors.decode_plain_request(features, signature))
     for name, value in expected.items():
         np.testing.assert_allclose(answer.json()[name], value)
+    assert answer.json()["class"] == [0, 2]
 
 
 def _signature(platform: Platform, model: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,317 @@
+"""The data plane that both transports share: resolve, draw, check, hold and forward, stage by stage.
+
+Per request: the application comes from the current routing table; one variant per stage is drawn by
+weight; the inputs are checked against the first stage's signature before anything can wake a
+replica; each stage is forwarded over gRPC (held while its version has no replica with room), and a
+stage's outputs become the next stage's inputs by name, without a round trip through numpy. Shadow
+variants (weight 0) get a copy of their stage's request in the background; their answers are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+
+from protos.inference import grpc_service_pb2 as pb
+from protos.signature import Signature, SignatureError
+from protos.tensors import TensorError
+from router.catalog_watch import CatalogWatch
+from router.dispatch import Dispatch, Replica, VersionQueue
+from router.errors import (
+    ApplicationNotFoundError,
+    DeadlineExceededError,
+    InvalidInputError,
+    ModelFailedError,
+    NoSnapshotError,
+    NotReleasedError,
+    PipelineError,
+    ReplicaUnavailableError,
+    RouterError,
+)
+from router.metrics import Metrics
+from router.routing import Route, Version
+
+log = logging.getLogger(__name__)
+
+# A replica answering these has not served the call: take it out of rotation and try once more.
+# NOT_FOUND means another model answers at that address (a replica replaced on a reused port).
+_RETRY_ELSEWHERE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND})
+
+
+def new_request_id() -> str:
+    return os.urandom(8).hex()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The variants one request goes through, one per stage."""
+
+    route: Route
+    versions: tuple[Version, ...]
+
+    @property
+    def signature(self) -> Signature:
+        """The drawn first stage's signature: what the caller must send."""
+        return self.versions[0].signature
+
+
+class DataPlane:
+    def __init__(
+        self,
+        catalog: CatalogWatch,
+        dispatch: Dispatch,
+        metrics: Metrics,
+        *,
+        snapshot_wait_s: float = 5.0,
+        max_shadow_calls: int = 256,
+        random: Callable[[], float] = random.random,
+    ) -> None:
+        self.catalog = catalog
+        self.dispatch = dispatch
+        self.metrics = metrics
+        self.snapshot_wait_s = snapshot_wait_s
+        self.max_shadow_calls = max_shadow_calls
+        self._random = random
+        self._shadow_calls: set[asyncio.Task[None]] = set()
+
+    # -- resolving --------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        """True once the router has a routing table to serve from."""
+        return self.catalog.table is not None
+
+    async def route(self, application: str) -> Route:
+        """The application's route; raise ApplicationNotFoundError or NoSnapshotError."""
+        table = self.catalog.table
+        if table is None:
+            table = await self.catalog.wait_table(self.snapshot_wait_s)
+            if table is None:
+                raise NoSnapshotError(
+                    f"the router has no routing table yet: the control plane's catalog at "
+                    f"{self.catalog.address} has not answered"
+                )
+        route = table.routes.get(application)
+        if route is None:
+            raise ApplicationNotFoundError(application)
+        return route
+
+    def plan(self, route: Route) -> Plan:
+        """Draw one variant per stage by weight; raise NotReleasedError if a stage has none."""
+        for number, stage in enumerate(route.stages, start=1):
+            if not stage.variants:
+                waiting = ", ".join(stage.unreleased) or "no version with a weight above 0"
+                raise NotReleasedError(
+                    f"application {route.name!r}: stage {number} has no released version to route to "
+                    f"({waiting})"
+                )
+        if not route.stages:
+            raise NotReleasedError(f"application {route.name!r} has no stages")
+        return Plan(route, route.plan(self._random))
+
+    def signature(self, route: Route) -> Signature:
+        """The application's signature (first stage's inputs, last stage's outputs)."""
+        signature = route.signature
+        if signature is None:
+            self.plan(route)  # raises NotReleasedError naming the stage
+            raise NotReleasedError(f"application {route.name!r} cannot be routed yet")
+        return signature
+
+    @staticmethod
+    def check(plan: Plan, arrays: Mapping[str, np.ndarray]) -> None:
+        """Raise InvalidInputError naming the field unless `arrays` fit the first stage's signature."""
+        try:
+            plan.signature.check_inputs(arrays)
+        except (SignatureError, TensorError) as exc:
+            raise InvalidInputError(str(exc)) from None
+
+    # -- forwarding -------------------------------------------------------------------------------
+
+    async def infer(
+        self, plan: Plan, request: pb.ModelInferRequest, *, deadline: float | None = None
+    ) -> pb.ModelInferResponse:
+        """Run `request` (already checked, carrying its request id) through every stage of `plan`.
+
+        `request` is consumed (its model name is rewritten per stage). `deadline` is in loop time.
+        """
+        application = plan.route.name
+        request_id = request.id
+        versions = plan.versions
+        last = len(versions) - 1
+        wanted: list[pb.ModelInferRequest.InferRequestedOutputTensor] = []
+        if last > 0:
+            if request.outputs:
+                wanted = list(request.outputs)
+                del request.outputs[:]
+            for later in versions[1:]:
+                self.dispatch.queue(later).prewake()  # cold stages start together, not one by one
+        stages = plan.route.stages
+        for index, version in enumerate(versions):
+            if stages[index].shadows:
+                self._shadow(application, index, stages[index].shadows, request)
+            request.model_name = version.model
+            request.model_version = version.number
+            response = await self._forward(application, index, version, request, deadline)
+            if index < last:
+                request = _next_request(response, request_id, index, version, versions[index + 1])
+                if index + 1 == last and wanted:
+                    request.outputs.extend(wanted)
+        return response
+
+    async def _forward(
+        self,
+        application: str,
+        index: int,
+        version: Version,
+        request: pb.ModelInferRequest,
+        deadline: float | None,
+    ) -> pb.ModelInferResponse:
+        queue = self.dispatch.queue(version)
+        retried = False
+        while True:
+            replica = queue.try_acquire()
+            if replica is None:
+                replica = await self._hold(application, queue, deadline)
+            started = time.perf_counter()
+            try:
+                timeout = None
+                if deadline is not None:
+                    timeout = deadline - asyncio.get_running_loop().time()
+                    if timeout <= 0:
+                        raise DeadlineExceededError(
+                            f"application {application!r}: the deadline passed before calling {version.key}"
+                        )
+                response: pb.ModelInferResponse = await replica.stub.ModelInfer(request, timeout=timeout)
+            except grpc.aio.AioRpcError as exc:
+                code = exc.code()
+                self.metrics.forwards.labels(application, version.key, code.name).inc()
+                if code in _RETRY_ELSEWHERE and not retried:
+                    queue.take_out(replica, f"{code.name}: {exc.details()}")
+                    retried = True
+                    continue
+                raise _replica_error(exc, application, index, version, replica, retried) from None
+            finally:
+                queue.release(replica)
+            self.metrics.forwards.labels(application, version.key, "OK").inc()
+            self.metrics.forward_latency.labels(application, version.key).observe(
+                time.perf_counter() - started
+            )
+            return response
+
+    def _shadow(
+        self, application: str, index: int, shadows: tuple[Version, ...], request: pb.ModelInferRequest
+    ) -> None:
+        """Send shadow variants a copy of the stage's request; their answers and failures go nowhere
+        but the metrics, and never delay the caller."""
+        for version in shadows:
+            if len(self._shadow_calls) >= self.max_shadow_calls:
+                self.metrics.forwards.labels(application, version.key, "SHADOW_DROPPED").inc()
+                continue
+            copy = pb.ModelInferRequest()
+            copy.CopyFrom(request)
+            copy.model_name = version.model
+            copy.model_version = version.number
+            call = asyncio.get_running_loop().create_task(
+                self._shadow_call(application, index, version, copy)
+            )
+            self._shadow_calls.add(call)
+            call.add_done_callback(self._shadow_calls.discard)
+
+    async def _shadow_call(
+        self, application: str, index: int, version: Version, request: pb.ModelInferRequest
+    ) -> None:
+        try:
+            await self._forward(application, index, version, request, None)
+        except Exception as exc:
+            log.debug("shadow call of %r to %s failed: %s", application, version.key, exc)
+
+    async def close(self) -> None:
+        """Cancel the shadow calls still under way."""
+        for call in list(self._shadow_calls):
+            call.cancel()
+        await asyncio.gather(*self._shadow_calls, return_exceptions=True)
+
+    async def _hold(self, application: str, queue: VersionQueue, deadline: float | None) -> Replica:
+        self.metrics.holds.labels(application, queue.key).inc()
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await queue.acquire(application, deadline)
+        except RouterError as exc:
+            outcome = exc.reason
+            raise
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        finally:
+            self.metrics.hold_duration.labels(application, queue.key, outcome).observe(
+                time.perf_counter() - started
+            )
+
+    # -- accounting -------------------------------------------------------------------------------
+
+    def observe(self, application: str, protocol: str, code: str, seconds: float) -> None:
+        """Count one answered request (`code` is 'ok' or an error reason)."""
+        self.metrics.requests.labels(application, protocol, code).inc()
+        self.metrics.latency.labels(application, protocol).observe(seconds)
+        if code != "ok":
+            self.metrics.errors.labels(application, code).inc()
+
+
+def _next_request(
+    response: pb.ModelInferResponse, request_id: str, index: int, version: Version, following: Version
+) -> pb.ModelInferRequest:
+    """Stage `index + 1`'s request: the outputs of stage `index` that the next stage takes, by name."""
+    takes = {spec.name for spec in following.signature.inputs}
+    request = pb.ModelInferRequest(id=request_id)
+    raw = response.raw_output_contents
+    if raw and len(raw) != len(response.outputs):
+        raise ModelFailedError(
+            f"stage {index + 1} ({version.key}) answered {len(raw)} raw contents "
+            f"for {len(response.outputs)} outputs"
+        )
+    produced = set()
+    for position, tensor in enumerate(response.outputs):
+        produced.add(tensor.name)
+        if tensor.name not in takes:
+            continue
+        forwarded = request.inputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+        if raw:
+            request.raw_input_contents.append(raw[position])
+        else:
+            forwarded.contents.CopyFrom(tensor.contents)
+    missing = takes - produced
+    if missing:
+        raise PipelineError(
+            f"stage {index + 2} ({following.key}) takes {', '.join(repr(n) for n in sorted(missing))}, which "
+            f"stage {index + 1} ({version.key}) does not produce (it produces {', '.join(sorted(produced))})"
+        )
+    return request
+
+
+def _replica_error(
+    exc: grpc.aio.AioRpcError, application: str, index: int, version: Version, replica: Replica, retried: bool
+) -> RouterError:
+    code, details = exc.code(), exc.details() or ""
+    where = f"stage {index + 1} ({version.key})" if index else version.key
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return InvalidInputError(details if index == 0 else f"{where}: {details}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return DeadlineExceededError(
+            f"application {application!r}: the deadline passed while {where} answered"
+        )
+    if code in _RETRY_ELSEWHERE:
+        return ReplicaUnavailableError(
+            f"application {application!r}: {where} replica {replica.replica_id} at {replica.address} "
+            f"is unavailable ({code.name}: {details})"
+            + (" and so was the replica tried first" if retried else "")
+        )
+    return ModelFailedError(f"application {application!r}: {where} failed: {code.name}: {details}")

@@ -1,0 +1,128 @@
+"""The router's errors, mapped to HTTP and gRPC status codes only in `http.py` and `grpc_edge.py`.
+
+    RouterError                      anything the router refuses; the message names the problem
+    ├── InvalidInputError            malformed body, wrong names, datatypes, shapes   400 INVALID_ARGUMENT
+    ├── PayloadTooLargeError         a request above the message size limit           413 RESOURCE_EXHAUSTED
+    ├── ApplicationNotFoundError     no such application in the routing snapshot      404 NOT_FOUND
+    ├── QueueFullError               the version's hold queue is full                 429 RESOURCE_EXHAUSTED
+    ├── UnavailableError             nothing can answer right now; retry later        503 UNAVAILABLE
+    │   ├── NoSnapshotError          no routing snapshot from the control plane yet
+    │   ├── NotReleasedError         a stage has no released version to route to
+    │   ├── HoldTimeoutError         no replica became ready within the hold timeout
+    │   └── ReplicaUnavailableError  the replica failed and so did the one retry
+    ├── DeadlineExceededError        the caller's deadline passed                     504 DEADLINE_EXCEEDED
+    └── UpstreamError                a replica answered, but not usably               502 INTERNAL
+        ├── ModelFailedError         the model failed (the replica's own message)
+        └── PipelineError            a stage's outputs lack the next stage's inputs
+    ActivationError                  the scaler refused or missed an Activate (internal: held requests
+                                     keep waiting, and the hold timeout's message quotes it)
+
+Errors of the libraries underneath (grpc, protos' TensorError and SignatureError, orjson) are translated
+into these inside the module that calls them. `reason` is the label used in metrics.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class RouterError(Exception):
+    """Base of the router's own errors."""
+
+    reason: ClassVar[str] = "error"
+
+
+class InvalidInputError(RouterError):
+    """The request cannot be served as sent: the message names the field."""
+
+    reason = "invalid_input"
+
+
+class PayloadTooLargeError(RouterError):
+    """The request is larger than the router accepts."""
+
+    reason = "too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is larger than the limit of {limit} bytes (router_max_message_bytes)")
+        self.limit = limit
+
+
+class ApplicationNotFoundError(RouterError):
+    """No application of that name is routed."""
+
+    reason = "not_found"
+
+    def __init__(self, application: str) -> None:
+        super().__init__(f"unknown application {application!r}")
+        self.application = application
+
+
+class QueueFullError(RouterError):
+    """The version already holds as many requests as its `max_queue` allows."""
+
+    reason = "queue_full"
+
+    def __init__(self, application: str, version_key: str, max_queue: int) -> None:
+        super().__init__(
+            f"application {application!r} is overloaded: {max_queue} requests are already waiting for "
+            f"{version_key} (max_queue); retry later"
+        )
+
+
+class UnavailableError(RouterError):
+    """Nothing can answer right now; a retry may succeed."""
+
+    reason = "unavailable"
+
+
+class NoSnapshotError(UnavailableError):
+    """The router has not received the routing snapshot yet."""
+
+    reason = "no_snapshot"
+
+
+class NotReleasedError(UnavailableError):
+    """A stage of the application has no released version yet."""
+
+    reason = "not_released"
+
+
+class HoldTimeoutError(UnavailableError):
+    """No replica of the version became ready within the hold timeout."""
+
+    reason = "hold_timeout"
+
+
+class ReplicaUnavailableError(UnavailableError):
+    """The replica could not be reached, and neither could the one the request was retried on."""
+
+    reason = "replica_unavailable"
+
+
+class DeadlineExceededError(RouterError):
+    """The caller's deadline passed before the answer came."""
+
+    reason = "deadline_exceeded"
+
+
+class UpstreamError(RouterError):
+    """A replica answered with something other than a usable answer."""
+
+    reason = "upstream"
+
+
+class ModelFailedError(UpstreamError):
+    """The model failed while answering; the message carries the replica's own."""
+
+    reason = "model_failed"
+
+
+class PipelineError(UpstreamError):
+    """A stage's outputs do not provide what the next stage takes."""
+
+    reason = "pipeline"
+
+
+class ActivationError(Exception):
+    """The scaler could not be asked to wake a version. Never reaches a caller by itself."""

@@ -1,0 +1,136 @@
+"""The gRPC edge: `inference.GRPCInferenceService` with the application name as the model name.
+
+A thin translator like `http.py`: requests are checked and handed to the data plane as they came (raw
+or typed contents), and the last stage's answer goes back as the replica sent it, renamed to the
+application. Router errors become gRPC status codes here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, NoReturn
+
+import grpc
+
+from protos import tensors
+from protos.inference import grpc_service_pb2 as pb
+from protos.inference import grpc_service_pb2_grpc as pb_grpc
+from router import __version__
+from router.dataplane import DataPlane, new_request_id
+from router.errors import (
+    ApplicationNotFoundError,
+    DeadlineExceededError,
+    InvalidInputError,
+    PayloadTooLargeError,
+    QueueFullError,
+    RouterError,
+    UnavailableError,
+    UpstreamError,
+)
+
+log = logging.getLogger(__name__)
+
+SERVER_NAME = "hydro-router"
+
+_STATUS: tuple[tuple[type[RouterError], grpc.StatusCode], ...] = (
+    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (ApplicationNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (PayloadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (UnavailableError, grpc.StatusCode.UNAVAILABLE),
+    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (UpstreamError, grpc.StatusCode.INTERNAL),
+)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def status_of(exc: RouterError) -> grpc.StatusCode:
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+async def _abort(context: Context, exc: RouterError, retry_after_s: int) -> NoReturn:
+    code = status_of(exc)
+    if code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
+        context.set_trailing_metadata((("retry-after", str(retry_after_s)),))
+    await context.abort(code, str(exc))
+    raise AssertionError("unreachable: abort raises")
+
+
+class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
+    """The Open Inference Protocol over gRPC, one model per application."""
+
+    def __init__(self, plane: DataPlane, *, retry_after_s: int = 1) -> None:
+        self.plane = plane
+        self.retry_after_s = retry_after_s
+
+    async def ServerLive(self, request: pb.ServerLiveRequest, context: Context) -> pb.ServerLiveResponse:
+        return pb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request: pb.ServerReadyRequest, context: Context) -> pb.ServerReadyResponse:
+        return pb.ServerReadyResponse(ready=self.plane.ready)
+
+    async def ModelReady(self, request: pb.ModelReadyRequest, context: Context) -> pb.ModelReadyResponse:
+        try:
+            await self.plane.route(request.name)
+        except RouterError as exc:
+            await _abort(context, exc, self.retry_after_s)
+        return pb.ModelReadyResponse(ready=True)
+
+    async def ServerMetadata(
+        self, request: pb.ServerMetadataRequest, context: Context
+    ) -> pb.ServerMetadataResponse:
+        return pb.ServerMetadataResponse(name=SERVER_NAME, version=__version__, extensions=[])
+
+    async def ModelMetadata(
+        self, request: pb.ModelMetadataRequest, context: Context
+    ) -> pb.ModelMetadataResponse:
+        try:
+            signature = self.plane.signature(await self.plane.route(request.name))
+        except RouterError as exc:
+            await _abort(context, exc, self.retry_after_s)
+        tensor = pb.ModelMetadataResponse.TensorMetadata
+        return pb.ModelMetadataResponse(
+            name=request.name,
+            platform="hydro",
+            inputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.inputs],
+            outputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.outputs],
+        )
+
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        started = time.perf_counter()
+        application = request.model_name
+        label, code = application, "ok"
+        if not request.id:
+            request.id = new_request_id()
+        try:
+            route = await self.plane.route(application)
+            plan = self.plane.plan(route)
+            try:
+                arrays = tensors.decode_infer_request(request)
+            except tensors.TensorError as exc:
+                raise InvalidInputError(str(exc)) from None
+            self.plane.check(plan, arrays)
+            remaining = context.time_remaining()
+            deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
+            response = await self.plane.infer(plan, request, deadline=deadline)
+            response.model_name = application
+            response.model_version = ""
+            return response
+        except RouterError as exc:
+            code = exc.reason
+            if isinstance(exc, ApplicationNotFoundError):
+                label = "unknown"
+            await _abort(context, exc, self.retry_after_s)
+        except Exception:
+            code = "internal"
+            log.exception("request %s to application %r failed", request.id, application)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request.id})")
+            raise AssertionError("unreachable: abort raises") from None
+        finally:
+            self.plane.observe(label, "grpc", code, time.perf_counter() - started)

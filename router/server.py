@@ -1,0 +1,154 @@
+"""Wires the router together and runs it: `serve(settings)` until cancelled.
+
+settings -> catalog watch, scaler link, channel pool -> dispatcher -> data plane -> HTTP (uvicorn) and
+gRPC (grpc.aio) edges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import grpc
+import uvicorn
+
+from protos.inference import grpc_service_pb2_grpc as pb_grpc
+from router.catalog_watch import CatalogWatch
+from router.channels import ChannelPool
+from router.dataplane import DataPlane
+from router.dispatch import Dispatch
+from router.endpoints import ScalerClient
+from router.grpc_edge import InferenceEdge
+from router.http import create_app
+from router.metrics import Metrics
+from router.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: serve() stops when it is cancelled (`hydro up` runs
+    several services in one process, and __main__ maps SIGTERM to a cancel)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled; `started` is set once both ports listen. On cancel, shut down gracefully."""
+    metrics = Metrics()
+    catalog = CatalogWatch(
+        settings.catalog_address, client=settings.router_id, backoff_max_s=settings.router_reconnect_max_s
+    )
+    pool = ChannelPool(settings.router_max_message_bytes)
+    async with ScalerClient(
+        settings.scaler_address,
+        settings.router_id,
+        report_interval_s=settings.router_load_report_interval_s,
+        backoff_max_s=settings.router_reconnect_max_s,
+    ) as scaler:
+        dispatch = Dispatch(
+            pool,
+            activate=scaler.activate,
+            on_demand=scaler.notify_demand,
+            quarantine_s=settings.router_quarantine_s,
+            reactivate_interval_s=settings.router_reactivate_interval_s,
+        )
+        catalog.on_change(dispatch.set_routing)
+        metrics.watch(dispatch.queues)
+        plane = DataPlane(catalog, dispatch, metrics, snapshot_wait_s=settings.router_snapshot_wait_s)
+
+        grpc_server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", settings.router_max_message_bytes),
+                ("grpc.max_send_message_length", settings.router_max_message_bytes),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(  # type: ignore[no-untyped-call]
+            InferenceEdge(plane, retry_after_s=settings.router_retry_after_s), grpc_server
+        )
+        grpc_address = _address(settings.bind_host, settings.router_grpc_port)
+        try:
+            grpc_server.add_insecure_port(grpc_address)
+        except RuntimeError as exc:
+            raise OSError(f"the router's gRPC invoke cannot listen on {grpc_address}: {exc}") from exc
+        listener = _listen(settings.bind_host, settings.router_http_port)
+        background = [
+            asyncio.create_task(catalog.run(), name="router catalog watch"),
+            asyncio.create_task(scaler.run(dispatch), name="router scaler link"),
+        ]
+        try:
+            await grpc_server.start()
+            app = create_app(
+                plane,
+                max_body_bytes=settings.router_max_message_bytes,
+                retry_after_s=settings.router_retry_after_s,
+            )
+            config = uvicorn.Config(
+                app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
+            )
+            http_server = _Server(config)
+            http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="router http")
+            while not http_server.started and not http_task.done():
+                await asyncio.sleep(0.01)
+            if http_task.done():
+                http_task.result()
+                raise OSError(
+                    f"the router's HTTP invoke stopped while starting on port {settings.router_http_port}"
+                )
+            log.info(
+                "router %s listening: HTTP on %s:%d, gRPC on %s; catalog %s, scaler %s",
+                settings.router_id,
+                settings.bind_host,
+                settings.router_http_port,
+                grpc_address,
+                settings.catalog_address,
+                settings.scaler_address,
+            )
+            if started is not None:
+                started.set()
+            try:
+                await asyncio.wait({http_task, *background}, return_when=asyncio.FIRST_COMPLETED)
+                for task in (http_task, *background):
+                    if task.done():
+                        task.result()  # a background loop only ends by failing: surface it
+            finally:
+                http_server.should_exit = True
+                await asyncio.wait({http_task})
+        finally:
+            await grpc_server.stop(grace=1.0)
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await plane.close()
+            dispatch.close()
+            await pool.close()
+            listener.close()
+            log.info("router %s stopped", settings.router_id)
+
+
+def _address(host: str, port: int) -> str:
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]:{port}"
+    return f"{host}:{port}"
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets that say they are TCP; with
+    # Nagle on, a keep-alive answer written in two parts waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"the router's HTTP invoke cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock

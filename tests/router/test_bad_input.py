@@ -1,0 +1,194 @@
+"""Bad input gets a clear 4xx (or gRPC status) naming the problem, and never wakes a version.
+
+The control plane and the scaler are stand-ins (real gRPC servers in the test, see `standins.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+
+from protos import tensors
+from protos.inference import grpc_service_pb2 as pb
+from tests.router.harness import StartRouter
+
+
+def _oip(
+    name: str = "x", datatype: str = "FP64", shape: list[int] | None = None, data: Any = None
+) -> dict[str, Any]:
+    return {
+        "inputs": [
+            {
+                "name": name,
+                "datatype": datatype,
+                "shape": [2] if shape is None else shape,
+                "data": data or [1, 2],
+            }
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (_oip(name="amount"), "'amount'"),
+        (_oip(datatype="INT64"), "datatype FP64"),
+        (_oip(shape=[1, 2]), "expected shape [-1]"),
+        (_oip(shape=[3]), "'x'"),  # data does not fill the shape
+        (_oip(datatype="FLOAT"), "'FLOAT'"),
+        ({"inputs": []}, "'inputs'"),
+        ([1, 2, 3], "'inputs'"),
+    ],
+)
+async def test_wrong_oip_json_gets_400_naming_the_field_and_no_activation(
+    start_router: StartRouter, body: Any, named: str
+) -> None:
+    router = await start_router()
+
+    response = await router.http.post("/v2/models/double/infer", json=body)
+
+    assert response.status_code == 400, response.text
+    assert named in response.json()["error"]
+    assert router.scaler.activations == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"amount": [1.0]}, "'amount'"),
+        ({"x": [[1.0, 2.0]]}, "expected shape [-1]"),
+        ({"x": ["a", "b"]}, "'x'"),
+        ({"x": [[1.0], [2.0, 3.0]]}, "ragged"),
+        ({}, '"x"'),
+    ],
+)
+async def test_wrong_plain_json_gets_400_naming_the_field_and_no_activation(
+    start_router: StartRouter, body: Any, named: str
+) -> None:
+    router = await start_router()
+
+    response = await router.http.post("/apps/double", json=body)
+
+    assert response.status_code == 400, response.text
+    assert named in response.json()["error"]
+    assert router.scaler.activations == {}
+
+
+async def test_malformed_json_gets_400(start_router: StartRouter) -> None:
+    router = await start_router()
+
+    response = await router.http.post(
+        "/v2/models/double/infer", content=b'{"inputs": [', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json()["error"]
+    assert router.scaler.activations == {}
+
+
+async def test_wrong_grpc_inputs_get_invalid_argument_naming_the_field_and_no_activation(
+    start_router: StartRouter,
+) -> None:
+    router = await start_router()
+    wrong_name = tensors.encode_infer_request("double", {"amount": np.array([1.0])})
+    wrong_dtype = tensors.encode_infer_request("double", {"x": np.array([1], dtype=np.int64)})
+    wrong_shape = tensors.encode_infer_request("double", {"x": np.array([[1.0]])})
+    short_data = pb.ModelInferRequest(model_name="double")
+    short_data.inputs.add(name="x", datatype="FP64", shape=[3])
+    short_data.raw_input_contents.append(np.array([1.0, 2.0]).tobytes())
+
+    for request, named in [
+        (wrong_name, "'amount'"),
+        (wrong_dtype, "datatype FP64"),
+        (wrong_shape, "expected shape [-1]"),
+        (short_data, "'x'"),
+    ]:
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await router.inference.ModelInfer(request, timeout=10)
+        assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert named in (failure.value.details() or "")
+    assert router.scaler.activations == {}
+
+
+async def test_an_unknown_application_gets_404_and_not_found(start_router: StartRouter) -> None:
+    router = await start_router()
+
+    infer = await router.http.post("/v2/models/nope/infer", json=_oip())
+    plain = await router.http.post("/apps/nope", json={"x": [1]})
+    metadata = await router.http.get("/v2/models/nope")
+    ready = await router.http.get("/v2/models/nope/ready")
+
+    for response in (infer, plain, metadata, ready):
+        assert response.status_code == 404
+        assert response.json() == {"error": "unknown application 'nope'"}
+    for call in (
+        router.inference.ModelInfer(tensors.encode_infer_request("nope", {"x": np.array([1.0])}), timeout=5),
+        router.inference.ModelReady(pb.ModelReadyRequest(name="nope"), timeout=5),
+        router.inference.ModelMetadata(pb.ModelMetadataRequest(name="nope"), timeout=5),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as failure:
+            await call
+        assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+        assert "'nope'" in (failure.value.details() or "")
+    assert router.scaler.activations == {}
+
+
+async def test_an_oversized_body_gets_413_naming_the_limit(start_router: StartRouter) -> None:
+    router = await start_router(router_max_message_bytes=10_000)
+    values = list(range(5_000))
+
+    response = await router.http.post("/apps/double", json={"x": values})
+    # Without a Content-Length (chunked), the limit is enforced while reading.
+    chunked = await router.http.post("/apps/double", content=_chunks([b'{"x": [', b"1," * 6_000, b"1]}"]))
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await router.inference.ModelInfer(
+            tensors.encode_infer_request("double", {"x": np.zeros(5_000)}), timeout=5
+        )
+
+    for answer in (response, chunked):
+        assert answer.status_code == 413
+        assert "10000 bytes" in answer.json()["error"]
+    assert failure.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert router.scaler.activations == {}
+
+
+async def test_a_replica_refusing_the_input_passes_its_invalid_argument_through(
+    start_router: StartRouter,
+) -> None:
+    # The catalog's signature of `strict` allows any number of values; its runtime insists on two.
+    router = await start_router()
+
+    response = await router.http.post("/apps/strict", json={"x": [1.0, 2.0, 3.0]})
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await router.inference.ModelInfer(
+            tensors.encode_infer_request("strict", {"x": np.ones(3)}), timeout=10
+        )
+
+    assert response.status_code == 400
+    assert "'x'" in response.json()["error"] and "[2]" in response.json()["error"]
+    assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (await router.http.post("/apps/strict", json={"x": [1.0, 2.0]})).json() == {"y": [2.0, 4.0]}
+
+
+async def test_a_failing_model_gets_502_with_its_message_never_a_bare_500(start_router: StartRouter) -> None:
+    router = await start_router()
+
+    response = await router.http.post("/apps/failing", json={"x": [1.0]})
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await router.inference.ModelInfer(
+            tensors.encode_infer_request("failing", {"x": np.ones(1)}), timeout=10
+        )
+
+    assert response.status_code == 502
+    assert "failing:1" in response.json()["error"] and "boom" in response.json()["error"]
+    assert failure.value.code() == grpc.StatusCode.INTERNAL
+    assert "boom" in (failure.value.details() or "")
+
+
+async def _chunks(parts: list[bytes]) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part

@@ -1,0 +1,101 @@
+"""Faults: a replica dies, the control plane goes away; callers keep getting answers.
+
+The control plane and the scaler are stand-ins (real gRPC servers in the test, see `standins.py`); the
+replicas are real runtime processes, killed with SIGKILL by PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.router.harness import StartRouter, routing_snapshot, status_is, until_ready, wait_until
+from tests.router.models import X, Y
+from tests.router.standins import application, snapshot, version
+
+
+async def test_a_killed_replica_is_taken_out_and_the_request_retried_on_another(
+    start_router: StartRouter,
+) -> None:
+    # The scaler stand-in notices a dead replica only after 30 s, like a slow health check.
+    router = await start_router(scaler={"notice_death_after_s": 30})
+    first, second = await asyncio.gather(*(router.scaler.start_replica("double:1") for _ in range(2)))
+    await until_ready(router, "double:1", 2)
+    first.kill()
+    await first.process.wait()
+
+    responses = [await router.http.post("/apps/double", json={"x": [float(i)]}) for i in range(10)]
+
+    assert [r.status_code for r in responses] == [200] * 10, [r.text for r in responses]
+    assert [r.json() for r in responses] == [{"y": [2.0 * i]} for i in range(10)]
+    metrics = await router.metrics()
+    assert 'hydro_router_replicas_taken_out_total{version="double:1"} 1.0' in metrics
+    assert (
+        'hydro_router_forwards_total{application="double",code="UNAVAILABLE",version="double:1"} 1.0'
+        in metrics
+    )
+    assert second.alive
+
+
+async def test_a_request_to_a_version_whose_only_replica_died_is_held_until_a_new_one_is_ready(
+    start_router: StartRouter,
+) -> None:
+    router = await start_router(scaler={"notice_death_after_s": 30})
+    assert (await router.http.post("/apps/double", json={"x": [1.0]})).status_code == 200
+    [replica] = router.scaler.replicas
+    replica.kill()
+    await replica.process.wait()
+
+    response = await router.http.post("/apps/double", json={"x": [3.0]})
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"y": [6.0]}
+    assert router.scaler.activations == {"double:1": 2}
+    assert len([r for r in router.scaler.replicas if r.alive]) == 1
+
+
+async def test_the_router_keeps_serving_from_its_snapshot_while_the_control_plane_is_down(
+    start_router: StartRouter,
+) -> None:
+    router = await start_router(router_reconnect_max_s=0.2)
+    assert (await router.http.post("/apps/double", json={"x": [1.0]})).status_code == 200
+
+    await router.catalog.stop()
+
+    warm = await router.http.post("/apps/double", json={"x": [2.0]})
+    cold = await router.http.post("/apps/pipeline", json={"x": [2.0]})  # wakes two versions meanwhile
+    assert warm.json() == {"y": [4.0]}
+    assert cold.json() == {"z": [5.0]}
+    assert (await router.http.get("/v2/health/ready")).status_code == 200
+
+    # The control plane comes back with a changed catalog: the router catches up.
+    changed = routing_snapshot(revision=2)
+    changed.applications.append(application("doubled-again", [("double:1", 100)]))
+    router.catalog.snapshot = changed
+    await router.catalog.start()
+    await wait_until(
+        lambda: status_is(router, "/v2/models/doubled-again/ready", 200), 10, "the router to catch up"
+    )
+    assert (await router.http.post("/apps/doubled-again", json={"x": [5.0]})).json() == {"y": [10.0]}
+
+
+async def test_a_deleted_application_gets_404_at_once(start_router: StartRouter) -> None:
+    router = await start_router()
+    assert (await router.http.post("/apps/double", json={"x": [1.0]})).status_code == 200
+
+    await router.catalog.publish(snapshot(2, [], [version("double", 1, X, Y)]))
+    await wait_until(lambda: status_is(router, "/v2/models/double/ready", 404), 5, "the deletion to arrive")
+
+    response = await router.http.post("/apps/double", json={"x": [1.0]})
+    assert response.status_code == 404
+    assert response.json() == {"error": "unknown application 'double'"}
+
+
+async def test_requests_wait_briefly_for_the_first_snapshot_then_get_503(start_router: StartRouter) -> None:
+    router = await start_router(router_snapshot_wait_s=0.3, catalog_address="127.0.0.1:1")
+
+    response = await router.http.post("/apps/double", json={"x": [1.0]})
+
+    assert response.status_code == 503
+    assert "control plane" in response.json()["error"] and "127.0.0.1:1" in response.json()["error"]
+    assert (await router.http.get("/v2/health/ready")).status_code == 503
+    assert (await router.http.get("/v2/health/live")).status_code == 200
