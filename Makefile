@@ -65,4 +65,4 @@ generate: venv
 	$(PY) -m protos.generate
 
 bench: venv services base-image wheelhouse
-	$(PY) bench/cold_start.py
+	$(PY) -m bench.cold_start

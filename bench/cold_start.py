@@ -73,6 +73,18 @@ def warm_latencies(address: str, model_name: str, arrays: dict[str, np.ndarray],
     return timings
 
 
+def warm_http_latencies(url: str, n: int) -> list[float]:
+    with httpx.Client(timeout=10) as client:
+        for _ in range(50):
+            client.post(url, json=BODY).raise_for_status()
+        timings = []
+        for _ in range(n):
+            start = time.perf_counter()
+            client.post(url, json=BODY).raise_for_status()
+            timings.append(time.perf_counter() - start)
+    return timings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cycles", type=int, default=10)
@@ -121,6 +133,7 @@ def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None
     arrays = tensors.decode_plain_request(BODY, Signature.from_dict(signature_body))
     direct = warm_latencies(f"127.0.0.1:{host_port}", model, arrays, warm_requests)
     routed = warm_latencies(platform.router_grpc, model, arrays, warm_requests)
+    plain_http = warm_http_latencies(f"{platform.router}/apps/{model}", warm_requests)
 
     ms = 1000.0
     print()
@@ -131,6 +144,7 @@ def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None
     print(
         f"warm via router  p50 {percentile(routed, 50) * ms:.2f} ms, p99 {percentile(routed, 99) * ms:.2f} ms"
     )
+    print(f"warm via router, HTTP plain form p50 {percentile(plain_http, 50) * ms:.2f} ms")
     overhead = percentile(routed, 50) - percentile(direct, 50)
     mean_overhead = statistics.mean(routed) - statistics.mean(direct)
     print(f"router overhead p50 {overhead * ms:.2f} ms (mean {mean_overhead * ms:.2f} ms)")

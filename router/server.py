@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 from collections.abc import Iterator
 
 import grpc
 import uvicorn
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
+from protos.sockets import listen_tcp
 from router.catalog_watch import CatalogWatch
 from router.channels import ChannelPool
 from router.dataplane import DataPlane
@@ -77,7 +77,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             grpc_server.add_insecure_port(grpc_address)
         except RuntimeError as exc:
             raise OSError(f"the router's gRPC invoke cannot listen on {grpc_address}: {exc}") from exc
-        listener = _listen(settings.bind_host, settings.router_http_port)
+        listener = listen_tcp(settings.bind_host, settings.router_http_port, "the router's HTTP invoke")
         background = [
             asyncio.create_task(catalog.run(), name="router catalog watch"),
             asyncio.create_task(scaler.run(dispatch), name="router scaler link"),
@@ -136,19 +136,3 @@ def _address(host: str, port: int) -> str:
     if ":" in host and not host.startswith("["):
         return f"[{host}]:{port}"
     return f"{host}:{port}"
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets that say they are TCP; with
-    # Nagle on, a keep-alive answer written in two parts waits ~40 ms for the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"the router's HTTP invoke cannot listen on {host}:{port}: {exc.strerror}") from exc
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock

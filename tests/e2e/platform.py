@@ -164,6 +164,8 @@ def platform_env(home: Path, **overrides: str) -> dict[str, str]:
             "HYDRO_ADMIN_TOKEN": ADMIN_TOKEN,
             "HYDRO_TOKEN": ADMIN_TOKEN,
             "HYDRO_SCALER_TICK_S": "0.5",
+            # the platform under test owns its replicas: none may outlive it
+            "HYDRO_SCALER_KEEP_CONTAINERS": "false",
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
         }

@@ -1,0 +1,118 @@
+"""What every endpoint shares: the State, the token check, JSON bodies, and errors as `{"error": ...}`.
+
+Errors are mapped to HTTP status codes here and only here. Unknown exceptions are logged with their
+traceback and answered with a generic 500 message (no traceback leaves the process).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from control_plane.errors import (
+    Conflict,
+    HydroError,
+    InvalidRequest,
+    NotFound,
+    PackageTooLarge,
+    StorageError,
+    Unauthorized,
+)
+from control_plane.state import State
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+_STATUS: list[tuple[type[HydroError], int]] = [
+    (InvalidRequest, 400),
+    (Unauthorized, 401),
+    (NotFound, 404),
+    (Conflict, 409),
+    (PackageTooLarge, 413),
+    (StorageError, 503),
+]
+
+
+def status_of(exc: HydroError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(exc, kind):
+            return status
+    return 500
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def endpoint(handler: Endpoint) -> Endpoint:
+    """Answer HydroErrors with their status and message, anything else with a logged, generic 500."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except HydroError as exc:
+            status = status_of(exc)
+            if status >= 500:
+                logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+            headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+            return error(status, str(exc), headers)
+        except Exception:
+            logger.exception("%s %s failed", request.method, request.url.path)
+            return error(500, "internal error in the control plane; its log has the details")
+
+    return wrapped
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such route, method not allowed) in the API's error shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(exc.detail)
+    return error(exc.status_code, message, dict(exc.headers) if exc.headers else None)
+
+
+def state(request: Request) -> State:
+    value: State = request.app.state.hydro
+    return value
+
+
+def authorize(request: Request) -> State:
+    """The State, once the request's bearer token is checked (write calls)."""
+    current = state(request)
+    current.tokens.verify(request.headers.get("authorization"))
+    return current
+
+
+async def json_body(request: Request) -> Any:
+    body = await request.body()
+    if not body:
+        raise InvalidRequest("the request body is empty; send a JSON object")
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+
+
+def path_int(request: Request, name: str) -> int:
+    raw = request.path_params[name]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidRequest(f"{name} must be a positive integer, got {raw!r}") from None
+    if value < 1:
+        raise InvalidRequest(f"{name} must be a positive integer, got {raw!r}")
+    return value

@@ -1,0 +1,35 @@
+"""Deployment configs: PUT (idempotent), GET, list."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from control_plane import deployment_configs
+from control_plane.api.common import PREFIX, authorize, endpoint, json_body, state
+
+
+@endpoint
+async def put(request: Request) -> Response:
+    current = authorize(request)
+    body = await json_body(request)
+    return JSONResponse(await deployment_configs.put(current.catalog, request.path_params["name"], body))
+
+
+@endpoint
+async def get(request: Request) -> Response:
+    return JSONResponse(await deployment_configs.get(state(request).catalog, request.path_params["name"]))
+
+
+@endpoint
+async def list_all(request: Request) -> Response:
+    return JSONResponse({"deployment_configs": await deployment_configs.list_all(state(request).catalog)})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(f"{PREFIX}/deployment-configs", list_all, methods=["GET"]),
+        Route(f"{PREFIX}/deployment-configs/{{name}}", put, methods=["PUT"]),
+        Route(f"{PREFIX}/deployment-configs/{{name}}", get, methods=["GET"]),
+    ]

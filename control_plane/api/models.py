@@ -1,0 +1,105 @@
+"""Models and versions: upload, list, get, build log, stored package."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from control_plane import versions
+from control_plane.api.common import PREFIX, authorize, endpoint, path_int, state
+from control_plane.errors import PackageTooLarge
+from control_plane.object_store import package_key
+from control_plane.versions import VersionRef
+
+logger = logging.getLogger(__name__)
+
+
+@endpoint
+async def upload(request: Request) -> Response:
+    """POST a tar.gz of the model folder -> 202 with the new version's number; it builds in the background."""
+    current = authorize(request)
+    limit = current.settings.max_package_bytes
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise PackageTooLarge(f"the package is {int(length)} bytes, larger than the limit of {limit} bytes")
+    row = await versions.upload(
+        current.catalog,
+        current.store,
+        request.path_params["model"],
+        request.stream(),
+        max_bytes=limit,
+        limits=current.limits,
+    )
+    current.builder.submit(VersionRef(row.id, row.model_name, row.version))
+    logger.info("stored %s (%s)", row.key, row.artifact_url)
+    return JSONResponse(
+        {"model": row.model_name, "version": row.version, "status": row.status}, status_code=202
+    )
+
+
+@endpoint
+async def list_models(request: Request) -> Response:
+    return JSONResponse({"models": await versions.list_models(state(request).catalog)})
+
+
+@endpoint
+async def list_versions(request: Request) -> Response:
+    model = request.path_params["model"]
+    rows = await versions.list_versions(state(request).catalog, model)
+    return JSONResponse({"model": model, "versions": [versions.describe(row) for row in rows]})
+
+
+@endpoint
+async def get_version(request: Request) -> Response:
+    row = await versions.find(
+        state(request).catalog, request.path_params["model"], path_int(request, "version")
+    )
+    return JSONResponse(versions.describe(row))
+
+
+@endpoint
+async def logs(request: Request) -> Response:
+    """The build log as text: live while the build runs, as stored once it ended."""
+    current = state(request)
+    row = await versions.find(current.catalog, request.path_params["model"], path_int(request, "version"))
+    live = current.builder.live_log(row.id)
+    return PlainTextResponse(live if live is not None else row.log)
+
+
+@endpoint
+async def artifact(request: Request) -> Response:
+    """The stored package (tar.gz with hydro.json at its root), for the process runtime backend."""
+    current = state(request)
+    row = await versions.find(current.catalog, request.path_params["model"], path_int(request, "version"))
+    chunks = current.store.stream(package_key(row.model_name, row.version))
+    try:
+        first = await anext(chunks)  # NotFound surfaces here, before the response starts
+    except StopAsyncIteration:
+        first = b""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    filename = f"{row.model_name}-{row.version}.tar.gz"
+    return StreamingResponse(
+        body(),
+        media_type="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(f"{PREFIX}/models", list_models, methods=["GET"]),
+        Route(f"{PREFIX}/models/{{model}}/versions", upload, methods=["POST"]),
+        Route(f"{PREFIX}/models/{{model}}/versions", list_versions, methods=["GET"]),
+        Route(f"{PREFIX}/models/{{model}}/versions/{{version}}", get_version, methods=["GET"]),
+        Route(f"{PREFIX}/models/{{model}}/versions/{{version}}/logs", logs, methods=["GET"]),
+        Route(f"{PREFIX}/models/{{model}}/versions/{{version}}/artifact", artifact, methods=["GET"]),
+    ]

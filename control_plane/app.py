@@ -1,0 +1,37 @@
+"""The Starlette application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+
+from control_plane import api
+from control_plane.api.common import http_exception
+from control_plane.api.middleware import RequestMetrics
+from control_plane.settings import Settings
+from control_plane.state import State, open_state
+
+
+def create_app(settings: Settings, *, state: State | None = None) -> Starlette:
+    """The REST API. Its lifespan opens a State, unless one is handed in (`serve` shares it with gRPC)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if state is not None:
+            app.state.hydro = state
+            yield
+            return
+        async with open_state(settings) as opened:
+            app.state.hydro = opened
+            yield
+
+    return Starlette(
+        routes=api.routes(),
+        middleware=[Middleware(RequestMetrics)],
+        exception_handlers={HTTPException: http_exception},
+        lifespan=lifespan,
+    )

@@ -1,0 +1,57 @@
+"""The gRPC `hydro.v1.Catalog` service: a full routing snapshot on connect, then one after every change."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from control_plane.catalog import Catalog
+from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogService(catalog_pb2_grpc.CatalogServicer):
+    def __init__(self, catalog: Catalog) -> None:
+        self._catalog = catalog
+
+    async def Watch(  # noqa: N802 - the gRPC method name
+        self, request: catalog_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[catalog_pb2.Snapshot]:
+        client = request.client or context.peer()
+        logger.info("catalog watch opened by %s", client)
+        sent = -1
+        try:
+            while True:
+                try:
+                    snapshot = await self._catalog.snapshot()
+                except Exception as exc:
+                    logger.exception("cannot load the catalog snapshot for %s", client)
+                    await context.abort(
+                        grpc.StatusCode.UNAVAILABLE,
+                        f"the catalog database is not reachable: {type(exc).__name__}",
+                    )
+                if snapshot.revision > sent:
+                    yield snapshot
+                    sent = snapshot.revision
+                await self._catalog.notifier.wait_past(sent)
+        finally:
+            logger.info("catalog watch closed by %s", client)
+
+
+async def start_catalog_server(catalog: Catalog, host: str, port: int) -> grpc.aio.Server:
+    """Serve Catalog.Watch on host:port; raise OSError naming the address when it cannot be bound."""
+    server = grpc.aio.server()
+    catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(catalog), server)  # type: ignore[no-untyped-call]
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"the Catalog gRPC service cannot listen on {address}: {exc}") from exc
+    if bound == 0:
+        raise OSError(f"the Catalog gRPC service cannot listen on {address}")
+    await server.start()
+    return server

@@ -1,0 +1,143 @@
+"""The catalog's tables, as typed SQLAlchemy 2 ORM classes. The schema itself is created by Alembic
+(`migrations/`); a test checks that the two agree."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAME_LENGTH = 63
+
+
+class VersionStatus(StrEnum):
+    """A version's build state: pending -> building -> released | failed."""
+
+    PENDING = "pending"
+    BUILDING = "building"
+    RELEASED = "released"
+    FAILED = "failed"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON}
+
+
+class Model(Base):
+    """A model: a name and the counter its version numbers are drawn from."""
+
+    __tablename__ = "models"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ModelVersion(Base):
+    """One uploaded package of a model, and the state of its build."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_name", "version", name="uq_model_versions_model_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_name: Mapped[str] = mapped_column(ForeignKey("models.name", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
+    artifact_url: Mapped[str] = mapped_column(Text)
+    image: Mapped[str | None] = mapped_column(Text, default=None)
+    digest: Mapped[str | None] = mapped_column(String(128), default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    log: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @property
+    def key(self) -> str:
+        return f"{self.model_name}:{self.version}"
+
+
+class DeploymentConfig(Base):
+    """Named scaling knobs; `knobs` holds every key of `deployment_configs.Knobs`."""
+
+    __tablename__ = "deployment_configs"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    knobs: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Application(Base):
+    """A pipeline of stages of weighted variants, invoked by name through the router."""
+
+    __tablename__ = "applications"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    sampling_rate: Mapped[float] = mapped_column(Float, default=1.0)
+    require_invoke_key: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    variants: Mapped[list[ApplicationVariant]] = relationship(
+        back_populates="application",
+        cascade="all, delete-orphan",
+        order_by="(ApplicationVariant.stage, ApplicationVariant.position)",
+        lazy="selectin",
+    )
+
+
+class ApplicationVariant(Base):
+    """One variant of one stage of an application: a model version under a deployment config."""
+
+    __tablename__ = "application_variants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_name: Mapped[str] = mapped_column(
+        ForeignKey("applications.name", ondelete="CASCADE"), index=True
+    )
+    stage: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="RESTRICT"), index=True)
+    weight: Mapped[int] = mapped_column(Integer)
+    deployment_config: Mapped[str] = mapped_column(ForeignKey("deployment_configs.name", ondelete="RESTRICT"))
+
+    application: Mapped[Application] = relationship(back_populates="variants")
+    version: Mapped[ModelVersion] = relationship(lazy="joined")
+
+
+class CatalogState(Base):
+    """A single row: the catalog revision, bumped by every change the routing snapshot may reflect."""
+
+    __tablename__ = "catalog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ApiToken(Base):
+    """A bearer token, stored only as its SHA-256 hex digest."""
+
+    __tablename__ = "api_tokens"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,97 @@
+"""The control plane's settings, read from `HYDRO_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything the control plane can be told. Field `x_y` is read from `HYDRO_X_Y`."""
+
+    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.hydro"),
+        description="Where embedded state lives: SQLite database, local object store, admin token file.",
+    )
+    bind_host: str = Field(
+        default="127.0.0.1", description="Address the REST API and the Catalog gRPC bind to."
+    )
+    control_plane_port: int = Field(default=8080, description="Port of the REST API (and the web UI).")
+    catalog_port: int = Field(default=9089, description="Port of the gRPC `hydro.v1.Catalog` watch service.")
+    scaler_address: str = Field(
+        default="127.0.0.1:9091",
+        description="host:port of the scaler, asked for replica counts (ListReplicas).",
+    )
+    router_url: str = Field(
+        default="http://127.0.0.1:8081", description="Base URL of the router, used to build invoke URLs."
+    )
+    router_grpc_address: str = Field(
+        default="127.0.0.1:9090",
+        description="host:port of the router's gRPC endpoint, shown as an invoke URL.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL of the catalog database; empty means "
+        "`sqlite+aiosqlite:///{home}/hydro.db`. PostgreSQL: `postgresql+asyncpg://user@host:5432/db`.",
+    )
+    object_store_url: str = Field(
+        default="",
+        description="Where packages are stored: `file:///path` or `s3://bucket/prefix`; empty means "
+        "`file://{home}/objects`.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (MinIO, moto); None means AWS S3."
+    )
+    runtime: Literal["process", "docker"] = Field(
+        default="process",
+        description="`docker` builds and pushes an image per version; `process` releases the stored package.",
+    )
+    registry: str = Field(default="127.0.0.1:5000", description="Docker registry images are pushed to.")
+    runtime_base_image: str = Field(
+        default="hydro/runtime-base:py3.11", description="Image every version's image is built FROM."
+    )
+    wheelhouse: Path | None = Field(
+        default=None,
+        description="Directory of wheels; when set, model requirements are installed from it only "
+        "(`pip --no-index --find-links`), so builds need no network.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for write calls. Unset: one is generated on first start, stored hashed, "
+        "printed once and written to `{home}/token`.",
+    )
+    max_package_bytes: int = Field(
+        default=512 * MIB, gt=0, description="Largest accepted upload (the compressed tar.gz), in bytes."
+    )
+    max_unpacked_bytes: int = Field(
+        default=2048 * MIB, gt=0, description="Largest total size of the files inside a package, in bytes."
+    )
+    max_package_members: int = Field(default=20_000, gt=0, description="Most files and folders in a package.")
+    build_concurrency: int = Field(
+        default=2, ge=1, description="How many versions are built at the same time."
+    )
+    scaler_timeout_s: float = Field(
+        default=0.5, gt=0, description="Deadline of the ListReplicas call made for GET /applications."
+    )
+    catalog_poll_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="How often the catalog revision is re-read from the database, to notice changes made by "
+        "another control plane process (changes made here are pushed at once).",
+    )
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.home = self.home.expanduser().absolute()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.home}/hydro.db"
+        if not self.object_store_url:
+            self.object_store_url = f"file://{self.home}/objects"
+        return self

@@ -1,0 +1,84 @@
+"""What a running control plane holds, opened and closed in one place: database, catalog, object store,
+token check, builder and scaler client. The HTTP app and the Catalog gRPC service share one State."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from control_plane import deployment_configs, package, versions
+from control_plane.applications import InvokeUrls
+from control_plane.auth import TokenCheck, load_tokens
+from control_plane.builder import INTERRUPTED, Builder
+from control_plane.catalog import Catalog, Notifier
+from control_plane.db import create_engine, migrate, sessionmaker
+from control_plane.metrics import Metrics
+from control_plane.object_store import ObjectStore, open_object_store
+from control_plane.replicas import ScalerClient
+from control_plane.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class State:
+    settings: Settings
+    engine: AsyncEngine
+    catalog: Catalog
+    store: ObjectStore
+    tokens: TokenCheck
+    builder: Builder
+    scaler: ScalerClient
+    metrics: Metrics
+    urls: InvokeUrls
+    limits: package.Limits
+
+
+@contextlib.asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[State]:
+    """Migrate the database, recover from an earlier crash, and hold everything open until exit."""
+    async with contextlib.AsyncExitStack() as stack:
+        engine = create_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        await migrate(engine)
+        catalog = Catalog(sessionmaker(engine), Notifier())
+        await deployment_configs.ensure_default(catalog)
+        interrupted = await versions.fail_interrupted(catalog, INTERRUPTED)
+        if interrupted:
+            logger.warning("marked failed, their builds were interrupted: %s", ", ".join(interrupted))
+        await catalog.notifier.changed(await catalog.revision())
+        tokens = await load_tokens(settings, catalog.sessions)
+
+        store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+        stack.push_async_callback(store.close)
+        scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s)
+        stack.push_async_callback(scaler.close)
+        metrics = Metrics()
+        builder = Builder(settings, catalog, store, metrics)
+        stack.push_async_callback(builder.close)
+        poller = asyncio.create_task(catalog.poll(settings.catalog_poll_s), name="catalog revision poll")
+        stack.push_async_callback(_stop, poller)
+
+        yield State(
+            settings=settings,
+            engine=engine,
+            catalog=catalog,
+            store=store,
+            tokens=tokens,
+            builder=builder,
+            scaler=scaler,
+            metrics=metrics,
+            urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
+            limits=package.Limits(settings.max_unpacked_bytes, settings.max_package_members),
+        )
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

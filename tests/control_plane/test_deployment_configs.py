@@ -1,0 +1,86 @@
+"""Deployment configs: named scaling knobs, omitted keys take the KPA defaults, bad keys are named."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.control_plane.conftest import ControlPlane, unique
+
+DEFAULTS = {
+    "min_replicas": 0,
+    "max_replicas": 0,
+    "target_concurrency": 100.0,
+    "container_concurrency": 0,
+    "scale_to_zero_grace_s": 30.0,
+    "stable_window_s": 60.0,
+    "panic_window_pct": 10.0,
+    "panic_threshold_pct": 200.0,
+    "initial_scale": 1,
+    "cpu": 1.0,
+    "memory_mb": 512,
+    "hold_timeout_s": 30.0,
+    "max_queue": 1000,
+}
+
+
+def knobs(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in ("name", "created_at", "updated_at")}
+
+
+async def test_the_default_config_always_exists(control_plane: ControlPlane) -> None:
+    response = await control_plane.client.get("/api/v1/deployment-configs/default")
+    assert response.status_code == 200
+    assert knobs(response.json()) == DEFAULTS
+    listing = (await control_plane.client.get("/api/v1/deployment-configs")).json()["deployment_configs"]
+    assert "default" in [config["name"] for config in listing]
+
+
+async def test_put_creates_and_replaces_with_defaults_for_omitted_keys(control_plane: ControlPlane) -> None:
+    name = unique("small")
+    created = await control_plane.client.put(
+        f"/api/v1/deployment-configs/{name}", json={"min_replicas": 1, "max_replicas": 3, "cpu": 0.5}
+    )
+    assert created.status_code == 200, created.text
+    assert knobs(created.json()) == {**DEFAULTS, "min_replicas": 1, "max_replicas": 3, "cpu": 0.5}
+
+    replaced = await control_plane.client.put(f"/api/v1/deployment-configs/{name}", json={"memory_mb": 256})
+    assert knobs(replaced.json()) == {**DEFAULTS, "memory_mb": 256}
+    fetched = await control_plane.client.get(f"/api/v1/deployment-configs/{name}")
+    assert fetched.json() == replaced.json() | {"updated_at": fetched.json()["updated_at"]}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"min_replica": 1}, "unknown key 'min_replica'"),
+        ({"min_replicas": -1}, "min_replicas: Input should be greater than or equal to 0"),
+        ({"min_replicas": "2"}, "min_replicas: Input should be a valid integer"),
+        ({"min_replicas": 1.5}, "min_replicas: Input should be a valid integer"),
+        ({"min_replicas": True}, "min_replicas: Input should be a valid integer"),
+        ({"target_concurrency": 0}, "target_concurrency: Input should be greater than 0"),
+        ({"panic_window_pct": 150}, "panic_window_pct: Input should be less than or equal to 100"),
+        ({"min_replicas": 4, "max_replicas": 2}, "min_replicas (4) must not exceed max_replicas (2)"),
+        ([1, 2], "expected a JSON object, got an array"),
+    ],
+)
+async def test_bad_knobs_are_refused_naming_the_key(
+    control_plane: ControlPlane, body: Any, message: str
+) -> None:
+    name = unique("bad")
+    response = await control_plane.client.put(f"/api/v1/deployment-configs/{name}", json=body)
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert f"deployment config {name!r}" in response.json()["error"]
+    assert (await control_plane.client.get(f"/api/v1/deployment-configs/{name}")).status_code == 404
+
+
+async def test_bad_names_and_bodies(control_plane: ControlPlane) -> None:
+    bad_name = await control_plane.client.put("/api/v1/deployment-configs/Big_One", json={})
+    assert bad_name.status_code == 400 and "deployment config name 'Big_One'" in bad_name.json()["error"]
+    not_json = await control_plane.client.put("/api/v1/deployment-configs/x", content=b"{nope")
+    assert not_json.status_code == 400 and "not valid JSON" in not_json.json()["error"]
+    missing = await control_plane.client.get("/api/v1/deployment-configs/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "deployment config 'nothing-here' does not exist"}
