@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 
 import grpc
 
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
+from protos.streams import RECONNECT_CHANNEL_OPTIONS, StreamFollower
 from router.routing import RoutingTable
 
 log = logging.getLogger(__name__)
-
-# Reconnect soon after the control plane comes back (gRPC's own backoff grows to two minutes).
-_CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
 
 
 class CatalogWatch:
@@ -43,9 +36,8 @@ class CatalogWatch:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.table: RoutingTable | None = None
-        self.connected = False
         self._first = asyncio.Event()
-        self._warned = False
+        self._follower: StreamFollower[catalog_pb2.Snapshot] | None = None
         self._listeners: list[Callable[[RoutingTable], None]] = []
 
     def on_change(self, listener: Callable[[RoutingTable], None]) -> None:
@@ -62,27 +54,23 @@ class CatalogWatch:
                 pass
         return self.table
 
+    @property
+    def connected(self) -> bool:
+        return self._follower is not None and self._follower.connected
+
     async def run(self) -> None:
         """Watch until cancelled, reconnecting whenever the stream ends or fails."""
-        backoff = self.backoff_initial_s
-        async with grpc.aio.insecure_channel(self.address, options=_CHANNEL_OPTIONS) as channel:
+        async with grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
             stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
-            while True:
-                try:
-                    call = stub.Watch(catalog_pb2.WatchRequest(client=self.client))
-                    async for snapshot in call:
-                        if not self.connected:
-                            log.info("catalog %s connected", self.address)
-                            self.connected = True
-                            self._warned = False
-                        backoff = self.backoff_initial_s
-                        self.apply(snapshot)
-                    reason = "the stream ended"
-                except grpc.aio.AioRpcError as exc:
-                    reason = f"{exc.code().name}: {exc.details()}"
-                self._lost(reason)
-                await asyncio.sleep(backoff * (0.5 + random.random()))
-                backoff = min(self.backoff_max_s, backoff * 2)
+            self._follower = StreamFollower(
+                f"catalog {self.address}",
+                lambda: stub.Watch(catalog_pb2.WatchRequest(client=self.client)),
+                self.apply,
+                kept=self._kept,
+                backoff_initial_s=self.backoff_initial_s,
+                backoff_max_s=self.backoff_max_s,
+            )
+            await self._follower.run()
 
     def apply(self, snapshot: catalog_pb2.Snapshot) -> None:
         """Route by `snapshot` from now on (a snapshot that cannot be read is logged and skipped)."""
@@ -105,11 +93,5 @@ class CatalogWatch:
             except Exception:
                 log.exception("applying catalog revision %d failed", table.revision)
 
-    def _lost(self, reason: str) -> None:
-        if self.connected or not self._warned:
-            kept = f"serving from revision {self.table.revision}" if self.table else "no snapshot yet"
-            log.warning("catalog %s unreachable (%s); %s; reconnecting", self.address, reason, kept)
-            self._warned = True
-        else:
-            log.debug("catalog %s still unreachable (%s)", self.address, reason)
-        self.connected = False
+    def _kept(self) -> str:
+        return f"serving from revision {self.table.revision}" if self.table else "no snapshot yet"

@@ -22,16 +22,11 @@ from typing import Protocol
 import grpc
 
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
+from protos.streams import RECONNECT_CHANNEL_OPTIONS, StreamFollower
 from router.dispatch import Endpoint, VersionLoad
 from router.errors import ActivationError
 
 log = logging.getLogger(__name__)
-
-_CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-]
 
 
 class EndpointSink(Protocol):
@@ -61,15 +56,15 @@ class ScalerClient:
         self.activate_timeout_s = activate_timeout_s
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
-        self.connected = False
         self.reports_sent = 0
+        self._endpoints_follower: StreamFollower[scaler_pb2.ReplicaState] | None = None
         self._channel: grpc.aio.Channel | None = None
         self._stub: scaler_pb2_grpc.ScalerStub | None = None
         self._demand = asyncio.Event()
         self._reported: dict[str, int] = {}
 
     async def __aenter__(self) -> ScalerClient:
-        self._channel = grpc.aio.insecure_channel(self.address, options=_CHANNEL_OPTIONS)
+        self._channel = grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS)
         self._stub = scaler_pb2_grpc.ScalerStub(self._channel)  # type: ignore[no-untyped-call]
         return self
 
@@ -114,34 +109,28 @@ class ScalerClient:
             group.create_task(self._watch(sink), name="scaler endpoints watch")
             group.create_task(self._report(sink), name="scaler load reports")
 
+    @property
+    def connected(self) -> bool:
+        """Whether the endpoint watch currently receives from the scaler."""
+        return self._endpoints_follower is not None and self._endpoints_follower.connected
+
     async def _watch(self, sink: EndpointSink) -> None:
-        backoff = self.backoff_initial_s
         request = scaler_pb2.WatchEndpointsRequest(client=self.router_id)
-        warned = False
-        while True:
-            try:
-                async for state in self.stub.WatchEndpoints(request):
-                    if not self.connected:
-                        log.info("scaler %s connected", self.address)
-                        self.connected = True
-                        warned = False
-                    backoff = self.backoff_initial_s
-                    sink.set_endpoints(
-                        {v.version_key: [(e.replica_id, e.address) for e in v.ready] for v in state.versions}
-                    )
-                reason = "the stream ended"
-            except grpc.aio.AioRpcError as exc:
-                reason = f"{exc.code().name}: {exc.details()}"
-            if self.connected or not warned:
-                log.warning(
-                    "scaler %s unreachable (%s); keeping the last endpoints; reconnecting",
-                    self.address,
-                    reason,
-                )
-                warned = True
-            self.connected = False
-            await asyncio.sleep(backoff * (0.5 + random.random()))
-            backoff = min(self.backoff_max_s, backoff * 2)
+
+        def apply(state: scaler_pb2.ReplicaState) -> None:
+            sink.set_endpoints(
+                {v.version_key: [(e.replica_id, e.address) for e in v.ready] for v in state.versions}
+            )
+
+        self._endpoints_follower = StreamFollower(
+            f"scaler {self.address}",
+            lambda: self.stub.WatchEndpoints(request),
+            apply,
+            kept=lambda: "keeping the last endpoints",
+            backoff_initial_s=self.backoff_initial_s,
+            backoff_max_s=self.backoff_max_s,
+        )
+        await self._endpoints_follower.run()
 
     async def _report(self, sink: EndpointSink) -> None:
         backoff = self.backoff_initial_s

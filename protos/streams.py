@@ -1,0 +1,83 @@
+"""Following a gRPC server stream for as long as a service runs.
+
+The router and the scaler follow the control plane's catalog watch, and the router follows the
+scaler's endpoint watch. Each stream sends full state, so after a break the follower simply reopens
+it; meanwhile its owner keeps serving from the last state it received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterable, Callable
+from typing import Generic, NoReturn, TypeVar
+
+import grpc
+
+log = logging.getLogger(__name__)
+
+Message = TypeVar("Message")
+
+# Reconnect soon after the peer comes back (gRPC's own backoff grows to two minutes).
+RECONNECT_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+]
+
+
+class StreamFollower(Generic[Message]):
+    """Reads a server stream forever, reopening it with a capped, jittered exponential backoff.
+
+    `peer` names the other side in logs ("catalog 127.0.0.1:9089"); `kept` describes what the owner
+    keeps serving from while the stream is down. `connected` is true while messages flow.
+    """
+
+    def __init__(
+        self,
+        peer: str,
+        open_stream: Callable[[], AsyncIterable[Message]],
+        on_message: Callable[[Message], None],
+        *,
+        kept: Callable[[], str],
+        backoff_initial_s: float = 0.05,
+        backoff_max_s: float = 2.0,
+    ) -> None:
+        self.peer = peer
+        self.open_stream = open_stream
+        self.on_message = on_message
+        self.kept = kept
+        self.backoff_initial_s = backoff_initial_s
+        self.backoff_max_s = backoff_max_s
+        self.connected = False
+        self._warned = False
+
+    async def run(self) -> NoReturn:
+        backoff = self.backoff_initial_s
+        while True:
+            try:
+                async for message in self.open_stream():
+                    if not self.connected:
+                        log.info("%s connected", self.peer)
+                        self.connected = True
+                        self._warned = False
+                    backoff = self.backoff_initial_s
+                    self.on_message(message)
+                reason = "the stream ended"
+            except grpc.aio.AioRpcError as exc:
+                reason = f"{exc.code().name}: {exc.details()}"
+            except Exception as exc:
+                log.exception("following %s failed", self.peer)
+                reason = repr(exc)
+            self._lost(reason)
+            await asyncio.sleep(backoff * (0.5 + random.random()))
+            backoff = min(self.backoff_max_s, backoff * 2)
+
+    def _lost(self, reason: str) -> None:
+        if self.connected or not self._warned:
+            log.warning("%s unreachable (%s); %s; reconnecting", self.peer, reason, self.kept())
+            self._warned = True
+        else:
+            log.debug("%s still unreachable (%s)", self.peer, reason)
+        self.connected = False
