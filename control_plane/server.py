@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Iterator
 
 import uvicorn
 
@@ -13,18 +11,9 @@ from control_plane.app import create_app
 from control_plane.catalog_service import start_catalog_server
 from control_plane.settings import Settings
 from control_plane.state import open_state
-from protos.sockets import listen_tcp
+from protos.serving import CancellableServer, listen_tcp
 
 logger = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: serve() stops when it is cancelled (hydro up runs
-    several services in one process, and __main__ maps SIGTERM to a cancel)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
@@ -36,7 +25,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             catalog_server = await start_catalog_server(state.catalog, host, settings.catalog_port)
             try:
                 config = uvicorn.Config(create_app(settings, state=state), lifespan="on", log_level="info")
-                server = _Server(config)
+                server = CancellableServer(config)
                 task = asyncio.create_task(server.serve(sockets=[listener]), name="control plane http")
                 try:
                     while not server.started and not task.done():

@@ -6,12 +6,7 @@ Exit codes a script can rely on: 0 success; 1 refused by the platform or bad inp
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
-import signal
-from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -219,45 +214,29 @@ def control_plane() -> None:
     """Run the control plane alone (REST API, UI and the catalog watch)."""
     from control_plane.server import serve
     from control_plane.settings import Settings as ControlPlaneSettings
+    from protos.serving import run_service
 
-    _serve(lambda: serve(ControlPlaneSettings()))
+    run_service("control plane", lambda: serve(ControlPlaneSettings()))
 
 
 @cli.command()
 def router() -> None:
     """Run the router alone (HTTP and gRPC invoke)."""
+    from protos.serving import run_service
     from router.server import serve
     from router.settings import Settings as RouterSettings
 
-    _serve(lambda: serve(RouterSettings()))
+    run_service("router", lambda: serve(RouterSettings()))
 
 
 @cli.command()
 def scaler() -> None:
     """Run the scaler alone (replicas per version)."""
+    from protos.serving import run_service
     from scaler.server import serve
     from scaler.settings import Settings as ScalerSettings
 
-    _serve(lambda: serve(ScalerSettings()))
-
-
-def _serve(service: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run one service until Ctrl-C or SIGTERM; a port it cannot bind is a one-line error."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-    async def main() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await service()
-
-    try:
-        asyncio.run(main())
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        raise HydroError(str(exc)) from exc
+    run_service("scaler", lambda: serve(ScalerSettings()))
 
 
 def _status(status: str | None) -> str:

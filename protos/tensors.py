@@ -3,12 +3,19 @@
 Arrays of datatype BYTES are numpy object arrays holding `bytes`. Raw contents follow the
 protocol: fixed-size elements little-endian and packed; each BYTES element is a 4-byte
 little-endian length followed by its bytes.
+
+The binary tensor data extension of the REST protocol uses the same raw form: a body is a JSON header
+(its length in the `Inference-Header-Content-Length` HTTP header) followed by the raw data of the
+inputs that carry `parameters.binary_data_size`, in input order. Answers put the outputs asked for in
+binary (`binary_data` per output, or `binary_data_output` for the whole request) after the JSON header
+the same way.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -113,7 +120,7 @@ def _to_raw(array: np.ndarray, datatype: str) -> bytes:
     return b"".join(parts)
 
 
-def _from_raw(raw: bytes, datatype: str, shape: tuple[int, ...], name: str) -> np.ndarray:
+def _from_raw(raw: bytes | memoryview, datatype: str, shape: tuple[int, ...], name: str) -> np.ndarray:
     count = _element_count(shape, name)
     if datatype != "BYTES":
         dtype = numpy_dtype(datatype)
@@ -123,7 +130,7 @@ def _from_raw(raw: bytes, datatype: str, shape: tuple[int, ...], name: str) -> n
                 f"needs {count * dtype.itemsize}"
             )
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
-    values: list[bytes] = []
+    values: list[bytes | memoryview] = []
     offset = 0
     while offset < len(raw):
         if offset + 4 > len(raw):
@@ -246,8 +253,13 @@ def _json_array(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> 
         raise TensorError(f"input '{name}': data does not fit {datatype}: {exc}") from None
 
 
-def decode_json_request(body: Any) -> tuple[dict[str, np.ndarray], str]:
-    """Decode an Open Inference Protocol JSON request body into arrays and its request id."""
+def decode_json_request(body: Any, *, binary: bytes | None = None) -> tuple[dict[str, np.ndarray], str]:
+    """Decode an Open Inference Protocol JSON request body into arrays and its request id.
+
+    `binary` is what followed the JSON header of a binary tensor data request (None when the request
+    had no `Inference-Header-Content-Length`): inputs with `parameters.binary_data_size` take their raw
+    data from it in order, and it must be used up exactly.
+    """
     if not isinstance(body, Mapping):
         raise TensorError("request body must be a JSON object with an 'inputs' list")
     inputs = body.get("inputs")
@@ -257,6 +269,7 @@ def decode_json_request(body: Any) -> tuple[dict[str, np.ndarray], str]:
     if not isinstance(request_id, str):
         raise TensorError("'id' must be a string")
     arrays: dict[str, np.ndarray] = {}
+    offset = 0
     for i, tensor in enumerate(inputs):
         if not isinstance(tensor, Mapping):
             raise TensorError(f"inputs[{i}] must be an object with name, datatype, shape and data")
@@ -273,12 +286,36 @@ def decode_json_request(body: Any) -> tuple[dict[str, np.ndarray], str]:
             isinstance(d, int) and not isinstance(d, bool) for d in shape
         ):
             raise TensorError(f"input '{name}': shape must be a list of integers")
-        parameters = tensor.get("parameters") or {}
-        if isinstance(parameters, Mapping) and "binary_data_size" in parameters:
-            raise TensorError(f"input '{name}': the binary tensor data extension is not supported yet")
-        if "data" not in tensor:
-            raise TensorError(f"input '{name}': missing 'data'")
-        arrays[name] = _json_array(name, datatype, tuple(shape), tensor["data"])
+        parameters = tensor.get("parameters")
+        if parameters is not None and not isinstance(parameters, Mapping):
+            raise TensorError(f"input '{name}': 'parameters' must be an object")
+        size = (parameters or {}).get("binary_data_size")
+        if size is None:
+            if "data" not in tensor:
+                raise TensorError(f"input '{name}': missing 'data' (or parameters.binary_data_size)")
+            arrays[name] = _json_array(name, datatype, tuple(shape), tensor["data"])
+            continue
+        if "data" in tensor:
+            raise TensorError(f"input '{name}': give either 'data' or parameters.binary_data_size, not both")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise TensorError(f"input '{name}': parameters.binary_data_size must be a non-negative integer")
+        if binary is None:
+            raise TensorError(
+                f"input '{name}' has parameters.binary_data_size but the request has no "
+                "Inference-Header-Content-Length header (binary tensor data extension)"
+            )
+        if offset + size > len(binary):
+            raise TensorError(
+                f"input '{name}': binary_data_size {size} runs past the end of the binary data "
+                f"({len(binary) - offset} bytes left)"
+            )
+        arrays[name] = _from_raw(memoryview(binary)[offset : offset + size], datatype, tuple(shape), name)
+        offset += size
+    if binary is not None and offset != len(binary):
+        raise TensorError(
+            f"the request carries {len(binary)} bytes of binary data after its JSON header, but the inputs' "
+            f"binary_data_size add up to {offset}"
+        )
     return arrays, request_id
 
 
@@ -293,16 +330,122 @@ def _json_values(array: np.ndarray) -> list[Any]:
 def encode_json_response(
     model_name: str, arrays: Mapping[str, np.ndarray], *, request_id: str = "", model_version: str = ""
 ) -> dict[str, Any]:
+    response, _ = encode_binary_response(
+        model_name, arrays, (), request_id=request_id, model_version=model_version
+    )
+    return response
+
+
+@dataclass(frozen=True)
+class RequestedOutputs:
+    """What a JSON request asks of the answer: which outputs, and which of them as binary data."""
+
+    names: tuple[str, ...] = ()
+    """The outputs asked for, in order; empty means all of them."""
+    binary: Mapping[str, bool] = field(default_factory=dict)
+    """Per-output `parameters.binary_data`, overriding `binary_default`."""
+    binary_default: bool = False
+    """The request's `parameters.binary_data_output`."""
+
+    def is_binary(self, name: str) -> bool:
+        return self.binary.get(name, self.binary_default)
+
+
+def decode_json_outputs(body: Any) -> RequestedOutputs:
+    """The `outputs` and `parameters.binary_data_output` of an OIP JSON request (`body` a JSON object)."""
+    if not isinstance(body, Mapping):
+        raise TensorError("request body must be a JSON object with an 'inputs' list")
+    parameters = body.get("parameters")
+    if parameters is not None and not isinstance(parameters, Mapping):
+        raise TensorError("'parameters' must be an object")
+    binary_default = (parameters or {}).get("binary_data_output", False)
+    if not isinstance(binary_default, bool):
+        raise TensorError("parameters.binary_data_output must be true or false")
+    outputs = body.get("outputs")
+    if outputs is None:
+        return RequestedOutputs(binary_default=binary_default)
+    if not isinstance(outputs, list):
+        raise TensorError("'outputs' must be a list of objects with a 'name'")
+    names: list[str] = []
+    binary: dict[str, bool] = {}
+    for i, output in enumerate(outputs):
+        name = output.get("name") if isinstance(output, Mapping) else None
+        if not isinstance(name, str) or not name:
+            raise TensorError(f"outputs[{i}].name must be a non-empty string")
+        if name in names:
+            raise TensorError(f"output '{name}' is asked for twice")
+        names.append(name)
+        wanted = output.get("parameters")
+        if wanted is None:
+            continue
+        if not isinstance(wanted, Mapping):
+            raise TensorError(f"output '{name}': 'parameters' must be an object")
+        if "binary_data" in wanted:
+            if not isinstance(wanted["binary_data"], bool):
+                raise TensorError(f"output '{name}': parameters.binary_data must be true or false")
+            binary[name] = wanted["binary_data"]
+    return RequestedOutputs(tuple(names), binary, binary_default)
+
+
+def encode_binary_response(
+    model_name: str,
+    arrays: Mapping[str, np.ndarray],
+    binary: Collection[str],
+    *,
+    request_id: str = "",
+    model_version: str = "",
+) -> tuple[dict[str, Any], bytes]:
+    """An OIP JSON answer whose outputs named in `binary` travel as raw data after the JSON header.
+
+    Returns the header (those outputs carry `parameters.binary_data_size` instead of `data`) and the
+    raw data to send after it, in output order.
+    """
     response: dict[str, Any] = {"model_name": model_name}
     if model_version:
         response["model_version"] = model_version
     if request_id:
         response["id"] = request_id
-    response["outputs"] = [
-        {"name": name, "datatype": datatype_of(a), "shape": list(a.shape), "data": _json_values(a)}
-        for name, a in arrays.items()
-    ]
-    return response
+    outputs: list[dict[str, Any]] = []
+    parts: list[bytes] = []
+    for name, array in arrays.items():
+        datatype = datatype_of(array)
+        output: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+        if name in binary:
+            raw = _to_raw(array, datatype)
+            output["parameters"] = {"binary_data_size": len(raw)}
+            parts.append(raw)
+        else:
+            output["data"] = _json_values(array)
+        outputs.append(output)
+    response["outputs"] = outputs
+    return response, b"".join(parts)
+
+
+def encode_binary_request(
+    arrays: Mapping[str, np.ndarray], *, request_id: str = "", binary_output: bool = True
+) -> tuple[dict[str, Any], bytes]:
+    """An OIP JSON request with every input as binary data: the header and the raw data after it."""
+    request: dict[str, Any] = {}
+    if request_id:
+        request["id"] = request_id
+    inputs: list[dict[str, Any]] = []
+    parts: list[bytes] = []
+    for name, array in arrays.items():
+        datatype = datatype_of(array)
+        raw = _to_raw(array, datatype)
+        inputs.append(
+            {
+                "name": name,
+                "datatype": datatype,
+                "shape": list(array.shape),
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        )
+        parts.append(raw)
+    request["inputs"] = inputs
+    if binary_output:
+        request["parameters"] = {"binary_data_output": True}
+    return request, b"".join(parts)
 
 
 # -- Hydro's plain form: {"input_name": nested list} ----------------------------------------------

@@ -7,15 +7,13 @@ gRPC (grpc.aio) edges.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Iterator
 
 import grpc
 import uvicorn
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from protos.sockets import listen_tcp
+from protos.serving import CancellableServer, listen_tcp
 from router.catalog_watch import CatalogWatch
 from router.channels import ChannelPool
 from router.dataplane import DataPlane
@@ -27,15 +25,6 @@ from router.metrics import Metrics
 from router.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: serve() stops when it is cancelled (`hydro up` runs
-    several services in one process, and __main__ maps SIGTERM to a cancel)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
@@ -92,7 +81,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
             )
-            http_server = _Server(config)
+            http_server = CancellableServer(config)
             http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="router http")
             while not http_server.started and not http_task.done():
                 await asyncio.sleep(0.01)

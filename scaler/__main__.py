@@ -1,27 +1,15 @@
-"""`python -m scaler`: run the scaler until SIGINT or SIGTERM."""
+"""`python -m scaler`: run the scaler alone, configured by HYDRO_* variables, until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import signal
-
+from protos.serving import run_service
 from scaler.server import serve
 from scaler.settings import Settings
 
 
-async def _main() -> None:
-    task = asyncio.create_task(serve(Settings()))
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        # A graceful stop: the replicas are stopped (or, with docker, kept for the next scaler).
-        loop.add_signal_handler(signum, task.cancel)
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+def main() -> None:
+    run_service("scaler", lambda: serve(Settings()))
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    asyncio.run(_main())
+    main()

@@ -1,0 +1,68 @@
+"""Plumbing every service's process shares: its listening socket, its uvicorn server, its `__main__`.
+
+Shared here because the services never import one another. The runtime (which ships `protos/` in
+every model image) does not import this module, so uvicorn is not needed inside the image.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import uvicorn
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def listen_tcp(host: str, port: int, what: str) -> socket.socket:
+    """A non-blocking TCP listener on host:port; `what` names the server in the error when it cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio turns Nagle off only on sockets that say they are TCP; with
+    # Nagle on, a keep-alive answer written in two parts waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"{what} cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class CancellableServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the service stops when its task is cancelled
+    (`hydro up` runs several services in one process, and `run_service` maps SIGTERM to a cancel)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def run_service(name: str, serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run one service until SIGINT or SIGTERM, then stop it gracefully (the `python -m` entry).
+
+    A port that cannot be bound exits 1 with one line naming it.
+    """
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+    async def main() -> None:
+        task = asyncio.create_task(serve())
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        sys.exit(1)
