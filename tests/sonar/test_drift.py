@@ -1,0 +1,214 @@
+"""The drift decision: defaults, Benjamini–Hochberg, the stories of issue 5 and the report's shape."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from scipy import stats  # type: ignore[import-untyped]
+
+from sonar.drift import (
+    DriftConfig,
+    benjamini_hochberg,
+    bonferroni,
+    choose_method,
+    detect_drift,
+    outlier_share,
+)
+from sonar.profile import FeatureProfile, profile_dataset
+
+Columns = dict[str, npt.NDArray[np.generic]]
+
+REFERENCE_ROWS = 20_000
+SMALL, LARGE = 600, 8_000  # decided by p-value tests / by distances
+
+
+def draw(
+    rows: int, seed: int, *, shift: float = 0.0, null_share: float = 0.0, new_share: float = 0.0
+) -> Columns:
+    """A fraud-detector-like table; ``shift`` moves ``amount``, ``null_share`` blanks ``age``, ``new_share``
+    gives ``country`` an unseen category."""
+    rng = np.random.default_rng(seed)
+    amount = rng.lognormal(3.0, 0.8, rows)
+    amount = amount * np.exp(shift)  # a multiplicative shift of the log-normal
+    age = rng.normal(40, 12, rows)
+    age[rng.random(rows) < 0.01 + null_share] = np.nan
+    score = rng.beta(2, 5, rows)
+    country = rng.choice(np.array(["de", "fr", "it", "es"], dtype=object), rows, p=[0.4, 0.3, 0.2, 0.1])
+    country[rng.random(rows) < new_share] = "pl"
+    return {"amount": amount, "age": age, "score": score, "country": country}
+
+
+@pytest.fixture(scope="module")
+def reference() -> Columns:
+    return draw(REFERENCE_ROWS, seed=100)
+
+
+@pytest.fixture(scope="module")
+def profiles(reference: Columns) -> dict[str, FeatureProfile]:
+    return profile_dataset(reference)
+
+
+@pytest.mark.parametrize("rows", [SMALL, LARGE])
+def test_same_distribution_no_drift(
+    reference: Columns, profiles: dict[str, FeatureProfile], rows: int
+) -> None:
+    report = detect_drift(profiles, draw(rows, seed=1), reference)
+    assert report.drifted_features == []
+    assert not report.dataset_drift
+    assert report.rows == rows
+    assert 0.0 < report.outlier_share < 0.06  # about 1 - 0.99**3 for three numeric features
+
+
+@pytest.mark.parametrize("rows", [SMALL, LARGE])
+def test_shifted_feature_is_flagged_and_no_other(
+    reference: Columns, profiles: dict[str, FeatureProfile], rows: int
+) -> None:
+    report = detect_drift(profiles, draw(rows, seed=2, shift=0.4), reference)
+    assert report.drifted_features == ["amount"]
+    amount = report.feature("amount")
+    assert amount.value_drift and not amount.null_drift
+    assert amount.method == ("ks" if rows == SMALL else "wasserstein")
+    assert report.share_drifted == 0.25 and not report.dataset_drift
+
+
+@pytest.mark.parametrize("rows", [SMALL, LARGE])
+def test_raised_nulls_are_flagged(reference: Columns, profiles: dict[str, FeatureProfile], rows: int) -> None:
+    report = detect_drift(profiles, draw(rows, seed=3, null_share=0.15), reference)
+    assert report.drifted_features == ["age"]
+    age = report.feature("age")
+    assert age.null_drift and not age.value_drift
+    assert age.null_share_change == pytest.approx(0.15, abs=0.04)
+
+
+@pytest.mark.parametrize("rows", [SMALL, LARGE])
+def test_new_category_is_flagged(reference: Columns, profiles: dict[str, FeatureProfile], rows: int) -> None:
+    report = detect_drift(profiles, draw(rows, seed=4, new_share=0.1), reference)
+    assert report.drifted_features == ["country"]
+    country = report.feature("country")
+    assert country.method == ("chi_square" if rows == SMALL else "jensen_shannon")
+    assert country.statistics["unseen_categories"] == ["pl"]
+    assert country.statistics["unseen_share"] == pytest.approx(0.1, abs=0.03)
+
+
+def test_many_drifted_features_give_a_dataset_verdict(
+    reference: Columns, profiles: dict[str, FeatureProfile]
+) -> None:
+    current = draw(LARGE, seed=5, shift=0.4, null_share=0.2, new_share=0.2)
+    report = detect_drift(profiles, current, reference)
+    assert report.drifted_features == ["amount", "age", "country"]
+    assert [f.name for f in report.features] == ["amount", "age", "country", "score"]  # drifted first
+    assert report.share_drifted == 0.75 and report.dataset_drift
+
+
+def test_benjamini_hochberg_matches_hand_computation() -> None:
+    # sorted: 0.005 (x5/1 = 0.025), 0.01 (x5/2 = 0.025), 0.03 (x5/3 = 0.05), 0.04 (x5/4 = 0.05), 0.2 (x5/5)
+    p = [0.01, 0.04, 0.03, 0.005, 0.2]
+    assert benjamini_hochberg(p).tolist() == pytest.approx([0.025, 0.05, 0.05, 0.025, 0.2], rel=1e-12)
+    # step-up: 0.04 x 3/2 = 0.06 is lowered to the next rank's 0.045 x 3/3
+    assert benjamini_hochberg([0.04, 0.01, 0.045]).tolist() == pytest.approx([0.045, 0.03, 0.045], rel=1e-12)
+    assert benjamini_hochberg([0.9, 0.8]).tolist() == [0.9, 0.9]
+    assert benjamini_hochberg([]).size == 0
+    # and scipy agrees
+    random_p = np.random.default_rng(0).random(50) ** 3
+    np.testing.assert_allclose(
+        benjamini_hochberg(random_p), stats.false_discovery_control(random_p), rtol=1e-12
+    )
+
+
+def test_bonferroni() -> None:
+    assert bonferroni([0.01, 0.3]).tolist() == [0.02, 0.6]
+
+
+def test_report_applies_the_correction_to_test_features(
+    reference: Columns, profiles: dict[str, FeatureProfile]
+) -> None:
+    report = detect_drift(profiles, draw(SMALL, seed=6, shift=0.15), reference)
+    tested = [f for f in report.features if f.method in ("ks", "chi_square")]
+    assert len(tested) == 4
+    raw = [f.p_value for f in tested]
+    assert all(p is not None for p in raw)
+    expected = benjamini_hochberg([p for p in raw if p is not None])
+    assert [f.p_value_adjusted for f in tested] == pytest.approx(expected.tolist(), rel=1e-12)
+    for f in tested:
+        assert f.value_drift == (f.p_value_adjusted is not None and f.p_value_adjusted < 0.05)
+    uncorrected = detect_drift(
+        profiles, draw(SMALL, seed=6, shift=0.15), reference, DriftConfig(correction="none")
+    )
+    assert [f.p_value_adjusted for f in uncorrected.features if f.p_value is not None] == [
+        f.p_value for f in uncorrected.features if f.p_value is not None
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "ref_n", "cur_n", "has_ref", "method"),
+    [
+        ("numeric", 200_000, 1_000, True, "ks"),
+        ("numeric", 200_000, 1_001, True, "wasserstein"),
+        ("numeric", 500, 1_000_000, True, "ks"),
+        ("numeric", 200_000, 50_000, False, "psi"),
+        ("categorical", 200_000, 300, True, "chi_square"),
+        ("categorical", 200_000, 5_000, True, "jensen_shannon"),
+    ],
+)
+def test_default_method(kind: str, ref_n: int, cur_n: int, has_ref: bool, method: str) -> None:
+    assert choose_method(kind, ref_n, cur_n, has_reference_values=has_ref) == method  # type: ignore[arg-type]
+
+
+def test_without_raw_reference_numeric_features_fall_back_to_psi(profiles: dict[str, FeatureProfile]) -> None:
+    report = detect_drift(profiles, draw(LARGE, seed=7, shift=0.4))
+    amount = report.feature("amount")
+    assert amount.method == "psi" and amount.value_drift
+    assert amount.threshold == 0.1
+    assert report.drifted_features == ["amount"]
+
+
+def test_method_overrides_and_their_errors(reference: Columns, profiles: dict[str, FeatureProfile]) -> None:
+    config = DriftConfig(methods={"score": "jensen_shannon", "country": "psi"})
+    report = detect_drift(profiles, draw(LARGE, seed=8), reference, config)
+    assert report.feature("score").method == "jensen_shannon"
+    assert report.feature("country").method == "psi"
+    with pytest.raises(ValueError, match="does not apply"):
+        detect_drift(profiles, draw(50, seed=8), reference, DriftConfig(methods={"country": "ks"}))
+    with pytest.raises(ValueError, match="raw reference"):
+        detect_drift(profiles, draw(50, seed=8), None, DriftConfig(methods={"age": "wasserstein"}))
+
+
+def test_outlier_share_counts_rows_with_any_numeric_feature_outside_the_central_99() -> None:
+    profiles = {
+        "a": FeatureProfile("a", "numeric", 100, 100, outlier_range=(0.0, 10.0)),
+        "b": FeatureProfile("b", "numeric", 100, 100, outlier_range=(-1.0, 1.0)),
+        "c": FeatureProfile("c", "categorical", 100, 100, frequencies={"x": 100}),
+    }
+    current = {
+        "a": np.array([5.0, 11.0, 5.0, np.nan, -0.5, 10.0]),
+        "b": np.array([0.0, 0.0, 2.0, np.nan, 0.0, -1.0]),
+        "c": np.array(["x", "y", "z", "x", "x", "x"], dtype=object),
+    }
+    # rows 1 (a high), 2 (b high), 4 (a low) are outliers; the null row and the boundary row are not
+    assert outlier_share(profiles, current) == pytest.approx(3 / 6)
+
+
+def test_missing_and_empty_features(reference: Columns, profiles: dict[str, FeatureProfile]) -> None:
+    current = draw(LARGE, seed=9)
+    del current["score"]
+    current["age"] = np.full(LARGE, np.nan)
+    report = detect_drift(profiles, current, reference)
+    assert report.missing_features == ("score",)
+    age = report.feature("age")
+    assert age.method is None and age.score is None and not age.value_drift
+    assert age.null_drift and age.drifted
+
+
+def test_unequal_columns_are_rejected(profiles: dict[str, FeatureProfile]) -> None:
+    with pytest.raises(ValueError, match="differ in length"):
+        detect_drift(profiles, {"amount": np.zeros(3), "age": np.zeros(4)})
+
+
+def test_report_is_json_able(reference: Columns, profiles: dict[str, FeatureProfile]) -> None:
+    report = detect_drift(profiles, draw(SMALL, seed=10, new_share=0.3), reference)
+    data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
+    assert data["drifted_features"] == report.drifted_features
+    assert {f["name"] for f in data["features"]} == {"amount", "age", "score", "country"}
