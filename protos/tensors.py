@@ -56,6 +56,11 @@ _CONTENTS_FIELD = {
 }
 
 
+_SHARED_MEMORY = "shared_memory_region"
+"""The parameter of Triton's shared-memory extension, which Hydro does not offer (tensors travel in the
+request: its replicas do not share memory with callers)."""
+
+
 class TensorError(ValueError):
     """Tensor data that cannot be decoded or encoded. The message names the tensor and the problem."""
 
@@ -180,6 +185,8 @@ def _decode_tensors(tensors: Any, raw_contents: Any, what: str) -> dict[str, np.
         if name in arrays:
             raise TensorError(f"{what}: tensor '{name}' is given twice")
         numpy_dtype(tensor.datatype)
+        if _SHARED_MEMORY in tensor.parameters:
+            raise TensorError(f"tensor '{name}': shared memory ({_SHARED_MEMORY}) is not supported")
         shape = tuple(int(d) for d in tensor.shape)
         if raw_contents:
             arrays[name] = _from_raw(raw_contents[i], tensor.datatype, shape, name)
@@ -289,6 +296,8 @@ def decode_json_request(body: Any, *, binary: bytes | None = None) -> tuple[dict
         parameters = tensor.get("parameters")
         if parameters is not None and not isinstance(parameters, Mapping):
             raise TensorError(f"input '{name}': 'parameters' must be an object")
+        if _SHARED_MEMORY in (parameters or {}):
+            raise TensorError(f"input '{name}': shared memory ({_SHARED_MEMORY}) is not supported")
         size = (parameters or {}).get("binary_data_size")
         if size is None:
             if "data" not in tensor:

@@ -14,7 +14,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -48,6 +48,15 @@ _RETRY_ELSEWHERE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_F
 
 def new_request_id() -> str:
     return os.urandom(8).hex()
+
+
+class VersionNotFoundError(ApplicationNotFoundError):
+    """The application does not answer to the model version asked for (see `DataPlane.check_version`)."""
+
+    def __init__(self, application: str, version: str, detail: str) -> None:
+        RouterError.__init__(self, f"application {application!r} has no version {version!r}: {detail}")
+        self.application = application
+        self.version = version
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,47 @@ class DataPlane:
             self.plan(route)  # raises NotReleasedError naming the stage
             raise NotReleasedError(f"application {route.name!r} cannot be routed yet")
         return signature
+
+    @staticmethod
+    def served_version(route: Route) -> Version | None:
+        """The one model version answering for a single-stage, single-variant application, else None."""
+        if len(route.stages) == 1 and len(route.stages[0].variants) == 1:
+            return route.stages[0].variants[0]
+        return None
+
+    def check_version(self, route: Route, version: str) -> None:
+        """Raise VersionNotFoundError unless `version` ("" = none asked for) names the application's version.
+
+        An application has no versions of its own. The Open Inference Protocol's model version (in the
+        REST path or `model_version`) is accepted only when it names the model version that a
+        single-stage, single-variant application runs; anything else is not found.
+        """
+        if not version:
+            return
+        served = self.served_version(route)
+        if served is None:
+            raise VersionNotFoundError(
+                route.name,
+                version,
+                "it routes to more than one model version; call it without a version",
+            )
+        if served.number != version:
+            raise VersionNotFoundError(
+                route.name,
+                version,
+                f"it runs {served.key}; call it as version {served.number!r} or without one",
+            )
+
+    @staticmethod
+    def check_outputs(plan: Plan, names: Sequence[str]) -> None:
+        """Raise InvalidInputError naming the output unless the last stage produces every one of `names`."""
+        produced = [spec.name for spec in plan.versions[-1].signature.outputs]
+        for name in names:
+            if name not in produced:
+                raise InvalidInputError(
+                    f"requested output {name!r} is not one of application {plan.route.name!r}'s outputs: "
+                    + ", ".join(produced)
+                )
 
     @staticmethod
     def check(plan: Plan, arrays: Mapping[str, np.ndarray]) -> None:

@@ -1,8 +1,10 @@
 """The gRPC edge: `inference.GRPCInferenceService` with the application name as the model name.
 
 A thin translator like `http.py`: requests are checked and handed to the data plane as they came (raw
-or typed contents), and the last stage's answer goes back as the replica sent it, renamed to the
-application. Router errors become gRPC status codes here and nowhere else.
+or typed contents), and the last stage's answer goes back as the replica sent it (the runtime answers
+in `raw_output_contents`, which is what tritonclient.grpc reads), renamed to the application. A model
+version is accepted only as `DataPlane.check_version` describes. Router errors become gRPC status codes
+here and nowhere else.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from router.errors import (
     UnavailableError,
     UpstreamError,
 )
+from router.http import EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
 
     async def ModelReady(self, request: pb.ModelReadyRequest, context: Context) -> pb.ModelReadyResponse:
         try:
-            await self.plane.route(request.name)
+            self.plane.check_version(await self.plane.route(request.name), request.version)
         except RouterError as exc:
             await _abort(context, exc, self.retry_after_s)
         return pb.ModelReadyResponse(ready=True)
@@ -85,18 +88,22 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
     async def ServerMetadata(
         self, request: pb.ServerMetadataRequest, context: Context
     ) -> pb.ServerMetadataResponse:
-        return pb.ServerMetadataResponse(name=SERVER_NAME, version=__version__, extensions=[])
+        return pb.ServerMetadataResponse(name=SERVER_NAME, version=__version__, extensions=EXTENSIONS)
 
     async def ModelMetadata(
         self, request: pb.ModelMetadataRequest, context: Context
     ) -> pb.ModelMetadataResponse:
         try:
-            signature = self.plane.signature(await self.plane.route(request.name))
+            route = await self.plane.route(request.name)
+            self.plane.check_version(route, request.version)
+            signature = self.plane.signature(route)
         except RouterError as exc:
             await _abort(context, exc, self.retry_after_s)
         tensor = pb.ModelMetadataResponse.TensorMetadata
+        served = self.plane.served_version(route)
         return pb.ModelMetadataResponse(
             name=request.name,
+            versions=[served.number] if served else [],
             platform="hydro",
             inputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.inputs],
             outputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.outputs],
@@ -104,23 +111,25 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
         started = time.perf_counter()
-        application = request.model_name
+        application, version = request.model_name, request.model_version
         label, code = application, "ok"
         if not request.id:
             request.id = new_request_id()
         try:
             route = await self.plane.route(application)
+            self.plane.check_version(route, version)
             plan = self.plane.plan(route)
             try:
                 arrays = tensors.decode_infer_request(request)
             except tensors.TensorError as exc:
                 raise InvalidInputError(str(exc)) from None
             self.plane.check(plan, arrays)
+            self.plane.check_outputs(plan, [output.name for output in request.outputs])
             remaining = context.time_remaining()
             deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
             response = await self.plane.infer(plan, request, deadline=deadline)
             response.model_name = application
-            response.model_version = ""
+            response.model_version = version
             return response
         except RouterError as exc:
             code = exc.reason

@@ -1,8 +1,14 @@
 """The HTTP edge (Starlette): Open Inference Protocol REST, the plain JSON form, health and /metrics.
 
-A thin translator: JSON in, arrays to the data plane, JSON out. Router errors become HTTP statuses here
-(`{"error": "..."}`, with Retry-After on 429 and 503); anything unexpected is logged with its traceback
-and answered 500 with the request id only.
+A thin translator: JSON in, arrays to the data plane, JSON out. The OIP routes also speak the binary
+tensor data extension (raw tensor bytes after a JSON header whose length is the
+`Inference-Header-Content-Length` header, both ways; see `protos.tensors`), and honour the `outputs`
+a request asks for. Router errors become HTTP statuses here (`{"error": "..."}`, with Retry-After on
+429 and 503); anything unexpected is logged with its traceback and answered 500 with the request id only.
+
+The application name is the OIP model name. An application has no versions of its own: the
+`/versions/{version}` routes accept only the model version a single-stage, single-variant application
+runs, and answer 404 naming the application and version otherwise (`DataPlane.check_version`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +48,9 @@ from router.metrics import CONTENT_TYPE
 log = logging.getLogger(__name__)
 
 SERVER_NAME = "hydro-router"
+EXTENSIONS = ("binary_tensor_data",)
+"""The protocol extensions `GET /v2` advertises."""
+HEADER_LENGTH = "Inference-Header-Content-Length"
 
 _STATUS: tuple[tuple[type[RouterError], int], ...] = (
     (InvalidInputError, 400),
@@ -52,8 +62,18 @@ _STATUS: tuple[tuple[type[RouterError], int], ...] = (
     (DeadlineExceededError, 504),
 )
 
-Decode = Callable[[Any, Plan], tuple[dict[str, np.ndarray], str]]
-Encode = Callable[[str, Mapping[str, np.ndarray], str], Any]
+
+@dataclass(frozen=True)
+class Call:
+    """A decoded invoke: the inputs, the request id the body gave, and the outputs it asks for."""
+
+    arrays: dict[str, np.ndarray]
+    body_id: str = ""
+    outputs: tensors.RequestedOutputs = field(default_factory=tensors.RequestedOutputs)
+
+
+Decode = Callable[[Request, bytes, Plan], Call]
+Encode = Callable[[str, Mapping[str, np.ndarray], Call, str], Response]
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
@@ -85,7 +105,7 @@ def create_app(
             headers["X-Request-Id"] = request_id
         return _json({"error": str(exc)}, status, headers)
 
-    async def read_body(request: Request) -> Any:
+    async def read_body(request: Request) -> bytes:
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
             raise PayloadTooLargeError(max_body_bytes)
@@ -96,10 +116,7 @@ def create_app(
             if size > max_body_bytes:
                 raise PayloadTooLargeError(max_body_bytes)
             chunks.append(chunk)
-        try:
-            return orjson.loads(b"".join(chunks))
-        except orjson.JSONDecodeError as exc:
-            raise InvalidInputError(f"request body is not valid JSON: {exc}") from None
+        return b"".join(chunks)
 
     def deadline_of(request: Request) -> float | None:
         value = request.headers.get("request-timeout")
@@ -116,28 +133,38 @@ def create_app(
     async def invoke(request: Request, decode: Decode, encode: Encode) -> Response:
         started = time.perf_counter()
         application = request.path_params["application"]
+        version = request.path_params.get("version", "")
         label, code = application, "ok"
         request_id = request.headers.get("x-request-id", "")
         try:
             deadline = deadline_of(request)
             route = await plane.route(application)
+            plane.check_version(route, version)
             body = await read_body(request)
             plan = plane.plan(route)
             try:
-                arrays, body_id = decode(body, plan)
+                call = decode(request, body, plan)
             except tensors.TensorError as exc:
                 raise InvalidInputError(str(exc)) from None
-            request_id = body_id or request_id or new_request_id()
-            plane.check(plan, arrays)
-            outgoing = tensors.encode_infer_request("", arrays, request_id=request_id)
+            request_id = call.body_id or request_id or new_request_id()
+            plane.check(plan, call.arrays)
+            wanted = call.outputs.names
+            plane.check_outputs(plan, wanted)
+            outgoing = tensors.encode_infer_request("", call.arrays, request_id=request_id)
+            for name in wanted:
+                outgoing.outputs.add(name=name)
             answer = await plane.infer(plan, outgoing, deadline=deadline)
             try:
                 outputs = tensors.decode_infer_response(answer)
-            except tensors.TensorError as exc:
+                if wanted:
+                    outputs = {name: outputs[name] for name in wanted}
+            except (tensors.TensorError, KeyError) as exc:
                 raise ModelFailedError(
                     f"application {application!r}: the answer cannot be read: {exc}"
                 ) from None
-            return _json(encode(application, outputs, body_id), headers={"X-Request-Id": request_id})
+            response = encode(application, outputs, call, version)
+            response.headers["X-Request-Id"] = request_id
+            return response
         except RouterError as exc:
             code = exc.reason
             if isinstance(exc, ApplicationNotFoundError):
@@ -153,17 +180,43 @@ def create_app(
         finally:
             plane.observe(label, "http", code, time.perf_counter() - started)
 
-    def decode_oip(body: Any, plan: Plan) -> tuple[dict[str, np.ndarray], str]:
-        return tensors.decode_json_request(body)
+    def decode_oip(request: Request, body: bytes, plan: Plan) -> Call:
+        binary: bytes | None = None
+        header_length = request.headers.get(HEADER_LENGTH)
+        if header_length is not None:
+            if not header_length.isdigit() or int(header_length) > len(body):
+                raise InvalidInputError(
+                    f"{HEADER_LENGTH} header {header_length!r} is not a length within the "
+                    f"{len(body)}-byte body"
+                )
+            body, binary = body[: int(header_length)], body[int(header_length) :]
+        parsed = _parse_json(body, "the JSON header" if binary is not None else "request body")
+        arrays, body_id = tensors.decode_json_request(parsed, binary=binary)
+        return Call(arrays, body_id, tensors.decode_json_outputs(parsed))
 
-    def encode_oip(application: str, outputs: Mapping[str, np.ndarray], request_id: str) -> Any:
-        return tensors.encode_json_response(application, outputs, request_id=request_id)
+    def encode_oip(application: str, outputs: Mapping[str, np.ndarray], call: Call, version: str) -> Response:
+        binary = [name for name in outputs if call.outputs.is_binary(name)]
+        if not binary:
+            return _json(
+                tensors.encode_json_response(
+                    application, outputs, request_id=call.body_id, model_version=version
+                )
+            )
+        header, data = tensors.encode_binary_response(
+            application, outputs, binary, request_id=call.body_id, model_version=version
+        )
+        head = orjson.dumps(header)
+        return Response(
+            head + data, media_type="application/octet-stream", headers={HEADER_LENGTH: str(len(head))}
+        )
 
-    def decode_plain(body: Any, plan: Plan) -> tuple[dict[str, np.ndarray], str]:
-        return tensors.decode_plain_request(body, plan.signature), ""
+    def decode_plain(request: Request, body: bytes, plan: Plan) -> Call:
+        return Call(tensors.decode_plain_request(_parse_json(body, "request body"), plan.signature))
 
-    def encode_plain(application: str, outputs: Mapping[str, np.ndarray], request_id: str) -> Any:
-        return tensors.encode_plain_response(outputs)
+    def encode_plain(
+        application: str, outputs: Mapping[str, np.ndarray], call: Call, version: str
+    ) -> Response:
+        return _json(tensors.encode_plain_response(outputs))
 
     async def infer(request: Request) -> Response:
         return await invoke(request, decode_oip, encode_oip)
@@ -174,15 +227,19 @@ def create_app(
     async def model_metadata(request: Request) -> Response:
         application = request.path_params["application"]
         try:
-            signature = plane.signature(await plane.route(application))
+            route = await plane.route(application)
+            plane.check_version(route, request.path_params.get("version", ""))
+            signature = plane.signature(route)
         except RouterError as exc:
             return error(exc)
-        return _json(metadata(application, signature))
+        served = plane.served_version(route)
+        return _json(metadata(application, signature, [served.number] if served else []))
 
     async def model_ready(request: Request) -> Response:
         # Scale-to-zero applications accept requests at any time: existing is being ready.
         try:
-            await plane.route(request.path_params["application"])
+            route = await plane.route(request.path_params["application"])
+            plane.check_version(route, request.path_params.get("version", ""))
         except RouterError as exc:
             return error(exc)
         return Response(status_code=200)
@@ -196,7 +253,7 @@ def create_app(
         return _json({"error": "no routing table yet: the control plane has not answered"}, 503, retry_after)
 
     async def server_metadata(request: Request) -> Response:
-        return _json({"name": SERVER_NAME, "version": __version__, "extensions": []})
+        return _json({"name": SERVER_NAME, "version": __version__, "extensions": list(EXTENSIONS)})
 
     async def metrics(request: Request) -> Response:
         return Response(plane.metrics.exposition(), media_type=CONTENT_TYPE)
@@ -208,21 +265,31 @@ def create_app(
         Route("/v2/models/{application}", model_metadata, methods=["GET"]),
         Route("/v2/models/{application}/ready", model_ready, methods=["GET"]),
         Route("/v2/models/{application}/infer", infer, methods=["POST"]),
+        Route("/v2/models/{application}/versions/{version}", model_metadata, methods=["GET"]),
+        Route("/v2/models/{application}/versions/{version}/ready", model_ready, methods=["GET"]),
+        Route("/v2/models/{application}/versions/{version}/infer", infer, methods=["POST"]),
         Route("/apps/{application}", plain, methods=["POST"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def metadata(application: str, signature: Signature) -> dict[str, Any]:
-    """Open Inference Protocol model metadata of an application."""
+def _parse_json(data: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
+
+
+def metadata(application: str, signature: Signature, versions: list[str]) -> dict[str, Any]:
+    """Open Inference Protocol model metadata of an application (`versions`: see `check_version`)."""
 
     def tensor(spec: TensorSpec) -> dict[str, Any]:
         return {"name": spec.name, "datatype": spec.datatype, "shape": list(spec.shape)}
 
     return {
         "name": application,
-        "versions": [],
+        "versions": versions,
         "platform": "hydro",
         "inputs": [tensor(spec) for spec in signature.inputs],
         "outputs": [tensor(spec) for spec in signature.outputs],

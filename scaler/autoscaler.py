@@ -25,7 +25,7 @@ from scaler.policy import (
     activation_target,
     decide,
 )
-from scaler.replicas import Fleet, VersionView
+from scaler.replicas import Fleet, Status, VersionView
 from scaler.runtimes.base import ReplicaSpec
 
 log = logging.getLogger(__name__)
@@ -129,16 +129,25 @@ class Autoscaler:
             config = self._configs.get(key)
             if config is None:
                 continue
+            state = self._states.get(key, PolicyState())
             decision = decide(
                 PolicyContext(
                     now=now,
                     config=config,
                     observed=self.load.concurrency(key, now),
+                    ready=self.fleet.version(key).count(Status.READY),
                     last_demand_at=self._last_demand_at(key, now),
                     activated_at=self._activated_at.get(key),
-                    state=self._states.get(key, PolicyState()),
+                    state=state,
                 )
             )
+            if decision.panicking != state.panicking:
+                log.info(
+                    "%s: %s panic mode (panic-window average %.1f)",
+                    key,
+                    "entering" if decision.panicking else "leaving",
+                    decision.panic_average,
+                )
             self._states[key] = decision.state
             self.fleet.set_desired(key, decision.desired)
 
@@ -201,6 +210,12 @@ def _scaling_config(config: catalog_pb2.DeploymentConfig | None, utilization: fl
         else _DEFAULTS.target_concurrency,
         scale_to_zero_grace_s=max(0.0, config.scale_to_zero_grace_s),
         stable_window_s=config.stable_window_s if config.stable_window_s > 0 else _DEFAULTS.stable_window_s,
+        panic_window_pct=min(100.0, config.panic_window_pct)
+        if config.panic_window_pct > 0
+        else _DEFAULTS.panic_window_pct,
+        panic_threshold_pct=config.panic_threshold_pct
+        if config.panic_threshold_pct > 0
+        else _DEFAULTS.panic_threshold_pct,
         initial_scale=max(0, config.initial_scale),
         utilization=utilization,
     )
