@@ -35,6 +35,7 @@ from router.errors import (
     PipelineError,
     ReplicaUnavailableError,
     RouterError,
+    VersionNotFoundError,
 )
 from router.metrics import Metrics
 from router.routing import Route, Version
@@ -50,13 +51,9 @@ def new_request_id() -> str:
     return os.urandom(8).hex()
 
 
-class VersionNotFoundError(ApplicationNotFoundError):
-    """The application does not answer to the model version asked for (see `DataPlane.check_version`)."""
-
-    def __init__(self, application: str, version: str, detail: str) -> None:
-        RouterError.__init__(self, f"application {application!r} has no version {version!r}: {detail}")
-        self.application = application
-        self.version = version
+SERVER_NAME = "hydro-router"
+# Open Inference Protocol extensions both edges advertise.
+EXTENSIONS = ("binary_tensor_data",)
 
 
 @dataclass(frozen=True)

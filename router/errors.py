@@ -4,6 +4,7 @@
     ├── InvalidInputError            malformed body, wrong names, datatypes, shapes   400 INVALID_ARGUMENT
     ├── PayloadTooLargeError         a request above the message size limit           413 RESOURCE_EXHAUSTED
     ├── ApplicationNotFoundError     no such application in the routing snapshot      404 NOT_FOUND
+    │   └── VersionNotFoundError     the application does not run the version asked for
     ├── QueueFullError               the version's hold queue is full                 429 RESOURCE_EXHAUSTED
     ├── UnavailableError             nothing can answer right now; retry later        503 UNAVAILABLE
     │   ├── NoSnapshotError          no routing snapshot from the control plane yet
@@ -56,6 +57,15 @@ class ApplicationNotFoundError(RouterError):
     def __init__(self, application: str) -> None:
         super().__init__(f"unknown application {application!r}")
         self.application = application
+
+
+class VersionNotFoundError(ApplicationNotFoundError):
+    """The application does not answer to the model version asked for (see `DataPlane.check_version`)."""
+
+    def __init__(self, application: str, version: str, detail: str) -> None:
+        RouterError.__init__(self, f"application {application!r} has no version {version!r}: {detail}")
+        self.application = application
+        self.version = version
 
 
 class QueueFullError(RouterError):

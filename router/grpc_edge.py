@@ -20,7 +20,7 @@ from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router import __version__
-from router.dataplane import DataPlane, new_request_id
+from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane, new_request_id
 from router.errors import (
     ApplicationNotFoundError,
     DeadlineExceededError,
@@ -31,11 +31,9 @@ from router.errors import (
     UnavailableError,
     UpstreamError,
 )
-from router.http import EXTENSIONS
 
 log = logging.getLogger(__name__)
 
-SERVER_NAME = "hydro-router"
 
 _STATUS: tuple[tuple[type[RouterError], grpc.StatusCode], ...] = (
     (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),

@@ -31,7 +31,7 @@ from starlette.routing import Route
 from protos import tensors
 from protos.signature import Signature, TensorSpec
 from router import __version__
-from router.dataplane import DataPlane, Plan, new_request_id
+from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane, Plan, new_request_id
 from router.errors import (
     ApplicationNotFoundError,
     DeadlineExceededError,
@@ -47,8 +47,6 @@ from router.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
 
-SERVER_NAME = "hydro-router"
-EXTENSIONS = ("binary_tensor_data",)
 """The protocol extensions `GET /v2` advertises."""
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
