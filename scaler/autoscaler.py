@@ -2,7 +2,8 @@
 
 It owns the I/O side of the decision: it keeps each version's policy state, builds the `PolicyContext`
 every tick from the routers' load and the version's activity, and hands the result to the fleet.
-Activation from zero is the fast path and never waits for a tick.
+Activation from zero is the fast path and never waits for a tick. With a `Prepuller`, every version
+a snapshot lists has its image fetched ahead of its first cold start.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scaler.policy import (
     activation_target,
     decide,
 )
+from scaler.prepull import Prepuller
 from scaler.replicas import Fleet, Status, VersionView
 from scaler.runtimes.base import ReplicaSpec
 
@@ -47,6 +49,7 @@ class Autoscaler:
         utilization: float = DEFAULT_UTILIZATION,
         catalog_wait_s: float = 1.0,
         startup_wait_s: float = 5.0,
+        prepuller: Prepuller | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.fleet = fleet
@@ -57,6 +60,7 @@ class Autoscaler:
         self.utilization = utilization
         self.catalog_wait_s = catalog_wait_s
         self.startup_wait_s = startup_wait_s
+        self.prepuller = prepuller
         self.clock = clock
         self.started = asyncio.Event()
         """Set once the first snapshot is applied and leftover replicas are adopted or removed."""
@@ -84,10 +88,14 @@ class Autoscaler:
         for key, version in view.versions.items():
             config = view.config_of(version)
             self._configs[key] = _scaling_config(config, self.utilization)
-            self.fleet.set_spec(_replica_spec(version, config))
+            spec = _replica_spec(version, config)
+            self.fleet.set_spec(spec)
+            if self.prepuller is not None:
+                self.prepuller.want(spec)
         for key in self.fleet.keys():
             if key not in view.versions:
                 self.fleet.retire(key)
+                self.metrics.forget_version(key)
                 for table in (self._configs, self._states, self._activity_at, self._activated_at):
                     table.pop(key, None)
                 self.load.forget(key)
@@ -149,6 +157,7 @@ class Autoscaler:
                     decision.panic_average,
                 )
             self._states[key] = decision.state
+            self.metrics.set_panicking(key, decision.panicking)
             self.fleet.set_desired(key, decision.desired)
 
     def _last_demand_at(self, key: str, now: float) -> float | None:

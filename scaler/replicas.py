@@ -355,16 +355,16 @@ class Fleet:
                 replica_id=replica.handle.replica_id,
                 launch_s=replica.launched_at - replica.requested_at,
                 ready_s=now - replica.launched_at,
+                backend_phases=replica.handle.phases,
             )
             self.metrics.observe_start(start)
             log.info(
-                "replica %s of %s ready at %s in %.3f s (launch %.3f s, until ModelReady %.3f s)",
-                start.replica_id,
+                "cold start of %s: replica %s ready at %s in %.3f s (%s)",
                 start.version_key,
+                start.replica_id,
                 replica.handle.address,
                 start.total_s,
-                start.launch_s,
-                start.ready_s,
+                start.describe(),
             )
         self.changes.notify()
         self._reconcile(version)

@@ -15,6 +15,7 @@ from scaler.catalog_watch import CatalogWatch
 from scaler.http_server import start_http_server
 from scaler.load import LoadBoard
 from scaler.metrics import Metrics
+from scaler.prepull import Prepuller
 from scaler.replicas import Fleet
 from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
@@ -51,6 +52,11 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         keep_on_exit=settings.runtime == "docker" and settings.scaler_keep_containers,
     )
     catalog = CatalogWatch(settings.catalog_address)
+    prepuller = (
+        Prepuller(runtime, metrics, concurrency=settings.scaler_prepull_concurrency)
+        if settings.scaler_prepull
+        else None
+    )
     autoscaler = Autoscaler(
         fleet,
         catalog,
@@ -60,6 +66,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         utilization=settings.scaler_utilization,
         catalog_wait_s=settings.scaler_catalog_wait_s,
         startup_wait_s=settings.scaler_startup_wait_s,
+        prepuller=prepuller,
     )
 
     def health() -> dict[str, Any]:
@@ -112,6 +119,8 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if prepuller is not None:
+            await prepuller.close()
         await fleet.close()
         await runtime.close()
         log.info("scaler stopped")

@@ -74,6 +74,14 @@ class Settings(BaseSettings):
         default=True,
         description="docker: leave containers running when the scaler exits, for the next scaler to adopt.",
     )
+    scaler_prepull: bool = Field(
+        default=True,
+        description="docker: pull a version's image as soon as the catalog lists it, not at its first "
+        "cold start (failures are logged and counted, never fatal).",
+    )
+    scaler_prepull_concurrency: int = Field(
+        default=2, ge=1, description="docker: at most this many pre-pulls run at once."
+    )
     scaler_pids_limit: int = Field(default=256, gt=0, description="docker: pids limit of every container.")
     scaler_tmpfs_mb: int = Field(default=64, gt=0, description="docker: size of the tmpfs mounted on /tmp.")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from scaler.errors import ReadyTimeoutError, ReplicaExitedError
@@ -37,18 +37,30 @@ class ReplicaSpec:
 
 @dataclass(frozen=True)
 class ReplicaHandle:
-    """A replica a backend started (or found): unique id and the address of its GRPCInferenceService."""
+    """A replica a backend started (or found): unique id and the address of its GRPCInferenceService.
+
+    `phases` are the named steps of the launch with their seconds, as the backend measured them
+    (docker: `pull` when the host lacked the image, `create`, `start`); empty for adopted replicas.
+    """
 
     replica_id: str
     version_key: str
     model: str
     address: str
+    phases: tuple[tuple[str, float], ...] = field(default=(), compare=False)
 
 
 class Runtime(Protocol):
     """A way of running replicas (`process`, `docker`)."""
 
     name: str
+
+    async def prepare(self, spec: ReplicaSpec) -> None:
+        """Make the first start of `spec` cheaper ahead of time (docker: pull its image if missing).
+
+        Raises ImageError when that fails; the caller decides whether it matters.
+        """
+        ...
 
     async def start(self, spec: ReplicaSpec) -> ReplicaHandle:
         """Launch one replica of `spec`; return once it is launched (not yet ready)."""

@@ -58,17 +58,32 @@ class DockerRuntime:
         self._exits: _ExitWatcher | None = None
         self._metrics = metrics
 
+    async def prepare(self, spec: ReplicaSpec) -> None:
+        """Pull the version's image now if the host lacks it, so its first cold start does not."""
+        if spec.image:
+            await self._pull_once(spec.image, reason="prepull")
+
     async def start(self, spec: ReplicaSpec) -> ReplicaHandle:
         if not spec.image:
             raise ImageError(f"version {spec.version_key} has no image in the catalog (it was not built)")
         await self._exit_watcher()
+        phases: list[tuple[str, float]] = []
+        began = time.monotonic()
         try:
-            container_id, host_port = await asyncio.to_thread(self._run, spec)
+            container_id = await asyncio.to_thread(self._create, spec)
         except _ImageMissing:
             # Pull only when the host lacks the image: the common case costs no extra round trip.
-            await self._pull_once(spec.image)
-            container_id, host_port = await asyncio.to_thread(self._run, spec)
-        return ReplicaHandle(container_id, spec.version_key, spec.model, f"127.0.0.1:{host_port}")
+            await self._pull_once(spec.image, reason="start")
+            pulled = time.monotonic()
+            phases.append(("pull", pulled - began))
+            began = pulled
+            container_id = await asyncio.to_thread(self._create, spec)
+        created = time.monotonic()
+        host_port = await asyncio.to_thread(self._start, spec, container_id)
+        phases += [("create", created - began), ("start", time.monotonic() - created)]
+        return ReplicaHandle(
+            container_id, spec.version_key, spec.model, f"127.0.0.1:{host_port}", phases=tuple(phases)
+        )
 
     async def wait_ready(self, replica: ReplicaHandle, probe: ReadyProbe, timeout: float) -> None:
         await ready_or_exited(replica, probe, self.wait_exited(replica), timeout)
@@ -108,18 +123,26 @@ class DockerRuntime:
         except docker.errors.DockerException as exc:
             raise StartError(f"the Docker engine is not reachable: {exc}") from exc
 
-    async def _pull_once(self, image: str) -> None:
-        """Pull `image` unless another start pulled it meanwhile."""
+    async def _pull_once(self, image: str, *, reason: str) -> None:
+        """Pull `image` unless the host has it (another start or a pre-pull may have pulled it meanwhile).
+
+        `reason` (`prepull` or `start`) labels the pull's metrics.
+        """
         lock = self._image_locks.setdefault(image, asyncio.Lock())
         async with lock:
             if await asyncio.to_thread(self._has_image, image):
                 return
             started = time.monotonic()
-            await asyncio.to_thread(self._pull, image)
+            try:
+                await asyncio.to_thread(self._pull, image)
+            except ImageError:
+                if self._metrics is not None:
+                    self._metrics.pull_failures.labels(self.name, reason).inc()
+                raise
             elapsed = time.monotonic() - started
             if self._metrics is not None:
-                self._metrics.pull_seconds.observe(elapsed)
-            log.info("pulled %s in %.2f s", image, elapsed)
+                self._metrics.observe_pull(elapsed, reason)
+            log.info("pulled %s in %.2f s (%s)", image, elapsed, reason)
 
     def _has_image(self, image: str) -> bool:
         try:
@@ -137,7 +160,8 @@ class DockerRuntime:
         except docker.errors.DockerException as exc:
             raise ImageError(f"cannot pull image {image!r}: {_explain(exc)}") from exc
 
-    def _run(self, spec: ReplicaSpec) -> tuple[str, str]:
+    def _create(self, spec: ReplicaSpec) -> str:
+        """Create (not start) a hardened container of `spec`; return its id."""
         api = self.client.api
         # The engine refuses more CPUs than the host has; 0 means no limit.
         cpu = min(spec.cpu, float(os.cpu_count() or 1))
@@ -170,6 +194,11 @@ class DockerRuntime:
         except docker.errors.DockerException as exc:
             raise StartError(f"cannot create a container of {spec.image!r}: {_explain(exc)}") from exc
         container_id: str = created["Id"]
+        return container_id
+
+    def _start(self, spec: ReplicaSpec, container_id: str) -> str:
+        """Start a created container; return the host port its gRPC port is published on."""
+        api = self.client.api
         try:
             api.start(container_id)
             bindings = api.port(container_id, 9000)
@@ -181,7 +210,7 @@ class DockerRuntime:
             raise StartError(
                 f"container {container_id[:12]} of {spec.image!r} has no host port for {CONTAINER_PORT}"
             )
-        return container_id, str(bindings[0]["HostPort"])
+        return str(bindings[0]["HostPort"])
 
     def _stop_and_remove(self, container_id: str) -> None:
         api = self.client.api

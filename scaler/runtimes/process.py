@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,13 @@ class ProcessRuntime:
         self._running: dict[str, _Running] = {}
         self._pythonpath = _pythonpath()
 
+    async def prepare(self, spec: ReplicaSpec) -> None:
+        """Nothing ahead of time yet: the package is unpacked by the first start."""
+
     async def start(self, spec: ReplicaSpec) -> ReplicaHandle:
+        began = time.monotonic()
         model_dir = await self.artifacts.ensure(spec.model, spec.version, spec.artifact_url)
+        unpacked = time.monotonic()
         await asyncio.to_thread(self._log_dir.mkdir, parents=True, exist_ok=True)
         port = _free_port()
         log_path = self._log_dir / f"{spec.model}-{spec.version}-{port}.log"
@@ -90,6 +96,7 @@ class ProcessRuntime:
             version_key=spec.version_key,
             model=spec.model,
             address=f"127.0.0.1:{port}",
+            phases=(("unpack", unpacked - began), ("start", time.monotonic() - unpacked)),
         )
         self._running[handle.replica_id] = _Running(handle, process.pid, log_path, process)
         await asyncio.to_thread(self._write_record, handle, process.pid, model_dir, log_path)

@@ -7,6 +7,7 @@ One tiny model image is built per session FROM the runtime base image and pushed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import httpx
 import pytest
 
 from protos.hydro.v1 import catalog_pb2
@@ -82,7 +84,7 @@ async def test_activate_pulls_and_runs_a_hardened_container_on_loopback_then_sca
 ) -> None:
     docker_client.images.remove(image)  # the host lacks the image: the first activation pulls it
     catalog.publish(docker_snapshot(2, image))
-    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False, scaler_prepull=False)
     watch = scaler.watch()
 
     started = time.perf_counter()
@@ -188,6 +190,90 @@ async def test_a_missing_image_is_a_failed_start_naming_it(image: str, tmp_path:
             await runtime.start(ReplicaSpec(f"{MODEL}:404", MODEL, 404, missing, ""))
     finally:
         await runtime.close()
+
+
+async def test_a_version_listed_in_the_catalog_is_pulled_before_any_activate(
+    docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
+) -> None:
+    missing = f"{image.rpartition(':')[0]}-absent:1"  # not in the registry: its pre-pull fails
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        docker_client.images.remove(image)
+    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    assert not has_image(docker_client, image)
+
+    catalog.publish(
+        snapshot(
+            2,
+            [Version(MODEL, 1, image=image), Version(f"{MODEL}-absent", 1, image=missing)],
+            default={"scale_to_zero_grace_s": 1.0, "cpu": 0.5, "memory_mb": 256},
+        )
+    )
+    deadline = time.monotonic() + 60
+    while not has_image(docker_client, image):
+        assert time.monotonic() < deadline, f"{image} was not pulled within 60 s of its listing"
+        await asyncio.sleep(0.1)
+    # Pulled without any Activate: no container exists; the failed pull did not stop the scaler.
+    assert containers(docker_client) == []
+    text = await scrape(scaler.settings.scaler_metrics_port)
+    assert 'hydro_scaler_image_pull_seconds_count{backend="docker",reason="prepull"} 1.0' in text
+    failures = 'hydro_scaler_image_pull_failures_total{backend="docker",reason="prepull"}'
+    deadline = time.monotonic() + 30
+    while failures + " 1.0" not in text:
+        assert time.monotonic() < deadline, f"the failed pre-pull was not counted:\n{text}"
+        await asyncio.sleep(0.2)
+        text = await scrape(scaler.settings.scaler_metrics_port)
+    assert KEY in await scaler.replicas(), "the scaler still serves its catalog"
+
+
+async def test_metrics_break_a_cold_start_into_phases_and_show_the_replica_gauges(
+    docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
+) -> None:
+    docker_client.images.pull(image)  # image on the host: the cold start the product promises
+    catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
+    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    watch = scaler.watch()
+    await scaler.activate(KEY)
+    await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    await asyncio.sleep(0.3)  # a tick or two: the panic gauge is set by the decision
+
+    text = await scrape(scaler.settings.scaler_metrics_port)
+    seconds = {}
+    for phase in ("create", "start", "launch", "ready", "total"):
+        count = f'hydro_scaler_replica_start_seconds_count{{backend="docker",phase="{phase}"}} 1.0'
+        assert count in text, f"no {phase} observation in\n{text}"
+        seconds[phase] = sample(
+            text, f'hydro_scaler_replica_start_seconds_sum{{backend="docker",phase="{phase}"}}'
+        )
+    assert 'phase="pull"' not in text, "the image was on the host: no pull phase"
+    assert seconds["create"] + seconds["start"] <= seconds["launch"] + 1e-6
+    assert abs(seconds["launch"] + seconds["ready"] - seconds["total"]) < 1e-6
+    assert f'hydro_scaler_replicas{{state="ready",version="{KEY}"}} 1.0' in text
+    assert f'hydro_scaler_replicas{{state="starting",version="{KEY}"}} 0.0' in text
+    assert f'hydro_scaler_replicas{{state="desired",version="{KEY}"}} 1.0' in text
+    assert f'hydro_scaler_panic_mode{{version="{KEY}"}} 0.0' in text
+    print(
+        "docker cold start phases (image on host): " + ", ".join(f"{k} {v:.3f} s" for k, v in seconds.items())
+    )
+
+
+async def scrape(port: int) -> str:
+    async with httpx.AsyncClient() as client:
+        response = await client.get(f"http://127.0.0.1:{port}/metrics")
+    response.raise_for_status()
+    return response.text
+
+
+def sample(text: str, name: str) -> float:
+    [line] = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(line.split()[-1])
+
+
+def has_image(client: docker.DockerClient, image: str) -> bool:
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
 
 
 async def until_no_containers(client: docker.DockerClient, timeout: float = 20.0) -> None:
