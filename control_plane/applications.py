@@ -22,9 +22,11 @@ from control_plane.models import (
     utcnow,
 )
 from control_plane.names import check_name
+from control_plane.pipeline_check import StageVariant, pipeline_problem
 from control_plane.replicas import Replicas
 from control_plane.timestamps import iso
 from control_plane.validation import parse
+from protos.signature import Signature, SignatureError
 
 
 class VariantSpec(BaseModel):
@@ -91,10 +93,13 @@ async def put(catalog: Catalog, name: str, body: Any) -> Application:
     async with catalog.write() as session:
         rows: list[ApplicationVariant] = []
         configs_of: dict[int, tuple[str, ModelVersion]] = {}
+        pipeline: list[list[StageVariant]] = []
         for s, stage in enumerate(spec.stages):
+            pipeline.append([])
             for v, variant in enumerate(stage.variants):
                 where = f"application {name!r}: stages[{s}].variants[{v}]"
                 version = await _released_version(session, variant, where)
+                pipeline[s].append(_stage_variant(version, name, f"stages[{s}].variants[{v}]"))
                 if await session.get(DeploymentConfig, variant.deployment_config) is None:
                     raise InvalidRequest(
                         f"{where}: deployment config {variant.deployment_config!r} does not exist; create it "
@@ -116,6 +121,9 @@ async def put(catalog: Catalog, name: str, body: Any) -> Application:
                         deployment_config=variant.deployment_config,
                     )
                 )
+        problem = pipeline_problem(pipeline)
+        if problem is not None:
+            raise InvalidRequest(f"application {name!r}: {problem}")
         await _check_other_applications(session, name, configs_of)
 
         application = await session.get(Application, name)
@@ -155,6 +163,16 @@ async def _released_version(session: AsyncSession, variant: VariantSpec, where: 
             f"{where}: model version {key!r} is {version.status}, not released yet; retry once it is"
         )
     return version
+
+
+def _stage_variant(version: ModelVersion, app: str, where: str) -> StageVariant:
+    try:
+        signature = Signature.from_dict(version.manifest["signature"])
+    except (KeyError, SignatureError) as exc:  # only if a stored manifest was damaged: uploads are checked
+        raise InvalidRequest(
+            f"application {app!r}: {where}: model version {version.key!r} has no valid signature ({exc})"
+        ) from exc
+    return StageVariant(where=where, version_key=version.key, signature=signature)
 
 
 async def _check_other_applications(

@@ -1,7 +1,7 @@
 """The catalog's revision and routing snapshot, and the in-process notification of changes.
 
-Every write that the routing snapshot may reflect (applications, deployment configs, version states)
-runs inside `Catalog.write()`, which bumps the revision row first, in the same transaction. On
+Every write that the routing snapshot may reflect (applications, deployment configs, version states,
+invoke keys) runs inside `Catalog.write()`, which bumps the revision row first, in the same transaction. On
 PostgreSQL that row lock also serializes catalog writes, so validation (for instance "a version runs
 under one deployment config") cannot race. After the commit, watchers of `Catalog.Watch` are woken.
 The revision lives in the database, so it keeps increasing across restarts.
@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions
-from control_plane.models import Application, CatalogState, DeploymentConfig, VersionStatus
+from control_plane.models import Application, CatalogState, DeploymentConfig, InvokeKey, VersionStatus
 from protos.hydro.v1 import catalog_pb2
 from protos.signature import Signature
 
@@ -90,6 +90,14 @@ class Catalog:
             ).scalar_one()
             applications = (await session.scalars(select(Application).order_by(Application.name))).all()
             configs = (await session.scalars(select(DeploymentConfig).order_by(DeploymentConfig.name))).all()
+            key_rows = (
+                await session.execute(
+                    select(InvokeKey.application_name, InvokeKey.key_sha256).order_by(InvokeKey.key_sha256)
+                )
+            ).all()
+        hashes: dict[str, list[str]] = {}
+        for application_name, key_sha256 in key_rows:
+            hashes.setdefault(application_name, []).append(key_sha256)
 
         snapshot = catalog_pb2.Snapshot(revision=revision)
         versions: dict[str, catalog_pb2.ModelVersion] = {}
@@ -98,6 +106,7 @@ class Catalog:
                 name=application.name,
                 sampling_rate=application.sampling_rate,
                 require_invoke_key=application.require_invoke_key,
+                invoke_key_hashes=hashes.get(application.name, []),
             )
             stages: dict[int, catalog_pb2.Stage] = {}
             for variant in application.variants:

@@ -141,3 +141,18 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InvokeKey(Base):
+    """A key that opens one application at the router, stored only as its SHA-256 hex digest."""
+
+    __tablename__ = "invoke_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    application_name: Mapped[str] = mapped_column(
+        ForeignKey("applications.name", ondelete="CASCADE"), index=True
+    )
+    key_sha256: Mapped[str] = mapped_column(String(64))
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The key's first characters, not secret, to tell keys apart in listings."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

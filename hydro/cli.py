@@ -40,6 +40,8 @@ def _reason(exc: HydroError) -> str:
     message = " ".join(str(exc).split())
     if isinstance(exc, HydroConnectionError):
         return f"{message}; is the platform running? (start it with `hydro up`, or set {_URL_VARIABLES})"
+    if isinstance(exc, HydroClientError) and exc.status == 401 and "invoke key" in message:
+        return f"{message} (pass --key, or set HYDRO_INVOKE_KEY)"
     if isinstance(exc, HydroClientError) and exc.status == 401:
         return f"{message} (the token comes from HYDRO_TOKEN, else the file {Settings().token_file})"
     return message
@@ -177,11 +179,59 @@ def apps() -> None:
     metavar="JSON",
     help='The inputs as a JSON object, e.g. \'{"amount": [12.5], "country": ["DE"]}\'.',
 )
-def invoke(app: str, inputs: dict[str, Any]) -> None:
+@click.option(
+    "--key",
+    envvar="HYDRO_INVOKE_KEY",
+    metavar="KEY",
+    help="The application's invoke key, when it requires one (default: HYDRO_INVOKE_KEY).",
+)
+def invoke(app: str, inputs: dict[str, Any], key: str | None) -> None:
     """Call application APP through the router and print its JSON answer."""
     with _client() as client:
-        answer = client.invoke(app, inputs)
+        answer = client.invoke(app, inputs, key=key or None)
     click.echo(json.dumps(answer))
+
+
+@cli.group()
+def keys() -> None:
+    """Create, list and revoke the invoke keys of an application."""
+
+
+@keys.command("create")
+@click.argument("app")
+def keys_create(app: str) -> None:
+    """Create an invoke key for APP and print it (it is shown this once only)."""
+    with _client() as client:
+        created = client.create_invoke_key(app)
+    click.echo(created.key)
+    click.echo(
+        f"invoke key {created.id} of {app} (shown once; store it now). "
+        "Call with `Authorization: Bearer <key>` or `hydro invoke --key`.",
+        err=True,
+    )
+
+
+@keys.command("list")
+@click.argument("app")
+def keys_list(app: str) -> None:
+    """List the invoke keys of APP (their ids and prefixes, never the keys)."""
+    console = _console()
+    with _client() as client:
+        listed = client.invoke_keys(app)
+    table = Table("ID", "PREFIX", "CREATED", box=None)
+    for key in listed:
+        table.add_row(key.id, escape(key.prefix + "..."), key.created_at or "-")
+    console.print(table)
+
+
+@keys.command("revoke")
+@click.argument("app")
+@click.argument("key_id", metavar="ID")
+def keys_revoke(app: str, key_id: str) -> None:
+    """Revoke invoke key ID of APP; routers refuse it at once."""
+    with _client() as client:
+        client.revoke_invoke_key(app, key_id)
+    click.echo(f"revoked invoke key {key_id} of {app}")
 
 
 @cli.command()

@@ -27,6 +27,17 @@ VERSION_STATUSES = ("pending", "building", "released", "failed")
 
 
 @dataclass(frozen=True)
+class InvokeKey:
+    """An application's invoke key; `key` is set only in the answer that created it."""
+
+    id: str
+    prefix: str
+    application: str
+    created_at: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class Accepted:
     """The answer to an upload: the version number the control plane gave the package."""
 
@@ -197,6 +208,19 @@ class HydroClient:
     def delete_application(self, name: str) -> None:
         self._request("DELETE", self._url(f"/applications/{_seg(name)}"))
 
+    # invoke keys
+
+    def create_invoke_key(self, app: str) -> InvokeKey:
+        """A new invoke key of `app`; its `key` is shown only here."""
+        return _invoke_key(self._api("POST", f"/applications/{_seg(app)}/invoke-keys"))
+
+    def invoke_keys(self, app: str) -> list[InvokeKey]:
+        body = self._api("GET", f"/applications/{_seg(app)}/invoke-keys")
+        return [_invoke_key(item) for item in _items(body, "invoke_keys")]
+
+    def revoke_invoke_key(self, app: str, key_id: str) -> None:
+        self._request("DELETE", self._url(f"/applications/{_seg(app)}/invoke-keys/{_seg(key_id)}"))
+
     # deployment configs
 
     def put_deployment_config(self, name: str, knobs: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,9 +231,15 @@ class HydroClient:
 
     # router
 
-    def invoke(self, app: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Call an application through the router's plain form: `{"input": nested list}` both ways."""
-        response = self._request("POST", f"{self.router_url}/apps/{_seg(app)}", json=dict(inputs))
+    def invoke(self, app: str, inputs: Mapping[str, Any], *, key: str | None = None) -> dict[str, Any]:
+        """Call an application through the router's plain form: `{"input": nested list}` both ways.
+
+        `key` is the application's invoke key; the admin token is never sent to the router.
+        """
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        response = self._request(
+            "POST", f"{self.router_url}/apps/{_seg(app)}", json=dict(inputs), headers=headers, token=False
+        )
         return _json_object(response)
 
     # plumbing
@@ -220,9 +250,13 @@ class HydroClient:
     def _api(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return _json_object(self._request(method, self._url(path), **kwargs))
 
-    def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def _request(self, method: str, url: str, *, token: bool = True, **kwargs: Any) -> httpx.Response:
+        """Send one request (with the admin token unless `token` is False); raise on any error."""
         try:
-            response = self._http.request(method, url, **kwargs)
+            request = self._http.build_request(method, url, **kwargs)
+            if not token and not kwargs.get("headers"):
+                request.headers.pop("authorization", None)
+            response = self._http.send(request)
         except httpx.TimeoutException:
             raise HydroConnectionError(f"{method} {url} timed out", url=url) from None
         except httpx.TransportError as exc:
@@ -278,6 +312,17 @@ def _items(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """The list in an answer `{"<key>": [...]}`."""
     items = body.get(key, [])
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _invoke_key(body: Mapping[str, Any]) -> InvokeKey:
+    key = body.get("key")
+    return InvokeKey(
+        id=str(body["id"]),
+        prefix=str(body.get("prefix", "")),
+        application=str(body.get("application", "")),
+        created_at=body.get("created_at"),
+        key=key if isinstance(key, str) else None,
+    )
 
 
 def _version(body: Mapping[str, Any]) -> ModelVersion:

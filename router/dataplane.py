@@ -10,6 +10,8 @@ variants (weight 0) get a copy of their stage's request in the background; their
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import logging
 import os
 import random
@@ -35,6 +37,7 @@ from router.errors import (
     PipelineError,
     ReplicaUnavailableError,
     RouterError,
+    UnauthenticatedError,
     VersionNotFoundError,
 )
 from router.metrics import Metrics
@@ -109,6 +112,25 @@ class DataPlane:
         if route is None:
             raise ApplicationNotFoundError(application)
         return route
+
+    @staticmethod
+    def authenticate(route: Route, authorization: str | None) -> None:
+        """Raise UnauthenticatedError unless the route needs no invoke key or `authorization` (the
+        `Authorization` header or gRPC metadata value, `Bearer <key>`) carries one of its keys."""
+        if not route.require_invoke_key:
+            return
+        scheme, _, key = (authorization or "").strip().partition(" ")
+        key = key.strip()
+        if scheme.lower() != "bearer" or not key:
+            raise UnauthenticatedError(
+                f"application {route.name!r} requires an invoke key (Authorization: Bearer ...)"
+            )
+        presented = hashlib.sha256(key.encode()).hexdigest()
+        matched = False
+        for accepted in route.invoke_key_hashes:
+            matched |= hmac.compare_digest(presented, accepted)
+        if not matched:
+            raise UnauthenticatedError(f"invalid invoke key for application {route.name!r}")
 
     def plan(self, route: Route) -> Plan:
         """Draw one variant per stage by weight; raise NotReleasedError if a stage has none."""

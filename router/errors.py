@@ -3,6 +3,7 @@
     RouterError                      anything the router refuses; the message names the problem
     ├── InvalidInputError            malformed body, wrong names, datatypes, shapes   400 INVALID_ARGUMENT
     ├── PayloadTooLargeError         a request above the message size limit           413 RESOURCE_EXHAUSTED
+    ├── UnauthenticatedError         an invoke key is missing or wrong                401 UNAUTHENTICATED
     ├── ApplicationNotFoundError     no such application in the routing snapshot      404 NOT_FOUND
     │   └── VersionNotFoundError     the application does not run the version asked for
     ├── QueueFullError               the version's hold queue is full                 429 RESOURCE_EXHAUSTED
@@ -47,6 +48,12 @@ class PayloadTooLargeError(RouterError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body is larger than the limit of {limit} bytes (router_max_message_bytes)")
         self.limit = limit
+
+
+class UnauthenticatedError(RouterError):
+    """The application requires an invoke key, and the request carries none or a wrong one."""
+
+    reason = "unauthenticated"
 
 
 class ApplicationNotFoundError(RouterError):

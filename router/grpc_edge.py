@@ -28,6 +28,7 @@ from router.errors import (
     PayloadTooLargeError,
     QueueFullError,
     RouterError,
+    UnauthenticatedError,
     UnavailableError,
     UpstreamError,
 )
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[RouterError], grpc.StatusCode], ...] = (
     (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
+    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
     (ApplicationNotFoundError, grpc.StatusCode.NOT_FOUND),
     (PayloadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
@@ -61,6 +63,14 @@ async def _abort(context: Context, exc: RouterError, retry_after_s: int) -> NoRe
         context.set_trailing_metadata((("retry-after", str(retry_after_s)),))
     await context.abort(code, str(exc))
     raise AssertionError("unreachable: abort raises")
+
+
+def _authorization(context: Context) -> str | None:
+    """The `authorization` metadata value of the call, if any."""
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization":
+            return value if isinstance(value, str) else value.decode(errors="replace")
+    return None
 
 
 class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
@@ -115,6 +125,7 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             request.id = new_request_id()
         try:
             route = await self.plane.route(application)
+            self.plane.authenticate(route, _authorization(context))
             self.plane.check_version(route, version)
             plan = self.plane.plan(route)
             try:

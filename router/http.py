@@ -40,6 +40,7 @@ from router.errors import (
     PayloadTooLargeError,
     QueueFullError,
     RouterError,
+    UnauthenticatedError,
     UnavailableError,
     UpstreamError,
 )
@@ -52,6 +53,7 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 
 _STATUS: tuple[tuple[type[RouterError], int], ...] = (
     (InvalidInputError, 400),
+    (UnauthenticatedError, 401),
     (ApplicationNotFoundError, 404),
     (PayloadTooLargeError, 413),
     (QueueFullError, 429),
@@ -99,6 +101,8 @@ def create_app(
     def error(exc: RouterError, request_id: str = "") -> Response:
         status = status_of(exc)
         headers = dict(retry_after) if status in (429, 503) else {}
+        if status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
         if request_id:
             headers["X-Request-Id"] = request_id
         return _json({"error": str(exc)}, status, headers)
@@ -137,6 +141,7 @@ def create_app(
         try:
             deadline = deadline_of(request)
             route = await plane.route(application)
+            plane.authenticate(route, request.headers.get("authorization"))
             plane.check_version(route, version)
             body = await read_body(request)
             plan = plane.plan(route)

@@ -76,6 +76,9 @@ class Route:
     name: str
     stages: tuple[Stage, ...]
     sampling_rate: float = 0.0
+    require_invoke_key: bool = False
+    invoke_key_hashes: frozenset[str] = frozenset()
+    """SHA-256 hex digests of the keys that open the application (when it requires one)."""
 
     @property
     def routable(self) -> bool:
@@ -147,4 +150,10 @@ def _route(app: catalog_pb2.Application, versions: dict[str, Version]) -> Route:
                 unreleased=tuple(unreleased),
             )
         )
-    return Route(name=app.name, stages=tuple(stages), sampling_rate=app.sampling_rate)
+    return Route(
+        name=app.name,
+        stages=tuple(stages),
+        sampling_rate=app.sampling_rate,
+        require_invoke_key=app.require_invoke_key,
+        invoke_key_hashes=frozenset(app.invoke_key_hashes),
+    )

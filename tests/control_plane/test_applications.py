@@ -79,7 +79,9 @@ async def test_put_get_list_and_delete_an_application(control_plane: ControlPlan
 async def test_a_pipeline_keeps_its_stages_in_order(control_plane: ControlPlane) -> None:
     first, second, app = unique("prep"), unique("score"), unique("pipeline")
     await control_plane.release(first, package(first))
-    await control_plane.release(second, package(second))
+    # stage 2 reads what stage 1 answers (`y`), or the pipeline would be refused
+    y = {"name": "y", "datatype": "FP64", "shape": [-1]}
+    await control_plane.release(second, package(second, signature={"inputs": [y], "outputs": [y]}))
     spec = {"stages": [{"variants": [variant(first, 1)]}, {"variants": [variant(second, 1)]}]}
     body = (await control_plane.client.put(f"/api/v1/applications/{app}", json=spec)).json()
     assert [stage["variants"][0]["model"] for stage in body["stages"]] == [first, second]

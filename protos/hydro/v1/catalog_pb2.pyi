@@ -95,16 +95,18 @@ class Stage(_message.Message):
     def __init__(self, variants: _Optional[_Iterable[_Union[Variant, _Mapping]]] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("name", "stages", "sampling_rate", "require_invoke_key")
+    __slots__ = ("name", "stages", "sampling_rate", "require_invoke_key", "invoke_key_hashes")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_RATE_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_INVOKE_KEY_FIELD_NUMBER: _ClassVar[int]
+    INVOKE_KEY_HASHES_FIELD_NUMBER: _ClassVar[int]
     name: str
     stages: _containers.RepeatedCompositeFieldContainer[Stage]
     sampling_rate: float
     require_invoke_key: bool
-    def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., sampling_rate: _Optional[float] = ..., require_invoke_key: _Optional[bool] = ...) -> None: ...
+    invoke_key_hashes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., sampling_rate: _Optional[float] = ..., require_invoke_key: _Optional[bool] = ..., invoke_key_hashes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("revision", "applications", "versions", "deployment_configs")
