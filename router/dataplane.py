@@ -36,6 +36,7 @@ from router.errors import (
     NotReleasedError,
     PipelineError,
     ReplicaUnavailableError,
+    RouteRemovedError,
     RouterError,
     UnauthenticatedError,
     VersionNotFoundError,
@@ -243,6 +244,7 @@ class DataPlane:
         request: pb.ModelInferRequest,
         deadline: float | None,
     ) -> pb.ModelInferResponse:
+        self._check_routed(application, version)
         queue = self.dispatch.queue(version)
         retried = False
         while True:
@@ -274,6 +276,16 @@ class DataPlane:
                 time.perf_counter() - started
             )
             return response
+
+    def _check_routed(self, application: str, version: Version) -> None:
+        """Raise RouteRemovedError if a snapshot newer than the request's plan dropped its route to
+        `version` (a later pipeline stage must not be served by a removed version)."""
+        table = self.catalog.table
+        if table is None:
+            return
+        route = table.routes.get(application)
+        if route is None or not route.routes_to(version.key):
+            raise RouteRemovedError(application, version.key, application_deleted=route is None)
 
     def _shadow(
         self, application: str, index: int, shadows: tuple[Version, ...], request: pb.ModelInferRequest

@@ -24,7 +24,13 @@ from dataclasses import dataclass
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router.channels import ChannelPool
-from router.errors import ActivationError, DeadlineExceededError, HoldTimeoutError, QueueFullError
+from router.errors import (
+    ActivationError,
+    DeadlineExceededError,
+    HoldTimeoutError,
+    QueueFullError,
+    RouteRemovedError,
+)
 from router.routing import Limits, RoutingTable, Version
 
 log = logging.getLogger(__name__)
@@ -89,6 +95,8 @@ class VersionQueue:
         self._listed: dict[str, Replica] = {}
         self._quarantine: dict[str, float] = {}
         self._waiters: deque[asyncio.Future[Replica]] = deque()
+        self._held_for: dict[asyncio.Future[Replica], str] = {}
+        """The application each held request is for (to fail it when a snapshot removes the route)."""
         self._turn = 0
         self._activation: asyncio.Task[None] | None = None
         self._activated_at = -math.inf
@@ -138,6 +146,7 @@ class VersionQueue:
         if self.in_flight == 0 and not self._waiters:
             self._on_demand(self.key)
         self._waiters.append(waiter)
+        self._held_for[waiter] = application
         self._settled.clear()
         if not self.replicas:
             self._wake()
@@ -146,6 +155,8 @@ class VersionQueue:
         except asyncio.CancelledError:
             self._abandon(waiter)
             raise
+        finally:
+            self._held_for.pop(waiter, None)
         if waiter.done():
             return waiter.result()
         self._abandon(waiter)
@@ -189,6 +200,28 @@ class VersionQueue:
         self._listed = listed
         self._quarantine = {rid: until for rid, until in self._quarantine.items() if rid in listed}
         self._rotate()
+
+    def evict(self, table: RoutingTable) -> int:
+        """Fail at once the held requests whose application `table` no longer routes to this version."""
+        removed = self.key not in table.versions
+        evicted: list[asyncio.Future[Replica]] = []
+        for waiter in self._waiters:
+            application = self._held_for.get(waiter)
+            if application is None or waiter.done():
+                continue
+            route = table.routes.get(application)
+            if removed or route is None or not route.routes_to(self.key):
+                waiter.set_exception(
+                    RouteRemovedError(application, self.key, application_deleted=route is None)
+                )
+                evicted.append(waiter)
+        if evicted:
+            self._account()
+            gone = set(evicted)
+            self._waiters = deque(w for w in self._waiters if w not in gone)
+            log.info("%s: %d held requests failed: their route was removed", self.key, len(evicted))
+            self._check_settled()
+        return len(evicted)
 
     def load(self) -> VersionLoad:
         """The load since the last call: time-averaged, rounded up, never below the current load."""
@@ -388,9 +421,12 @@ class Dispatch:
 
     def set_routing(self, table: RoutingTable) -> None:
         """A new routing table: a queue for every version (so that channels to its replicas open before
-        the first request), with the limits of its deployment config."""
+        the first request), with the limits of its deployment config; held requests whose application or
+        version the table removed fail at once."""
         for version in table.versions.values():
             self.queue(version).set_limits(version.limits)
+        for queue in self._queues.values():
+            queue.evict(table)
 
     def loads(self) -> list[VersionLoad]:
         """The load of every version that has some, or had some in the last window reported."""

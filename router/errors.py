@@ -5,7 +5,8 @@
     ├── PayloadTooLargeError         a request above the message size limit           413 RESOURCE_EXHAUSTED
     ├── UnauthenticatedError         an invoke key is missing or wrong                401 UNAUTHENTICATED
     ├── ApplicationNotFoundError     no such application in the routing snapshot      404 NOT_FOUND
-    │   └── VersionNotFoundError     the application does not run the version asked for
+    │   ├── VersionNotFoundError     the application does not run the version asked for
+    │   └── RouteRemovedError        a new snapshot removed the application or version of a held request
     ├── QueueFullError               the version's hold queue is full                 429 RESOURCE_EXHAUSTED
     ├── UnavailableError             nothing can answer right now; retry later        503 UNAVAILABLE
     │   ├── NoSnapshotError          no routing snapshot from the control plane yet
@@ -73,6 +74,21 @@ class VersionNotFoundError(ApplicationNotFoundError):
         RouterError.__init__(self, f"application {application!r} has no version {version!r}: {detail}")
         self.application = application
         self.version = version
+
+
+class RouteRemovedError(ApplicationNotFoundError):
+    """A new routing snapshot removed the application, or its version, while the request was held."""
+
+    def __init__(self, application: str, version_key: str, *, application_deleted: bool) -> None:
+        if application_deleted:
+            message = f"application {application!r} was deleted while the request was held"
+        else:
+            message = (
+                f"application {application!r} stopped routing to {version_key} while the request was held"
+            )
+        RouterError.__init__(self, message)
+        self.application = application
+        self.version_key = version_key
 
 
 class QueueFullError(RouterError):

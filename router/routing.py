@@ -94,6 +94,14 @@ class Route:
             outputs=self.stages[-1].variants[0].signature.outputs,
         )
 
+    def routes_to(self, version_key: str) -> bool:
+        """Whether any stage sends traffic (or a shadow copy) to the version."""
+        return any(
+            version.key == version_key
+            for stage in self.stages
+            for version in (*stage.variants, *stage.shadows)
+        )
+
     def plan(self, random: Callable[[], float]) -> tuple[Version, ...]:
         """One variant per stage, each drawn by weight. The caller checks `routable` first."""
         return tuple(

@@ -7,9 +7,25 @@ replicas are real runtime processes, killed with SIGKILL by PID.
 from __future__ import annotations
 
 import asyncio
+import time
 
-from tests.router.harness import StartRouter, routing_snapshot, status_is, until_ready, wait_until
-from tests.router.models import X, Y
+import grpc
+import httpx
+import numpy as np
+import pytest
+
+from protos import tensors
+from protos.inference import grpc_service_pb2 as pb
+from tests.router.harness import (
+    RouterUnderTest,
+    StartRouter,
+    routing_snapshot,
+    status_is,
+    until_queued,
+    until_ready,
+    wait_until,
+)
+from tests.router.models import V, X, Y
 from tests.router.standins import application, snapshot, version
 
 
@@ -88,6 +104,75 @@ async def test_a_deleted_application_gets_404_at_once(start_router: StartRouter)
     response = await router.http.post("/apps/double", json={"x": [1.0]})
     assert response.status_code == 404
     assert response.json() == {"error": "unknown application 'double'"}
+
+
+async def _hold_one_each_way(
+    router: RouterUnderTest,
+) -> tuple[asyncio.Task[httpx.Response], asyncio.Task[pb.ModelInferResponse]]:
+    """One HTTP and one gRPC request to `double`, both held (the scaler starts no replica)."""
+
+    async def infer() -> pb.ModelInferResponse:
+        request = tensors.encode_infer_request("double", {"x": np.array([1.0])})
+        response: pb.ModelInferResponse = await router.inference.ModelInfer(request, timeout=60)
+        return response
+
+    over_http = asyncio.create_task(router.http.post("/apps/double", json={"x": [1.0]}))
+    over_grpc = asyncio.create_task(infer())
+    await until_queued(router, "double:1", 2)
+    return over_http, over_grpc
+
+
+async def _assert_failed_at_once_with_404(
+    over_http: asyncio.Task[httpx.Response],
+    over_grpc: asyncio.Task[pb.ModelInferResponse],
+    published: float,
+    fragment: str,
+) -> None:
+    done, _ = await asyncio.wait((over_http, over_grpc), timeout=5)
+    assert len(done) == 2, "a held request kept waiting after its route was removed"
+    assert time.monotonic() - published < 5  # the hold timeout is 30 s
+    response = over_http.result()
+    assert response.status_code == 404, response.text
+    assert fragment in response.json()["error"]
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        over_grpc.result()
+    assert failure.value.code() == grpc.StatusCode.NOT_FOUND
+    assert fragment in (failure.value.details() or "")
+
+
+async def test_held_requests_for_an_application_deleted_meanwhile_get_404_at_once(
+    start_router: StartRouter,
+) -> None:
+    router = await start_router(knobs={"hold_timeout_s": 30}, scaler={"start_on_activate": False})
+    over_http, over_grpc = await _hold_one_each_way(router)
+
+    published = time.monotonic()
+    await router.catalog.publish(snapshot(2, [], [version("double", 1, X, Y)]))
+
+    await _assert_failed_at_once_with_404(
+        over_http, over_grpc, published, "application 'double' was deleted while the request was held"
+    )
+
+
+async def test_held_requests_for_a_version_removed_meanwhile_get_404_never_its_answer(
+    start_router: StartRouter,
+) -> None:
+    router = await start_router(knobs={"hold_timeout_s": 30}, scaler={"start_on_activate": False})
+    over_http, over_grpc = await _hold_one_each_way(router)
+
+    # A rollout: `double` now runs which:1, and double:1 leaves the catalog.
+    published = time.monotonic()
+    await router.catalog.publish(
+        snapshot(2, [application("double", [("which:1", 100)])], [version("which", 1, X, V)])
+    )
+    # Had they waited, a replica of the removed version would now answer them.
+    router.scaler.start_on_activate = True
+    await router.scaler.start_replica("double:1")
+
+    await _assert_failed_at_once_with_404(
+        over_http, over_grpc, published, "application 'double' stopped routing to double:1"
+    )
+    assert (await router.http.post("/apps/double", json={"x": [1.0, 2.0]})).json() == {"v": [1, 1]}
 
 
 async def test_requests_wait_briefly_for_the_first_snapshot_then_get_503(start_router: StartRouter) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import collections
 
 import numpy as np
+import scipy.stats
 
 from protos import tensors
 from router.routing import RoutingTable
@@ -41,22 +42,28 @@ async def test_a_two_stage_pipeline_feeds_each_stage_the_previous_outputs(start_
     assert router.scaler.activations == {"double:1": 1, "add-one:1": 1}
 
 
-async def test_an_80_20_split_is_honoured(start_router: StartRouter) -> None:
+async def test_ten_thousand_requests_on_an_80_20_stage_pass_a_chi_square_test(
+    start_router: StartRouter,
+) -> None:
     router = await start_router()
-    semaphore = asyncio.Semaphore(16)
+    request = tensors.encode_infer_request("ab", {"x": np.array([0.0])})
+    total, workers = 10_000, 64
+    served: collections.Counter[int] = collections.Counter()
 
-    async def call() -> int:
-        async with semaphore:
-            response = await router.http.post("/apps/ab", json={"x": [0.0]})
-            assert response.status_code == 200, response.text
-            value: int = response.json()["v"][0]
-            return value
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            response = await router.inference.ModelInfer(request, timeout=60)
+            # The replica that answered says which variant it is: each runtime returns its own version.
+            served[int(tensors.decode_infer_response(response)["v"][0])] += 1
 
-    served = collections.Counter(await asyncio.gather(*(call() for _ in range(500))))
+    await asyncio.gather(*(worker(total // workers + (i < total % workers)) for i in range(workers)))
 
-    # Binomial(500, 0.8): mean 400, standard deviation ~8.9; the band is over five of them wide.
-    assert 355 <= served[1] <= 445, served
-    assert served[1] + served[2] == 500
+    assert sorted(served) == [1, 2] and served.total() == total, served
+    # Both variants answered from their own real runtime replica.
+    assert {r.version_key for r in router.scaler.replicas} == {"which:1", "which:2"}
+    # Within the 99.9% band of a chi-square goodness-of-fit test against the declared 80/20 split.
+    _, p_value = scipy.stats.chisquare([served[1], served[2]], [0.8 * total, 0.2 * total])
+    assert p_value > 0.001, (served, p_value)
 
 
 def test_the_cumulative_draw_gives_each_variant_exactly_its_share() -> None:
