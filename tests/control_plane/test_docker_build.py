@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import os
 import time
 import zipfile
 from collections.abc import Iterator
@@ -27,11 +26,10 @@ from protos.inference import grpc_service_pb2, grpc_service_pb2_grpc
 from protos.tensors import decode_infer_response, encode_infer_request
 from tests.control_plane.conftest import make_settings, running, unique
 from tests.control_plane.packages import model_files, tar_gz
+from tests.real_parts import BASE_IMAGE, REGISTRY, require_docker_parts
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
 
-REGISTRY = os.environ.get("HYDRO_REGISTRY", "127.0.0.1:5000")
-BASE_IMAGE = os.environ.get("HYDRO_RUNTIME_BASE_IMAGE", "hydro/runtime-base:py3.11")
 LABEL = "hydro.test=control-plane-build"
 
 MODEL_WITH_DEPENDENCY = """\
@@ -48,19 +46,7 @@ class Model:
 
 @pytest.fixture(scope="module")
 def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"Docker engine not reachable ({exc}); start it with `scripts/services.sh start`")
-    try:
-        httpx.get(f"http://{REGISTRY}/v2/", timeout=2).raise_for_status()
-    except httpx.HTTPError as exc:
-        pytest.fail(f"registry {REGISTRY} not answering ({exc}); start it with `scripts/services.sh start`")
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"runtime base image {BASE_IMAGE} missing; build it with `scripts/build_base_image.sh`")
+    client = require_docker_parts()
     yield client
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         container.remove(force=True)

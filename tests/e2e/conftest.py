@@ -8,32 +8,17 @@ import uuid
 from collections.abc import Iterator
 
 import asyncpg
-import docker
-import httpx
 import pytest
 
 from tests.e2e.platform import Platform, running_platform
+from tests.real_parts import BASE_IMAGE, REGISTRY, require_docker_parts
 
-REGISTRY = os.environ.get("HYDRO_REGISTRY", "127.0.0.1:5000")
-BASE_IMAGE = os.environ.get("HYDRO_RUNTIME_BASE_IMAGE", "hydro/runtime-base:py3.11")
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def require_docker_parts() -> None:
-    """Fail, naming what is missing, when the real Docker parts are not there (`make test` sets them up)."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"Docker engine not reachable ({exc}); start it with `scripts/services.sh start`")
-    try:
-        httpx.get(f"http://{REGISTRY}/v2/", timeout=2).raise_for_status()
-    except httpx.HTTPError as exc:
-        pytest.fail(f"registry {REGISTRY} not answering ({exc}); start it with `scripts/services.sh start`")
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"runtime base image {BASE_IMAGE} missing; build it with `scripts/build_base_image.sh`")
+def require_platform_parts() -> None:
+    """Fail, naming what is missing, when the real Docker parts or the wheelhouse are not there."""
+    require_docker_parts().close()
     wheelhouse = os.environ.get("HYDRO_WHEELHOUSE")
     if not wheelhouse or not os.path.isdir(wheelhouse):
         pytest.fail("HYDRO_WHEELHOUSE is not set to a directory; `make wheelhouse` builds it")
@@ -60,7 +45,7 @@ def postgres_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def docker_platform(tmp_path_factory: pytest.TempPathFactory, postgres_url: str) -> Iterator[Platform]:
-    require_docker_parts()
+    require_platform_parts()
     yield from running_platform(
         tmp_path_factory.mktemp("docker-platform"),
         HYDRO_DATABASE_URL=postgres_url,

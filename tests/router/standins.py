@@ -31,6 +31,7 @@ from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc, scaler_pb2, scaler_pb
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.signature import Signature
+from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,25 +39,9 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 # -- snapshots -------------------------------------------------------------------------------------
 
-KNOB_DEFAULTS: dict[str, Any] = {
-    "min_replicas": 0,
-    "max_replicas": 0,
-    "target_concurrency": 100.0,
-    "container_concurrency": 0,
-    "scale_to_zero_grace_s": 30.0,
-    "stable_window_s": 60.0,
-    "panic_window_pct": 10.0,
-    "panic_threshold_pct": 200.0,
-    "initial_scale": 1,
-    "cpu": 1.0,
-    "memory_mb": 512,
-    "hold_timeout_s": 30.0,
-    "max_queue": 1000,
-}
-
 
 def config(name: str = "default", **knobs: Any) -> catalog_pb2.DeploymentConfig:
-    return catalog_pb2.DeploymentConfig(name=name, **{**KNOB_DEFAULTS, **knobs})
+    return catalog_pb2.DeploymentConfig(name=name, **{**DEPLOYMENT_CONFIG_DEFAULTS, **knobs})
 
 
 def version(

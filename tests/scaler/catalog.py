@@ -10,22 +10,7 @@ from typing import Any
 import grpc
 
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-
-DEFAULT_CONFIG = {
-    "min_replicas": 0,
-    "max_replicas": 0,
-    "target_concurrency": 100.0,
-    "container_concurrency": 0,
-    "scale_to_zero_grace_s": 30.0,
-    "stable_window_s": 60.0,
-    "panic_window_pct": 10.0,
-    "panic_threshold_pct": 200.0,
-    "initial_scale": 1,
-    "cpu": 1.0,
-    "memory_mb": 512,
-    "hold_timeout_s": 30.0,
-    "max_queue": 1000,
-}
+from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -46,7 +31,7 @@ def snapshot(revision: int, versions: Iterable[Version], **configs: dict[str, An
     message = catalog_pb2.Snapshot(revision=revision)
     all_configs = {"default": {}, **configs}
     for name, knobs in all_configs.items():
-        message.deployment_configs.add(name=name, **{**DEFAULT_CONFIG, **knobs})
+        message.deployment_configs.add(name=name, **{**DEPLOYMENT_CONFIG_DEFAULTS, **knobs})
     for version in versions:
         message.versions.add(
             key=version.key,

@@ -8,32 +8,12 @@ from pathlib import Path
 
 import docker
 import docker.errors
-import httpx
 import pytest
 
+from tests.real_parts import BASE_IMAGE, REGISTRY
 from tests.scaler.packages import write_model_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-REGISTRY = "127.0.0.1:5000"
-BASE_IMAGE = "hydro/runtime-base:py3.11"
-
-
-def require_docker_parts() -> docker.DockerClient:
-    """The Docker engine, the registry and the base image, or a failure naming what is missing."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except Exception as exc:
-        pytest.fail(f"Docker engine not reachable ({exc}); start it with `scripts/services.sh start`")
-    try:
-        httpx.get(f"http://{REGISTRY}/v2/", timeout=2).raise_for_status()
-    except httpx.HTTPError as exc:
-        pytest.fail(f"registry {REGISTRY} not answering ({exc}); start it with `scripts/services.sh start`")
-    try:
-        client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.fail(f"runtime base image {BASE_IMAGE} missing; build it with `scripts/build_base_image.sh`")
-    return client
 
 
 def build_and_push(client: docker.DockerClient, context: Path, model: str, version: int) -> str:

@@ -22,10 +22,11 @@ from protos.hydro.v1 import catalog_pb2
 from scaler.errors import ImageError
 from scaler.runtimes.base import ReplicaSpec
 from scaler.runtimes.docker import DockerRuntime
+from tests.real_parts import require_docker_parts
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.conftest import ScalerFactory
 from tests.scaler.harness import ready_ids
-from tests.scaler.images import build_and_push, require_docker_parts
+from tests.scaler.images import build_and_push
 from tests.scaler.test_process_scaler import infer
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
