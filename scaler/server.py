@@ -34,6 +34,7 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             pids_limit=settings.scaler_pids_limit,
             tmpfs_mb=settings.scaler_tmpfs_mb,
             metrics=metrics,
+            instance=settings.scaler_instance,
         )
     return ProcessRuntime(settings.home_dir, stop_timeout_s=settings.scaler_stop_timeout_s)
 

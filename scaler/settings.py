@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         default=True,
         description="docker: leave containers running when the scaler exits, for the next scaler to adopt.",
     )
+    scaler_instance: str = Field(
+        default="default",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+        description="docker: this scaler's name, stored as the label hydro.scaler on its containers; a "
+        "scaler adopts or removes only containers carrying its own name.",
+    )
     scaler_prepull: bool = Field(
         default=True,
         description="docker: pull a version's image as soon as the catalog lists it, not at its first "

@@ -17,9 +17,11 @@ from typing import Protocol
 from scaler.errors import ReadyTimeoutError, ReplicaExitedError
 from scaler.probe import ReadyProbe
 
-# hydro.managed=true and hydro.version={key} mark every replica the scaler runs (DESIGN.md).
+# hydro.managed=true and hydro.version={key} mark every replica the scaler runs (DESIGN.md);
+# hydro.scaler={instance} tells which scaler owns it, so scalers sharing one engine leave each other alone.
 MANAGED_LABEL = "hydro.managed"
 VERSION_LABEL = "hydro.version"
+INSTANCE_LABEL = "hydro.scaler"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The `docker` backend: each replica is a hardened container of the version's image.
 
 The image (`{registry}/{model}:{version}`, from the catalog) is pulled only when the host lacks it. A
-container runs detached with the labels `hydro.managed=true` and `hydro.version={key}`, its gRPC port
+container runs detached with the labels `hydro.managed=true`, `hydro.version={key}` and
+`hydro.scaler={instance}` (only its own instance's containers are adopted or removed), its gRPC port
 9000/tcp published on 127.0.0.1 only (a random host port), the deployment config's cpu and memory
 limits, as uid 10001 on a read-only root filesystem with a tmpfs on /tmp, all capabilities dropped,
 no-new-privileges and a pids limit. Exits are noticed at once from the engine's event stream.
@@ -26,7 +27,14 @@ from docker.utils import parse_repository_tag
 from scaler.errors import ImageError, StartError
 from scaler.metrics import Metrics
 from scaler.probe import ReadyProbe
-from scaler.runtimes.base import MANAGED_LABEL, VERSION_LABEL, ReplicaHandle, ReplicaSpec, ready_or_exited
+from scaler.runtimes.base import (
+    INSTANCE_LABEL,
+    MANAGED_LABEL,
+    VERSION_LABEL,
+    ReplicaHandle,
+    ReplicaSpec,
+    ready_or_exited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,9 @@ class DockerRuntime:
         tmpfs_mb: int = 64,
         base_url: str | None = None,
         metrics: Metrics | None = None,
+        instance: str = "default",
     ) -> None:
+        self.instance = instance
         self.stop_timeout_s = stop_timeout_s
         self.pids_limit = pids_limit
         self.tmpfs_mb = tmpfs_mb
@@ -184,7 +194,11 @@ class DockerRuntime:
                 name=name,
                 detach=True,
                 user=CONTAINER_USER,
-                labels={MANAGED_LABEL: "true", VERSION_LABEL: spec.version_key},
+                labels={
+                    MANAGED_LABEL: "true",
+                    VERSION_LABEL: spec.version_key,
+                    INSTANCE_LABEL: self.instance,
+                },
                 ports=[CONTAINER_PORT],
                 environment={"PYTHONUNBUFFERED": "1"},
                 host_config=host_config,
@@ -247,11 +261,15 @@ class DockerRuntime:
         tail = " | ".join(logs.splitlines())
         return f"{how}; last output: {tail}" if tail else how
 
+    def _owned_filter(self) -> list[str]:
+        """Docker label filter (all must match) for the containers this scaler instance owns."""
+        return [f"{MANAGED_LABEL}=true", f"{INSTANCE_LABEL}={self.instance}"]
+
     def _list_managed(self) -> list[ReplicaHandle]:
         """Running managed containers; stopped leftovers are removed on the way."""
         api = self.client.api
         found = []
-        for summary in api.containers(all=True, filters={"label": f"{MANAGED_LABEL}=true"}):
+        for summary in api.containers(all=True, filters={"label": self._owned_filter()}):
             container_id = summary["Id"]
             key = summary.get("Labels", {}).get(VERSION_LABEL, "")
             port = next(
@@ -269,7 +287,7 @@ class DockerRuntime:
     async def _exit_watcher(self) -> _ExitWatcher:
         """The engine's event stream, connected before the first container starts (so no exit is missed)."""
         if self._exits is None:
-            self._exits = _ExitWatcher(self._connect, asyncio.get_running_loop())
+            self._exits = _ExitWatcher(self._connect, asyncio.get_running_loop(), self._owned_filter())
         try:
             async with asyncio.timeout(ENGINE_TIMEOUT_S):
                 await self._exits.connected()
@@ -287,8 +305,9 @@ class _ImageMissing(Exception):
 class _ExitWatcher:
     """One thread following the engine's `die` events of managed containers, resolving waiters."""
 
-    def __init__(self, connect: Any, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, connect: Any, loop: asyncio.AbstractEventLoop, label_filter: list[str]) -> None:
         self._connect = connect
+        self._label_filter = label_filter
         self._loop = loop
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._connected = asyncio.Event()
@@ -337,7 +356,7 @@ class _ExitWatcher:
                 self._client = self._connect()
                 self._stream = self._client.api.events(
                     decode=True,
-                    filters={"type": "container", "event": ["die"], "label": [f"{MANAGED_LABEL}=true"]},
+                    filters={"type": "container", "event": ["die"], "label": self._label_filter},
                 )
                 self._loop.call_soon_threadsafe(self._on_connected)
                 for event in self._stream:

@@ -166,6 +166,8 @@ def platform_env(home: Path, **overrides: str) -> dict[str, str]:
             "HYDRO_SCALER_TICK_S": "0.5",
             # the platform under test owns its replicas: none may outlive it
             "HYDRO_SCALER_KEEP_CONTAINERS": "false",
+            # each platform's scaler owns only its own containers on the shared Docker engine
+            "HYDRO_SCALER_INSTANCE": f"e2e-{ports['scaler']}",
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
         }

@@ -28,6 +28,9 @@ def free_port() -> int:
         return port
 
 
+TEST_INSTANCE = "tests-scaler"
+
+
 def scaler_settings(home: Path, **overrides: Any) -> Settings:
     """Fast clocks for tests: a 0.1 s tick, router reports that expire after a second."""
     values: dict[str, Any] = {
@@ -42,6 +45,8 @@ def scaler_settings(home: Path, **overrides: Any) -> Settings:
         "scaler_stop_timeout_s": 2.0,
         "scaler_health_interval_s": 0.5,
         "scaler_catalog_wait_s": 0.3,
+        # Scalers of other suites may share the Docker engine; this one owns only its own containers.
+        "scaler_instance": TEST_INSTANCE,
     }
     values.update(overrides)
     return Settings(**values)

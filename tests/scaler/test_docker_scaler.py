@@ -25,7 +25,7 @@ from scaler.runtimes.docker import DockerRuntime
 from tests.real_parts import require_docker_parts
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.conftest import ScalerFactory
-from tests.scaler.harness import ready_ids
+from tests.scaler.harness import TEST_INSTANCE, ready_ids
 from tests.scaler.images import build_and_push
 from tests.scaler.test_process_scaler import infer
 
@@ -165,7 +165,15 @@ async def test_a_restarted_scaler_adopts_its_containers_and_removes_those_of_unk
     stray = docker_client.containers.run(
         image,
         detach=True,
-        labels={"hydro.managed": "true", "hydro.version": GONE_KEY},
+        labels={"hydro.managed": "true", "hydro.version": GONE_KEY, "hydro.scaler": TEST_INSTANCE},
+        ports={"9000/tcp": ("127.0.0.1", None)},
+        user="10001",
+    )
+    # A container another scaler on the same engine owns: not ours to adopt or remove.
+    foreign = docker_client.containers.run(
+        image,
+        detach=True,
+        labels={"hydro.managed": "true", "hydro.version": GONE_KEY, "hydro.scaler": "someone-else"},
         ports={"9000/tcp": ("127.0.0.1", None)},
         user="10001",
     )
@@ -177,6 +185,9 @@ async def test_a_restarted_scaler_adopts_its_containers_and_removes_those_of_unk
     )
     assert len(containers(docker_client)) == 1, "adoption started no duplicate"
     await eventually_gone(docker_client, stray.id)
+    foreign.reload()
+    assert foreign.status == "running", "another scaler's container is left alone"
+    foreign.remove(force=True)
     # The adopted replica answers, and Activate does not start another one.
     assert await infer(state[KEY].ready[0].address, [1.5], MODEL) == [3.0]
     assert (await second.activate(KEY)).ready_replicas == 1
