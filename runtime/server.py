@@ -12,12 +12,13 @@ import asyncio
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 
 from protos import tensors
+from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.signature import SignatureError
@@ -43,12 +44,13 @@ _GRPC_OPTIONS = [
 
 @dataclass
 class Stats:
-    """Request counters of this process (to be exposed to the scaler by a later issue)."""
+    """Request counters of this process, answered by `hydro.v1.RuntimeInfo/GetStats`."""
 
     in_flight: int = 0
     max_in_flight: int = 0
     served: int = 0
     failed: int = 0
+    started_at: float = field(default_factory=time.monotonic)
 
     def started(self) -> None:
         self.in_flight += 1
@@ -175,6 +177,25 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             )
 
 
+class RuntimeInfoService(runtime_pb2_grpc.RuntimeInfoServicer):
+    """`hydro.v1.RuntimeInfo`: the runtime's own counters, for checks that must not trust the router's."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+
+    async def GetStats(
+        self, request: runtime_pb2.RuntimeStatsRequest, context: Any
+    ) -> runtime_pb2.RuntimeStats:
+        stats = self.stats
+        return runtime_pb2.RuntimeStats(
+            in_flight=stats.in_flight,
+            max_in_flight=stats.max_in_flight,
+            served=stats.served,
+            failed=stats.failed,
+            uptime_s=time.monotonic() - stats.started_at,
+        )
+
+
 async def _abort(context: Any, exc: Exception) -> None:
     """Answer a failed call with the status that fits the error; the message names the problem."""
     if isinstance(exc, ModelNotFoundError):
@@ -211,6 +232,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
     service = InferenceService(manifest, executor)
     server = grpc.aio.server(options=_GRPC_OPTIONS)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(service, server)  # type: ignore[no-untyped-call]
+    runtime_pb2_grpc.add_RuntimeInfoServicer_to_server(RuntimeInfoService(service.stats), server)  # type: ignore[no-untyped-call]
     address = _address(settings.host, settings.port)
     try:
         port = server.add_insecure_port(address)

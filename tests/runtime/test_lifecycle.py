@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from protos import tensors
+from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from runtime.server import serve
@@ -149,6 +150,29 @@ def test_predictions_run_off_the_event_loop(tmp_path: Path, start_runtime: Start
         assert tensors.decode_infer_response(call.result())["y"][0] == 1.6
     # Four 0.8 s predictions overlap instead of queueing behind one another (3.2 s).
     assert time.monotonic() - began < 2.4
+
+
+def test_the_runtime_reports_its_own_request_counters(tmp_path: Path, start_runtime: StartRuntime) -> None:
+    runtime = start_runtime(double_model(tmp_path / "model", SLOW_PREDICT))
+    runtime.wait_ready()
+    info = runtime_pb2_grpc.RuntimeInfoStub(runtime.channel)  # type: ignore[no-untyped-call]
+    calls = [
+        runtime.stub.ModelInfer.future(
+            tensors.encode_infer_request("double", {"x": np.array([0.5, float(i)])}), timeout=10
+        )
+        for i in range(3)
+    ]
+    for i in range(3):
+        wait_for_file(tmp_path / "model" / f"started-{i}")
+    during = info.GetStats(runtime_pb2.RuntimeStatsRequest(), timeout=5)
+    assert (during.in_flight, during.served) == (3, 0)
+    for call in calls:
+        call.result()
+    with pytest.raises(grpc.RpcError):
+        runtime.stub.ModelInfer(tensors.encode_infer_request("double", {"wrong": np.array([1.0])}), timeout=5)
+    after = info.GetStats(runtime_pb2.RuntimeStatsRequest(), timeout=5)
+    assert (after.in_flight, after.max_in_flight, after.served, after.failed) == (0, 3, 3, 1)
+    assert after.uptime_s > 0
 
 
 def test_sigterm_finishes_the_in_flight_request_then_exits_zero(
