@@ -9,41 +9,21 @@ container. Run with `make bench` or `.venv/bin/python -m bench.cold_start --cycl
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
-import asyncpg
-import docker
 import grpc
 import httpx
 import numpy as np
 
+from bench.harness import bench_platform, containers, deploy_example, host_port, percentile
 from protos import tensors
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from tests.e2e.platform import Platform, running_platform
-from tests.e2e.stories import copy_example, wait_until
+from tests.e2e.platform import Platform
+from tests.e2e.stories import wait_until
 
 BODY = {"amount": [12.5], "country": ["DE"]}
-
-
-def percentile(samples: list[float], q: float) -> float:
-    return float(np.percentile(np.array(samples), q))
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def containers(key: str) -> list[docker.models.containers.Container]:
-    return docker.from_env().containers.list(all=True, filters={"label": f"hydro.version={key}"})
 
 
 def cold_starts(platform: Platform, app: str, key: str, cycles: int) -> list[float]:
@@ -91,30 +71,13 @@ def main() -> None:
     parser.add_argument("--warm-requests", type=int, default=1000)
     args = parser.parse_args()
 
-    database = f"hydro_bench_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_admin(f"CREATE DATABASE {database}"))
-    try:
-        with tempfile.TemporaryDirectory() as home:
-            platform_gen = running_platform(
-                Path(home),
-                HYDRO_DATABASE_URL=f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}",
-                HYDRO_RUNTIME="docker",
-            )
-            platform = next(platform_gen)
-            try:
-                run(platform, Path(home), args.cycles, args.warm_requests)
-            finally:
-                platform_gen.close()
-    finally:
-        asyncio.run(_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+    with bench_platform() as (platform, home):
+        run(platform, home, args.cycles, args.warm_requests)
 
 
 def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None:
     platform.put_deployment_config("bench", scale_to_zero_grace_s=0.5, stable_window_s=2.0)
-    folder, model = copy_example("fraud-detector", home)
-    deployed = platform.hydro("deploy", str(folder), "--app", model, "--deployment-config", "bench")
-    if deployed.returncode != 0:
-        raise SystemExit(f"deploy failed: {deployed.stderr}")
+    model = deploy_example(platform, home, "fraud-detector", "bench")
     key = f"{model}:1"
     # The first request pulls nothing (the image was built on this host) but warms the page cache.
     httpx.post(f"{platform.router}/apps/{model}", json=BODY, timeout=60).raise_for_status()
@@ -124,14 +87,12 @@ def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None
 
     platform.put_deployment_config("bench", scale_to_zero_grace_s=600.0, stable_window_s=60.0)
     httpx.post(f"{platform.router}/apps/{model}", json=BODY, timeout=60).raise_for_status()
-    container = containers(key)[0]
-    container.reload()
-    host_port = container.attrs["NetworkSettings"]["Ports"]["9000/tcp"][0]["HostPort"]
+    port = host_port(containers(key)[0])
     signature_body = httpx.get(f"{platform.api}/models/{model}/versions/1").json()["signature"]
     from protos.signature import Signature
 
     arrays = tensors.decode_plain_request(BODY, Signature.from_dict(signature_body))
-    direct = warm_latencies(f"127.0.0.1:{host_port}", model, arrays, warm_requests)
+    direct = warm_latencies(f"127.0.0.1:{port}", model, arrays, warm_requests)
     routed = warm_latencies(platform.router_grpc, model, arrays, warm_requests)
     plain_http = warm_http_latencies(f"{platform.router}/apps/{model}", warm_requests)
 

@@ -12,12 +12,14 @@ from starlette.middleware import Middleware
 from control_plane import api
 from control_plane.api.common import http_exception
 from control_plane.api.middleware import RequestMetrics
+from control_plane.clock import Clock, system_clock
 from control_plane.settings import Settings
 from control_plane.state import State, open_state
 
 
-def create_app(settings: Settings, *, state: State | None = None) -> Starlette:
-    """The REST API. Its lifespan opens a State, unless one is handed in (`serve` shares it with gRPC)."""
+def create_app(settings: Settings, *, state: State | None = None, clock: Clock = system_clock) -> Starlette:
+    """The REST API. Its lifespan opens a State (with `clock`), unless one is handed in (`serve` shares it
+    with gRPC)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -25,7 +27,7 @@ def create_app(settings: Settings, *, state: State | None = None) -> Starlette:
             app.state.hydro = state
             yield
             return
-        async with open_state(settings) as opened:
+        async with open_state(settings, clock=clock) as opened:
             app.state.hydro = opened
             yield
 

@@ -129,6 +129,7 @@ class Catalog:
                         artifact_url=version.artifact_url,
                         signature=Signature.from_dict(version.manifest["signature"]).to_proto(),
                         deployment_config=variant.deployment_config,
+                        training_data=version.manifest.get("training_data") or "",
                     )
         snapshot.versions.extend(versions[key] for key in sorted(versions))
         for config in configs:

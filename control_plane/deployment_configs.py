@@ -36,6 +36,12 @@ class Knobs(BaseModel):
     memory_mb: Int32 = Field(default=512, ge=16)
     hold_timeout_s: float = Field(default=30.0, gt=0)
     max_queue: Int32 = 1000
+    max_scale_up_rate: float = Field(
+        default=1000.0, gt=1, description="per decision, at most this many times the ready replicas"
+    )
+    max_scale_down_rate: float = Field(
+        default=2.0, gt=1, description="per decision, at least the ready replicas divided by this"
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Knobs:

@@ -9,7 +9,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
-    """HTTP requests by route, and builds by runtime and outcome."""
+    """HTTP requests by route, builds by runtime and outcome, scheduled drift windows."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -36,6 +36,12 @@ class Metrics:
             "Time from the start of a build to its outcome (image built and pushed, or failure).",
             ["runtime", "outcome"],
             buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+            registry=self.registry,
+        )
+        self.drift_windows = Counter(
+            "hydro_control_plane_drift_windows",
+            "Scheduled drift report windows: created, or skipped because more than max_catch_up were missed.",
+            ["outcome"],
             registry=self.registry,
         )
 

@@ -14,10 +14,12 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -156,3 +158,78 @@ class InvokeKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     """The key's first characters, not secret, to tell keys apart in listings."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReportStatus(StrEnum):
+    """A drift report's state: pending -> running -> done | failed (running again if its lease expires)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class ReportTrigger(StrEnum):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+
+
+class MonitoringSchedule(Base):
+    """When to compute drift reports of one model version: a cron expression (UTC) and a window length."""
+
+    __tablename__ = "monitoring_schedules"
+
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    cron: Mapped[str] = mapped_column(String(120))
+    window_s: Mapped[int] = mapped_column(Integer)
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    max_catch_up: Mapped[int] = mapped_column(Integer, default=24)
+    next_fire_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """The earliest cron fire time whose window is not created yet; windows are created once it passes."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DriftReport(Base):
+    """One drift report of a model version over the window [window_start, window_end), and its job state."""
+
+    __tablename__ = "drift_reports"
+    __table_args__ = (
+        # Each scheduled (version, window) exists once, however many Sonar workers claim at the same time.
+        Index(
+            "uq_drift_reports_scheduled_window",
+            "version_id",
+            "window_start",
+            "window_end",
+            "trigger",
+            unique=True,
+            postgresql_where=text("trigger = 'schedule'"),
+            sqlite_where=text("trigger = 'schedule'"),
+        ),
+        Index("ix_drift_reports_status_created_at", "status", "created_at"),
+        Index("ix_drift_reports_version_id_created_at", "version_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    trigger: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    features: Mapped[Any] = mapped_column(JSON, default=None, nullable=True)
+    html_key: Mapped[str | None] = mapped_column(Text, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+
+    # selectin: a listing of many reports loads each version (with its build log) once, not once per row.
+    version: Mapped[ModelVersion] = relationship(lazy="selectin")

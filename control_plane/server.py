@@ -9,6 +9,7 @@ import uvicorn
 
 from control_plane.app import create_app
 from control_plane.catalog_service import start_catalog_server
+from control_plane.clock import Clock, system_clock
 from control_plane.settings import Settings
 from control_plane.state import open_state
 from protos.serving import CancellableServer, listen_tcp
@@ -16,10 +17,14 @@ from protos.serving import CancellableServer, listen_tcp
 logger = logging.getLogger(__name__)
 
 
-async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
-    """Serve until cancelled; `started` is set once both ports listen. On cancel, shut down gracefully."""
+async def serve(
+    settings: Settings, *, started: asyncio.Event | None = None, clock: Clock = system_clock
+) -> None:
+    """Serve until cancelled; `started` is set once both ports listen. On cancel, shut down gracefully.
+
+    `clock` is the State's notion of now (schedules, leases); tests hand in one they control."""
     host = settings.bind_host
-    async with open_state(settings) as state:
+    async with open_state(settings, clock=clock) as state:
         listener = listen_tcp(host, settings.control_plane_port, "the control plane API")
         try:
             catalog_server = await start_catalog_server(state.catalog, host, settings.catalog_port)

@@ -1,5 +1,6 @@
 """What a running control plane holds, opened and closed in one place: database, catalog, object store,
-token check, builder and scaler client. The HTTP app and the Catalog gRPC service share one State."""
+token check, builder, scaler client and the clock. The HTTP app and the Catalog gRPC service share one
+State."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from control_plane.applications import InvokeUrls
 from control_plane.auth import TokenCheck, load_tokens
 from control_plane.builder import INTERRUPTED, Builder
 from control_plane.catalog import Catalog, Notifier
+from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
 from control_plane.object_store import ObjectStore, open_object_store
@@ -37,11 +39,14 @@ class State:
     metrics: Metrics
     urls: InvokeUrls
     limits: package.Limits
+    clock: Clock
 
 
 @contextlib.asynccontextmanager
-async def open_state(settings: Settings) -> AsyncIterator[State]:
-    """Migrate the database, recover from an earlier crash, and hold everything open until exit."""
+async def open_state(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[State]:
+    """Migrate the database, recover from an earlier crash, and hold everything open until exit.
+
+    `clock` is what schedules and leases take as now (tests hand in one they move)."""
     async with contextlib.AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
@@ -75,6 +80,7 @@ async def open_state(settings: Settings) -> AsyncIterator[State]:
             metrics=metrics,
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
             limits=package.Limits(settings.max_unpacked_bytes, settings.max_package_members),
+            clock=clock,
         )
 
 

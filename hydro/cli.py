@@ -6,7 +6,9 @@ Exit codes a script can rely on: 0 success; 1 refused by the platform or bad inp
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from hydro.client import HydroClient
+from hydro.client import DriftReport, HydroClient, MonitoringSchedule
 from hydro.deploy import deploy as deploy_folder
 from hydro.deploy import show_invoke, upload
-from hydro.errors import HydroClientError, HydroConnectionError, HydroError
+from hydro.errors import DriftError, HydroClientError, HydroConnectionError, HydroError
 from hydro.settings import Settings
 
 
@@ -243,6 +245,252 @@ def logs(version: tuple[str, int]) -> None:
     click.echo(text, nl=not text.endswith("\n"))
 
 
+def _thresholds(
+    ctx: click.Context | None, param: click.Parameter | None, values: tuple[str, ...]
+) -> dict[str, float] | None:
+    if not values:
+        return None
+    out: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            out[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{value!r} is not METHOD=NUMBER, e.g. psi=0.2 or ks_pvalue=0.01")
+    return out
+
+
+@cli.command()
+@click.argument("version", metavar="MODEL:N", callback=_version_key)
+@click.option("--cron", metavar="EXPR", help="When to run, in UTC, e.g. '0 * * * *' (hourly) or @daily.")
+@click.option("--window", metavar="DURATION", help="How much traffic each report covers, e.g. 1h, 30m, 1d.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    callback=_thresholds,
+    metavar="METHOD=NUMBER",
+    help="Override a drift threshold (repeatable): ks_pvalue, chi2_pvalue, psi, wasserstein, jensenshannon, "
+    "null_share, drift_share.",
+)
+@click.option("--max-catch-up", type=click.IntRange(1, 1000), help="Most missed windows run after an outage.")
+@click.option("--off", is_flag=True, help="Turn the schedule off (keeps its settings).")
+def monitor(
+    version: tuple[str, int],
+    cron: str | None,
+    window: str | None,
+    thresholds: dict[str, float] | None,
+    max_catch_up: int | None,
+    off: bool,
+) -> None:
+    """Schedule drift reports of MODEL:N (or with no option, show its schedule).
+
+    Each run compares the traffic of the window that just ended with the version's training data.
+    Options left out keep the current schedule's values.
+    """
+    model, number = version
+    changing = off or any(value is not None for value in (cron, window, thresholds, max_catch_up))
+    with _client() as client:
+        current = _current_schedule(client, model, number, required=not changing or off)
+        if changing:
+            cron = cron or (current.cron if current else None)
+            window = window or (current.window if current else None)
+            if cron is None or window is None:
+                raise click.UsageError("a new schedule needs both --cron and --window")
+            current = client.put_monitoring(
+                model,
+                number,
+                cron=cron,
+                window=window,
+                thresholds=thresholds
+                if thresholds is not None
+                else (current.thresholds if current else None),
+                enabled=not off,
+                max_catch_up=max_catch_up or (current.max_catch_up if current else 24),
+            )
+    assert current is not None
+    table = Table(
+        "VERSION", "CRON (UTC)", "WINDOW", "STATE", "NEXT RUN", "MAX CATCH-UP", "THRESHOLDS", box=None
+    )
+    table.add_row(
+        f"{current.model}:{current.version}",
+        escape(current.cron),
+        current.window,
+        "[green]on[/]" if current.enabled else "[yellow]off[/]",
+        current.next_run_at or "-",
+        str(current.max_catch_up),
+        escape(", ".join(f"{k}={v:g}" for k, v in current.thresholds.items()) or "defaults"),
+    )
+    _console().print(table)
+
+
+def _current_schedule(
+    client: HydroClient, model: str, number: int, *, required: bool
+) -> MonitoringSchedule | None:
+    try:
+        return client.monitoring(model, number)
+    except HydroClientError as exc:
+        if exc.status != 404 or "no monitoring schedule" not in exc.message:
+            raise
+        if required:
+            raise DriftError(
+                f"{model}:{number} has no monitoring schedule; set one with "
+                f"`hydro monitor {model}:{number} --cron '0 * * * *' --window 1h`"
+            ) from None
+        return None
+
+
+@cli.group()
+def drift() -> None:
+    """Drift reports: start one by hand, list a version's, show one."""
+
+
+@drift.command("run")
+@click.argument("version", metavar="MODEL:N", callback=_version_key)
+@click.option("--since", metavar="DURATION", help="The window ends now and reaches back this far, e.g. 1h.")
+@click.option("--start", metavar="TIME", help="Window start, ISO-8601 with a timezone (with --end).")
+@click.option("--end", metavar="TIME", help="Window end, ISO-8601 with a timezone (with --start).")
+@click.option("--wait", is_flag=True, help="Wait until a Sonar worker has finished the report, then show it.")
+@click.option(
+    "--timeout", default=600.0, show_default=True, metavar="SECONDS", help="Longest wait with --wait."
+)
+def drift_run(
+    version: tuple[str, int],
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Start a drift report of MODEL:N over a window of its traffic; a Sonar worker computes it."""
+    if since is None and (start is None or end is None):
+        raise click.UsageError("give the window as --since DURATION, or as --start TIME --end TIME")
+    if since is not None and (start is not None or end is not None):
+        raise click.UsageError("give either --since or --start/--end, not both")
+    console = _console()
+    with _client() as client:
+        report = client.run_drift(*version, since=since, start=start, end=end)
+        console.print(
+            f"started drift report [bold]{report.id}[/] of {escape(report.key)} over "
+            f"{report.window_start} .. {report.window_end} ({_status(report.status)})"
+        )
+        if not wait:
+            console.print(f"see it with `hydro drift show {report.id}`")
+            return
+        deadline = time.monotonic() + timeout
+        while not report.finished:
+            if time.monotonic() > deadline:
+                raise DriftError(f"drift report {report.id} is still {report.status} after {timeout:g} s")
+            time.sleep(1.0)
+            report = client.drift_report(report.id)
+    _show_report(console, report)
+    if report.status == "failed":
+        raise DriftError(f"drift report {report.id} failed: {report.error or 'no reason given'}")
+
+
+@drift.command("list")
+@click.argument("version", metavar="MODEL:N", callback=_version_key)
+@click.option(
+    "--limit", default=20, show_default=True, type=click.IntRange(1, 500), help="How many, newest first."
+)
+def drift_list(version: tuple[str, int], limit: int) -> None:
+    """List the drift reports of MODEL:N, newest first."""
+    with _client() as client:
+        listed = client.drift_reports(*version, limit=limit)
+    table = Table(
+        "ID", "WINDOW START", "WINDOW END", "TRIGGER", "STATUS", "DRIFT", "DRIFTED FEATURES", box=None
+    )
+    for report in listed:
+        table.add_row(
+            report.id,
+            report.window_start,
+            report.window_end,
+            report.trigger,
+            _status(report.status),
+            _verdict(report),
+            escape(_one_line(", ".join(str(name) for name in _drifted(report)) or "-")),
+        )
+    _console().print(table)
+
+
+@drift.command("show")
+@click.argument("report_id", metavar="ID")
+@click.option(
+    "--html", "html_file", type=click.Path(dir_okay=False, path_type=Path), help="Save the HTML here."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of tables.")
+def drift_show(report_id: str, html_file: Path | None, as_json: bool) -> None:
+    """Show drift report ID: its window, verdict and per-feature results."""
+    with _client() as client:
+        report = client.drift_report(report_id)
+        page = client.drift_report_html(report_id) if html_file is not None else None
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        _show_report(_console(), report)
+    if html_file is not None and page is not None:
+        html_file.write_text(page, encoding="utf-8")
+        click.echo(f"wrote the HTML report to {html_file}", err=True)
+
+
+def _show_report(console: Console, report: DriftReport) -> None:
+    head = Table(box=None, show_header=False)
+    head.add_row("report", report.id)
+    head.add_row("version", escape(report.key))
+    head.add_row("window", f"{report.window_start} .. {report.window_end}")
+    head.add_row("trigger", report.trigger)
+    head.add_row("status", _status(report.status))
+    head.add_row("drift", _verdict(report))
+    for key, value in (report.summary or {}).items():
+        if not isinstance(value, dict | list):
+            head.add_row(escape(str(key)), escape(_cell(value)))
+    if report.error:
+        head.add_row("error", escape(_one_line(report.error)))
+    if report.html_url:
+        head.add_row("html", escape(report.html_url))
+    console.print(head)
+    if not report.features:
+        return
+    columns = ["name", "kind", "method", "score", "threshold", "p_value", "drifted"]
+    present = [c for c in columns if any(c in feature for feature in report.features)]
+    table = Table(*[c.replace("_", "-").upper() for c in present], box=None)
+    ordered = sorted(report.features, key=lambda f: not f.get("drifted", False))
+    for feature in ordered:
+        table.add_row(*[_feature_cell(c, feature.get(c)) for c in present])
+    console.print(table)
+
+
+def _feature_cell(column: str, value: Any) -> str:
+    if column == "drifted":
+        return "[red]yes[/]" if value else "no"
+    return escape(_cell(value))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _verdict(report: DriftReport) -> str:
+    summary = report.summary or {}
+    drifted = summary.get("dataset_drift")
+    if drifted is None:
+        return "-"
+    share = summary.get("share_drifted")
+    share_text = f" ({share:.0%} of features)" if isinstance(share, int | float) else ""
+    return ("[red]drift[/]" if drifted else "[green]no drift[/]") + share_text
+
+
+def _drifted(report: DriftReport) -> list[Any]:
+    names = (report.summary or {}).get("drifted_features")
+    return list(names) if isinstance(names, list) else []
+
+
 @cli.command()
 @click.option("--example", is_flag=True, help="Also deploy the numpy example model as application 'demo'.")
 @click.option(
@@ -289,8 +537,25 @@ def scaler() -> None:
     run_service("scaler", lambda: serve(ScalerSettings()))
 
 
+@cli.command()
+def sonar() -> None:
+    """Run Sonar alone (ingest of sampled traffic, Parquet samples, drift jobs)."""
+    from protos.serving import run_service
+    from sonar.server import serve
+    from sonar.settings import SonarSettings
+
+    run_service("sonar", lambda: serve(SonarSettings()))
+
+
 def _status(status: str | None) -> str:
-    colors = {"released": "green", "failed": "red", "building": "yellow", "pending": "yellow"}
+    colors = {
+        "released": "green",
+        "done": "green",
+        "failed": "red",
+        "building": "yellow",
+        "pending": "yellow",
+        "running": "yellow",
+    }
     return "-" if status is None else f"[{colors.get(status, 'white')}]{status}[/]"
 
 

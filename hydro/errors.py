@@ -4,7 +4,8 @@ HydroError                    anything the CLI reports as a one-line reason
 ├── PackageError              the model folder cannot be packed (no hydro.yaml, no name, bad link)
 ├── HydroClientError          the control plane or the router refused a call (status + its message)
 │   └── HydroConnectionError  nothing answered at the URL (status is None)
-└── DeployError               the build failed or did not finish in time
+├── DeployError               the build failed or did not finish in time
+└── DriftError                a drift report failed or did not finish in time
 """
 
 from __future__ import annotations
@@ -37,3 +38,7 @@ class HydroConnectionError(HydroClientError):
 
 class DeployError(HydroError):
     """A version's build failed, or did not finish within the deploy timeout."""
+
+
+class DriftError(HydroError):
+    """A drift report failed, or was not finished within the wait's timeout."""

@@ -1,8 +1,8 @@
-"""`hydro up`: the control plane, the scaler and the router in one process and one event loop.
+"""`hydro up`: the control plane, the scaler, Sonar and the router in one process and one event loop.
 
 Each service is its own `serve(Settings(), started=event)` coroutine, imported here lazily (the
 launcher is the only place that imports the services). They read the same `HYDRO_*` variables,
-so one environment configures all three. Ctrl-C or SIGTERM cancels them in reverse order, and the
+so one environment configures them all. Ctrl-C or SIGTERM cancels them in reverse order, and the
 scaler stops the replicas it started (Docker containers too, unless HYDRO_SCALER_KEEP_CONTAINERS=true).
 """
 
@@ -55,6 +55,13 @@ def _scaler(started: asyncio.Event) -> Coroutine[Any, Any, None]:
     return serve(ScalerSettings(), started=started)
 
 
+def _sonar(started: asyncio.Event) -> Coroutine[Any, Any, None]:
+    from sonar.server import serve
+    from sonar.settings import SonarSettings
+
+    return serve(SonarSettings(), started=started)
+
+
 def _router(started: asyncio.Event) -> Coroutine[Any, Any, None]:
     from router.server import serve
     from router.settings import Settings as RouterSettings
@@ -62,8 +69,14 @@ def _router(started: asyncio.Event) -> Coroutine[Any, Any, None]:
     return serve(RouterSettings(), started=started)
 
 
-# Start order: the catalog first, the data plane last. Each is imported only when it starts.
-SERVICES = (Service("control plane", _control_plane), Service("scaler", _scaler), Service("router", _router))
+# Start order: the catalog first, the data plane last (so it stops first: the router hands its last
+# samples to Sonar before Sonar writes what it holds). Each is imported only when it starts.
+SERVICES = (
+    Service("control plane", _control_plane),
+    Service("scaler", _scaler),
+    Service("sonar", _sonar),
+    Service("router", _router),
+)
 
 
 def run(*, example: bool, console: Console, log_level: str = "INFO") -> None:
@@ -84,7 +97,11 @@ def run(*, example: bool, console: Console, log_level: str = "INFO") -> None:
 async def _main(*, example: bool, console: Console) -> None:
     task = asyncio.current_task()
     assert task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    loop = asyncio.get_running_loop()
+    # SIGINT too, explicitly: a process started in the background by a non-interactive shell inherits
+    # SIGINT as ignored, and asyncio then leaves it so; Ctrl-C must stop the platform however it started.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
     try:
         await run_platform(Settings(), list(SERVICES), example=example, console=console)
     except asyncio.CancelledError:
@@ -165,6 +182,7 @@ def derive_addresses(environ: MutableMapping[str, str], settings: Settings) -> N
         "HYDRO_SCALER_ADDRESS": local_url(settings, settings.scaler_port, ""),
         "HYDRO_ROUTER_URL": local_url(settings, settings.router_http_port),
         "HYDRO_ROUTER_GRPC_ADDRESS": local_url(settings, settings.router_grpc_port, ""),
+        "HYDRO_SONAR_ADDRESS": local_url(settings, settings.sonar_port, ""),
     }
     for name, value in derived.items():
         environ.setdefault(name, value)
@@ -187,6 +205,11 @@ def announce(settings: Settings, console: Console) -> None:
         ("router", f"{local_url(settings, settings.router_http_port)}  (HTTP invoke)"),
         ("router gRPC", f"{local_url(settings, settings.router_grpc_port, '')}  (Open Inference Protocol)"),
         ("scaler", f"{local_url(settings, settings.scaler_port, '')}  (gRPC)"),
+        (
+            "sonar",
+            f"{local_url(settings, settings.sonar_port, '')}  (gRPC ingest; metrics on port "
+            f"{settings.sonar_metrics_port})",
+        ),
         ("admin token", "HYDRO_ADMIN_TOKEN" if settings.admin_token else str(settings.token_file)),
         ("state", str(settings.home)),
     ]

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     router_http_port: int = Field(default=8081, description="`hydro up`: port of the router's HTTP invoke.")
     router_grpc_port: int = Field(default=9090, description="`hydro up`: port of the router's gRPC invoke.")
     scaler_port: int = Field(default=9091, description="`hydro up`: port of the scaler's gRPC service.")
+    sonar_port: int = Field(default=9092, description="`hydro up`: port of Sonar's gRPC ingest.")
+    sonar_metrics_port: int = Field(default=9192, description="`hydro up`: port of Sonar's /metrics.")
     timeout_s: float = Field(default=60.0, gt=0, description="Timeout of one HTTP call, in seconds.")
 
     @field_validator("home")

@@ -5,6 +5,8 @@ weight; the inputs are checked against the first stage's signature before anythi
 replica; each stage is forwarded over gRPC (held while its version has no replica with room), and a
 stage's outputs become the next stage's inputs by name, without a round trip through numpy. Shadow
 variants (weight 0) get a copy of their stage's request in the background; their answers are dropped.
+Every forwarded call, shadows included, carries the invoke's request id as gRPC metadata `x-request-id`
+(the edges make a `RequestContext` per invoke and pass it to `infer`; see `router.request_log`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -42,17 +43,20 @@ from router.errors import (
     VersionNotFoundError,
 )
 from router.metrics import Metrics
+from router.request_log import RequestContext, RequestLog
 from router.routing import Route, Version
+from router.sampler import Sample, Sampler
 
 log = logging.getLogger(__name__)
 
 # A replica answering these has not served the call: take it out of rotation and try once more.
 # NOT_FOUND means another model answers at that address (a replica replaced on a reused port).
-_RETRY_ELSEWHERE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND})
-
-
-def new_request_id() -> str:
-    return os.urandom(8).hex()
+# CANCELLED (the router never cancels a forward itself: a caller going away cancels the task) is what
+# a stopping replica's gRPC server answers the calls it accepted but had not yet handed to the model
+# (grpc/grpc#41785), when the scaler's word that the replica leaves reaches the router too late.
+_RETRY_ELSEWHERE = frozenset(
+    {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.CANCELLED}
+)
 
 
 SERVER_NAME = "hydro-router"
@@ -83,14 +87,19 @@ class DataPlane:
         snapshot_wait_s: float = 5.0,
         max_shadow_calls: int = 256,
         random: Callable[[], float] = random.random,
+        request_log: RequestLog | None = None,
+        sampler: Sampler | None = None,
     ) -> None:
         self.catalog = catalog
         self.dispatch = dispatch
         self.metrics = metrics
+        self.request_log = request_log if request_log is not None else RequestLog("router")
+        """Where both edges write the line of each finished invoke."""
         self.snapshot_wait_s = snapshot_wait_s
         self.max_shadow_calls = max_shadow_calls
         self._random = random
         self._shadow_calls: set[asyncio.Task[None]] = set()
+        self.sampler = sampler
 
     # -- resolving --------------------------------------------------------------------------------
 
@@ -206,11 +215,18 @@ class DataPlane:
     # -- forwarding -------------------------------------------------------------------------------
 
     async def infer(
-        self, plan: Plan, request: pb.ModelInferRequest, *, deadline: float | None = None
+        self,
+        plan: Plan,
+        request: pb.ModelInferRequest,
+        *,
+        deadline: float | None = None,
+        context: RequestContext | None = None,
     ) -> pb.ModelInferResponse:
-        """Run `request` (already checked, carrying its request id) through every stage of `plan`.
+        """Run `request` (already checked) through every stage of `plan`.
 
-        `request` is consumed (its model name is rewritten per stage). `deadline` is in loop time.
+        `request` is consumed (its model name is rewritten per stage); its `id` (the caller's, from the
+        protocol) goes to every stage. `deadline` is in loop time. `context` gets the versions used and
+        the time held, and its request id is forwarded to every replica as gRPC metadata.
         """
         application = plan.route.name
         request_id = request.id
@@ -224,12 +240,17 @@ class DataPlane:
             for later in versions[1:]:
                 self.dispatch.queue(later).prewake()  # cold stages start together, not one by one
         stages = plan.route.stages
+        sample = None
+        if self.sampler is not None:  # records carry the invoke's id, the one replicas get as x-request-id
+            sample = self.sampler.start(plan.route, context.request_id if context is not None else request_id)
         for index, version in enumerate(versions):
             if stages[index].shadows:
-                self._shadow(application, index, stages[index].shadows, request)
+                self._shadow(application, index, stages[index].shadows, request, context, sample)
             request.model_name = version.model
             request.model_version = version.number
-            response = await self._forward(application, index, version, request, deadline)
+            if context is not None:
+                context.versions.append(version.key)
+            response = await self._forward(application, index, version, request, deadline, context, sample)
             if index < last:
                 request = _next_request(response, request_id, index, version, versions[index + 1])
                 if index + 1 == last and wanted:
@@ -243,14 +264,17 @@ class DataPlane:
         version: Version,
         request: pb.ModelInferRequest,
         deadline: float | None,
+        context: RequestContext | None,
+        sample: Sample | None = None,
     ) -> pb.ModelInferResponse:
         self._check_routed(application, version)
         queue = self.dispatch.queue(version)
+        metadata = context.metadata if context is not None else None
         retried = False
         while True:
             replica = queue.try_acquire()
             if replica is None:
-                replica = await self._hold(application, queue, deadline)
+                replica = await self._hold(application, queue, deadline, context)
             started = time.perf_counter()
             try:
                 timeout = None
@@ -260,7 +284,9 @@ class DataPlane:
                         raise DeadlineExceededError(
                             f"application {application!r}: the deadline passed before calling {version.key}"
                         )
-                response: pb.ModelInferResponse = await replica.stub.ModelInfer(request, timeout=timeout)
+                response: pb.ModelInferResponse = await replica.stub.ModelInfer(
+                    request, timeout=timeout, metadata=metadata
+                )
             except grpc.aio.AioRpcError as exc:
                 code = exc.code()
                 self.metrics.forwards.labels(application, version.key, code.name).inc()
@@ -268,6 +294,8 @@ class DataPlane:
                     queue.take_out(replica, f"{code.name}: {exc.details()}")
                     retried = True
                     continue
+                if sample is not None:
+                    sample.record(index, version, request, None, started, code.name, exc.details() or "")
                 raise _replica_error(exc, application, index, version, replica, retried) from None
             finally:
                 queue.release(replica)
@@ -275,6 +303,8 @@ class DataPlane:
             self.metrics.forward_latency.labels(application, version.key).observe(
                 time.perf_counter() - started
             )
+            if sample is not None:
+                sample.record(index, version, request, response, started)
             return response
 
     def _check_routed(self, application: str, version: Version) -> None:
@@ -288,7 +318,13 @@ class DataPlane:
             raise RouteRemovedError(application, version.key, application_deleted=route is None)
 
     def _shadow(
-        self, application: str, index: int, shadows: tuple[Version, ...], request: pb.ModelInferRequest
+        self,
+        application: str,
+        index: int,
+        shadows: tuple[Version, ...],
+        request: pb.ModelInferRequest,
+        context: RequestContext | None,
+        sample: Sample | None = None,
     ) -> None:
         """Send shadow variants a copy of the stage's request; their answers and failures go nowhere
         but the metrics, and never delay the caller."""
@@ -296,21 +332,33 @@ class DataPlane:
             if len(self._shadow_calls) >= self.max_shadow_calls:
                 self.metrics.forwards.labels(application, version.key, "SHADOW_DROPPED").inc()
                 continue
+            if context is not None:
+                context.shadows.append(version.key)
             copy = pb.ModelInferRequest()
             copy.CopyFrom(request)
             copy.model_name = version.model
             copy.model_version = version.number
             call = asyncio.get_running_loop().create_task(
-                self._shadow_call(application, index, version, copy)
+                self._shadow_call(application, index, version, copy, context, sample and sample.as_shadow())
             )
             self._shadow_calls.add(call)
             call.add_done_callback(self._shadow_calls.discard)
 
     async def _shadow_call(
-        self, application: str, index: int, version: Version, request: pb.ModelInferRequest
+        self,
+        application: str,
+        index: int,
+        version: Version,
+        request: pb.ModelInferRequest,
+        context: RequestContext | None,
+        sample: Sample | None = None,
     ) -> None:
+        # The shadow call's holds are its own: only the request id is shared with the caller's context.
+        shadow_context = None
+        if context is not None:
+            shadow_context = RequestContext(context.request_id, context.transport, context.application)
         try:
-            await self._forward(application, index, version, request, None)
+            await self._forward(application, index, version, request, None, shadow_context, sample)
         except Exception as exc:
             log.debug("shadow call of %r to %s failed: %s", application, version.key, exc)
 
@@ -320,7 +368,9 @@ class DataPlane:
             call.cancel()
         await asyncio.gather(*self._shadow_calls, return_exceptions=True)
 
-    async def _hold(self, application: str, queue: VersionQueue, deadline: float | None) -> Replica:
+    async def _hold(
+        self, application: str, queue: VersionQueue, deadline: float | None, context: RequestContext | None
+    ) -> Replica:
         self.metrics.holds.labels(application, queue.key).inc()
         started = time.perf_counter()
         outcome = "ok"
@@ -333,9 +383,10 @@ class DataPlane:
             outcome = "cancelled"
             raise
         finally:
-            self.metrics.hold_duration.labels(application, queue.key, outcome).observe(
-                time.perf_counter() - started
-            )
+            held = time.perf_counter() - started
+            self.metrics.hold_duration.labels(application, queue.key, outcome).observe(held)
+            if context is not None:
+                context.held_s += held
 
     # -- accounting -------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
     RouterError                      anything the router refuses; the message names the problem
     ├── InvalidInputError            malformed body, wrong names, datatypes, shapes   400 INVALID_ARGUMENT
+    │   └── UnsupportedEncodingError a Content-Encoding other than gzip or deflate    415 (HTTP only)
     ├── PayloadTooLargeError         a request above the message size limit           413 RESOURCE_EXHAUSTED
     ├── UnauthenticatedError         an invoke key is missing or wrong                401 UNAUTHENTICATED
     ├── ApplicationNotFoundError     no such application in the routing snapshot      404 NOT_FOUND
@@ -41,13 +42,19 @@ class InvalidInputError(RouterError):
     reason = "invalid_input"
 
 
+class UnsupportedEncodingError(InvalidInputError):
+    """The body is compressed in a coding the router does not read."""
+
+    reason = "unsupported_encoding"
+
+
 class PayloadTooLargeError(RouterError):
-    """The request is larger than the router accepts."""
+    """The request is larger than the router accepts (`what`: which body, say once decompressed)."""
 
     reason = "too_large"
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body is larger than the limit of {limit} bytes (router_max_message_bytes)")
+    def __init__(self, limit: int, what: str = "request body") -> None:
+        super().__init__(f"{what} is larger than the limit of {limit} bytes (router_max_message_bytes)")
         self.limit = limit
 
 

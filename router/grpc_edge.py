@@ -4,14 +4,16 @@ A thin translator like `http.py`: requests are checked and handed to the data pl
 or typed contents), and the last stage's answer goes back as the replica sent it (the runtime answers
 in `raw_output_contents`, which is what tritonclient.grpc reads), renamed to the application. A model
 version is accepted only as `DataPlane.check_version` describes. Router errors become gRPC status codes
-here and nowhere else.
+here and nowhere else. Every ModelInfer answer, error or not, carries the request id in its trailing
+metadata `x-request-id` (see `router.request_log`); the response's `id` is the request's, as the
+protocol says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import grpc
@@ -20,7 +22,7 @@ from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router import __version__
-from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane, new_request_id
+from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane
 from router.errors import (
     ApplicationNotFoundError,
     DeadlineExceededError,
@@ -32,6 +34,7 @@ from router.errors import (
     UnavailableError,
     UpstreamError,
 )
+from router.request_log import REQUEST_ID_KEY, RequestContext, request_id_from
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +60,28 @@ def status_of(exc: RouterError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-async def _abort(context: Context, exc: RouterError, retry_after_s: int) -> NoReturn:
+async def _abort(
+    context: Context, exc: RouterError, retry_after_s: int, metadata: Sequence[tuple[str, str]] = ()
+) -> NoReturn:
+    """Fail the call with `exc`'s status; `metadata` goes in the trailing metadata."""
     code = status_of(exc)
     if code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE):
-        context.set_trailing_metadata((("retry-after", str(retry_after_s)),))
+        metadata = (*metadata, ("retry-after", str(retry_after_s)))
+    if metadata:
+        context.set_trailing_metadata(tuple(metadata))
     await context.abort(code, str(exc))
     raise AssertionError("unreachable: abort raises")
 
 
-def _authorization(context: Context) -> str | None:
-    """The `authorization` metadata value of the call, if any."""
+def _invocation(context: Context) -> tuple[str | None, str | None]:
+    """The call's `authorization` and `x-request-id` metadata values (None when absent)."""
+    authorization = request_id = None
     for key, value in context.invocation_metadata() or ():
         if key == "authorization":
-            return value if isinstance(value, str) else value.decode(errors="replace")
-    return None
+            authorization = value if isinstance(value, str) else value.decode(errors="replace")
+        elif key == REQUEST_ID_KEY:
+            request_id = value if isinstance(value, str) else value.decode(errors="replace")
+    return authorization, request_id
 
 
 class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
@@ -118,14 +129,15 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
         )
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
-        started = time.perf_counter()
         application, version = request.model_name, request.model_version
-        label, code = application, "ok"
-        if not request.id:
-            request.id = new_request_id()
+        authorization, given_id = _invocation(context)
+        request_id, refused = request_id_from(given_id)
+        call = RequestContext(request_id, "grpc", application, refused_id=refused)
+        label, code, status = application, "ok", "OK"
+        problem: str | None = None
         try:
             route = await self.plane.route(application)
-            self.plane.authenticate(route, _authorization(context))
+            self.plane.authenticate(route, authorization)
             self.plane.check_version(route, version)
             plan = self.plane.plan(route)
             try:
@@ -136,19 +148,25 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             self.plane.check_outputs(plan, [output.name for output in request.outputs])
             remaining = context.time_remaining()
             deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
-            response = await self.plane.infer(plan, request, deadline=deadline)
+            response = await self.plane.infer(plan, request, deadline=deadline, context=call)
             response.model_name = application
             response.model_version = version
+            context.set_trailing_metadata(call.metadata)
             return response
         except RouterError as exc:
-            code = exc.reason
+            code, status, problem = exc.reason, status_of(exc).name, str(exc)
             if isinstance(exc, ApplicationNotFoundError):
                 label = "unknown"
-            await _abort(context, exc, self.retry_after_s)
-        except Exception:
-            code = "internal"
-            log.exception("request %s to application %r failed", request.id, application)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request.id})")
+            await _abort(context, exc, self.retry_after_s, call.metadata)
+        except asyncio.CancelledError:
+            code, status = "cancelled", "CANCELLED"  # the caller went away or its deadline passed
+            raise
+        except Exception as exc:
+            code, status, problem = "internal", "INTERNAL", f"{type(exc).__name__}: {exc}"
+            log.exception("request %s to application %r failed", request_id, application)
+            context.set_trailing_metadata(call.metadata)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise AssertionError("unreachable: abort raises") from None
         finally:
-            self.plane.observe(label, "grpc", code, time.perf_counter() - started)
+            self.plane.observe(label, "grpc", code, call.elapsed_s())
+            self.plane.request_log.finish(call, status, code, problem)

@@ -3,8 +3,11 @@
 A thin translator: JSON in, arrays to the data plane, JSON out. The OIP routes also speak the binary
 tensor data extension (raw tensor bytes after a JSON header whose length is the
 `Inference-Header-Content-Length` header, both ways; see `protos.tensors`), and honour the `outputs`
-a request asks for. Router errors become HTTP statuses here (`{"error": "..."}`, with Retry-After on
-429 and 503); anything unexpected is logged with its traceback and answered 500 with the request id only.
+a request asks for. Invoke bodies may come gzip- or deflate-encoded and answers go back compressed when
+the caller accepts it (`router.encoding`). Router errors become HTTP statuses here (`{"error": "..."}`,
+with Retry-After on 429 and 503); anything unexpected is logged with its traceback and answered 500 with
+the request id only. Every invoke answer, error or not, carries the request id in `X-Request-Id`
+(see `router.request_log`).
 
 The application name is the OIP model name. An application has no versions of its own: the
 `/versions/{version}` routes accept only the model version a single-stage, single-variant application
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -30,8 +32,8 @@ from starlette.routing import Route
 
 from protos import tensors
 from protos.signature import Signature, TensorSpec
-from router import __version__
-from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane, Plan, new_request_id
+from router import __version__, encoding
+from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane, Plan
 from router.errors import (
     ApplicationNotFoundError,
     DeadlineExceededError,
@@ -42,16 +44,18 @@ from router.errors import (
     RouterError,
     UnauthenticatedError,
     UnavailableError,
+    UnsupportedEncodingError,
     UpstreamError,
 )
 from router.metrics import CONTENT_TYPE
+from router.request_log import RequestContext, request_id_from
 
 log = logging.getLogger(__name__)
 
-"""The protocol extensions `GET /v2` advertises."""
 HEADER_LENGTH = "Inference-Header-Content-Length"
 
 _STATUS: tuple[tuple[type[RouterError], int], ...] = (
+    (UnsupportedEncodingError, 415),
     (InvalidInputError, 400),
     (UnauthenticatedError, 401),
     (ApplicationNotFoundError, 404),
@@ -93,9 +97,12 @@ def create_app(
     *,
     max_body_bytes: int,
     retry_after_s: int = 1,
+    compress_min_bytes: int = 1024,
+    compress_level: int = 1,
     lifespan: Lifespan | None = None,
 ) -> Starlette:
-    """The router's HTTP app over `plane`."""
+    """The router's HTTP app over `plane`; infer answers of at least `compress_min_bytes` are compressed
+    (zlib level `compress_level`) for callers that accept gzip or deflate."""
     retry_after = {"Retry-After": str(retry_after_s)}
 
     def error(exc: RouterError, request_id: str = "") -> Response:
@@ -103,6 +110,8 @@ def create_app(
         headers = dict(retry_after) if status in (429, 503) else {}
         if status == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        if status == 415:
+            headers["Accept-Encoding"] = ", ".join(encoding.SUPPORTED)
         if request_id:
             headers["X-Request-Id"] = request_id
         return _json({"error": str(exc)}, status, headers)
@@ -111,14 +120,21 @@ def create_app(
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_body_bytes:
             raise PayloadTooLargeError(max_body_bytes)
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > max_body_bytes:
-                raise PayloadTooLargeError(max_body_bytes)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await encoding.read_body(
+            request.stream(), request.headers.get("content-encoding"), max_body_bytes
+        )
+
+    async def compressed(response: Response, coding: str) -> Response:
+        body = bytes(response.body)
+        if len(body) > _COMPRESS_INLINE_BYTES:
+            body = await asyncio.to_thread(encoding.compress, body, coding, compress_level)
+        else:
+            body = encoding.compress(body, coding, compress_level)
+        response.body = body
+        response.headers["Content-Length"] = str(len(body))
+        response.headers["Content-Encoding"] = coding
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
 
     def deadline_of(request: Request) -> float | None:
         value = request.headers.get("request-timeout")
@@ -133,11 +149,12 @@ def create_app(
         return asyncio.get_running_loop().time() + seconds
 
     async def invoke(request: Request, decode: Decode, encode: Encode) -> Response:
-        started = time.perf_counter()
         application = request.path_params["application"]
         version = request.path_params.get("version", "")
-        label, code = application, "ok"
-        request_id = request.headers.get("x-request-id", "")
+        request_id, refused = request_id_from(request.headers.get("x-request-id"))
+        context = RequestContext(request_id, "http", application, refused_id=refused)
+        label, code, status = application, "ok", 200
+        problem: str | None = None
         try:
             deadline = deadline_of(request)
             route = await plane.route(application)
@@ -149,14 +166,13 @@ def create_app(
                 call = decode(request, body, plan)
             except tensors.TensorError as exc:
                 raise InvalidInputError(str(exc)) from None
-            request_id = call.body_id or request_id or new_request_id()
             plane.check(plan, call.arrays)
             wanted = call.outputs.names
             plane.check_outputs(plan, wanted)
-            outgoing = tensors.encode_infer_request("", call.arrays, request_id=request_id)
+            outgoing = tensors.encode_infer_request("", call.arrays, request_id=call.body_id)
             for name in wanted:
                 outgoing.outputs.add(name=name)
-            answer = await plane.infer(plan, outgoing, deadline=deadline)
+            answer = await plane.infer(plan, outgoing, deadline=deadline, context=context)
             try:
                 outputs = tensors.decode_infer_response(answer)
                 if wanted:
@@ -167,21 +183,24 @@ def create_app(
                 ) from None
             response = encode(application, outputs, call, version)
             response.headers["X-Request-Id"] = request_id
+            coding = encoding.accepted(request.headers.get("accept-encoding"))
+            if coding is not None and len(response.body) >= compress_min_bytes:
+                response = await compressed(response, coding)
             return response
         except RouterError as exc:
-            code = exc.reason
+            code, status, problem = exc.reason, status_of(exc), str(exc)
             if isinstance(exc, ApplicationNotFoundError):
                 label = "unknown"
             return error(exc, request_id)
-        except Exception:
-            code = "internal"
-            request_id = request_id or new_request_id()
+        except Exception as exc:
+            code, status, problem = "internal", 500, f"{type(exc).__name__}: {exc}"
             log.exception("request %s to application %r failed", request_id, application)
             return _json(
                 {"error": f"internal error (request id {request_id})"}, 500, {"X-Request-Id": request_id}
             )
         finally:
-            plane.observe(label, "http", code, time.perf_counter() - started)
+            plane.observe(label, "http", code, context.elapsed_s())
+            plane.request_log.finish(context, status, code, problem)
 
     def decode_oip(request: Request, body: bytes, plan: Plan) -> Call:
         binary: bytes | None = None
@@ -275,6 +294,10 @@ def create_app(
         Route("/metrics", metrics, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
+
+
+_COMPRESS_INLINE_BYTES = 1 << 20
+"""Answers larger than this are compressed on a worker thread, so the event loop keeps serving."""
 
 
 def _parse_json(data: bytes, what: str) -> Any:

@@ -22,6 +22,8 @@ from router.endpoints import ScalerClient
 from router.grpc_edge import InferenceEdge
 from router.http import create_app
 from router.metrics import Metrics
+from router.request_log import RequestLog, request_logging
+from router.sampler import Sampler
 from router.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,11 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
     """Serve until cancelled; `started` is set once both ports listen. On cancel, shut down gracefully."""
+    with request_logging(settings.router_request_log_level):
+        await _serve(settings, started)
+
+
+async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
     metrics = Metrics()
     catalog = CatalogWatch(
         settings.catalog_address, client=settings.router_id, backoff_max_s=settings.router_reconnect_max_s
@@ -49,7 +56,25 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         )
         catalog.on_change(dispatch.set_routing)
         metrics.watch(dispatch.queues)
-        plane = DataPlane(catalog, dispatch, metrics, snapshot_wait_s=settings.router_snapshot_wait_s)
+        sampler = Sampler(
+            settings.sonar_address,
+            registry=metrics.registry,
+            buffer_records=settings.router_sonar_buffer_records,
+            buffer_bytes=settings.router_sonar_buffer_bytes,
+            batch_records=settings.router_sonar_batch_records,
+            batch_bytes=settings.router_sonar_batch_bytes,
+            max_record_bytes=settings.router_sonar_max_record_bytes,
+            max_unacked_batches=settings.router_sonar_max_unacked_batches,
+            backoff_max_s=settings.router_reconnect_max_s,
+        )
+        plane = DataPlane(
+            catalog,
+            dispatch,
+            metrics,
+            snapshot_wait_s=settings.router_snapshot_wait_s,
+            request_log=RequestLog(settings.router_id),
+            sampler=sampler,
+        )
 
         grpc_server = grpc.aio.server(
             options=[
@@ -71,12 +96,16 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             asyncio.create_task(catalog.run(), name="router catalog watch"),
             asyncio.create_task(scaler.run(dispatch), name="router scaler link"),
         ]
+        if sampler.enabled:
+            background.append(asyncio.create_task(sampler.run(), name="router sonar sampler"))
         try:
             await grpc_server.start()
             app = create_app(
                 plane,
                 max_body_bytes=settings.router_max_message_bytes,
                 retry_after_s=settings.router_retry_after_s,
+                compress_min_bytes=settings.router_compress_min_bytes,
+                compress_level=settings.router_compress_level,
             )
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
@@ -91,13 +120,14 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
                     f"the router's HTTP invoke stopped while starting on port {settings.router_http_port}"
                 )
             log.info(
-                "router %s listening: HTTP on %s:%d, gRPC on %s; catalog %s, scaler %s",
+                "router %s listening: HTTP on %s:%d, gRPC on %s; catalog %s, scaler %s, sonar %s",
                 settings.router_id,
                 settings.bind_host,
                 settings.router_http_port,
                 grpc_address,
                 settings.catalog_address,
                 settings.scaler_address,
+                settings.sonar_address or "off",
             )
             if started is not None:
                 started.set()
@@ -111,9 +141,11 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
                 await asyncio.wait({http_task})
         finally:
             await grpc_server.stop(grace=1.0)
+            await sampler.drain(timeout_s=1.0)
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            sampler.close()
             await plane.close()
             dispatch.close()
             await pool.close()

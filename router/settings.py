@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -71,4 +72,61 @@ class Settings(BaseSettings):
         default=2.0,
         gt=0,
         description="Longest pause between two reconnects to the control plane or the scaler.",
+    )
+    router_request_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "OFF"] = Field(
+        default="INFO",
+        description="Level of the one JSON line per invoke on stderr (logger `router.requests`): lines are "
+        "INFO, or WARNING for 5xx / UNAVAILABLE, INTERNAL and DEADLINE_EXCEEDED answers; WARNING keeps only "
+        "those, OFF writes none.",
+    )
+    router_compress_min_bytes: int = Field(
+        default=1024,
+        ge=0,
+        description="Smallest HTTP infer answer compressed for a caller that accepts gzip or deflate "
+        "(`Accept-Encoding`); a smaller one is sent as is.",
+    )
+    router_compress_level: int = Field(
+        default=1,
+        ge=1,
+        le=9,
+        description="zlib level (1 fastest .. 9 smallest) of compressed HTTP answers.",
+    )
+
+    @field_validator("router_request_log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    sonar_address: str = Field(
+        default="127.0.0.1:9092",
+        description="host:port of Sonar's hydro.v1.Sonar ingest; empty turns sampling off.",
+    )
+    router_sonar_buffer_records: int = Field(
+        default=10_000,
+        gt=0,
+        description="Most sampled records waiting for Sonar; beyond it new ones are dropped (and counted).",
+    )
+    router_sonar_buffer_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        gt=0,
+        description="Most bytes of sampled records waiting for Sonar; beyond it new ones are dropped.",
+    )
+    router_sonar_batch_records: int = Field(
+        default=500, gt=0, description="Most records in one batch sent to Sonar."
+    )
+    router_sonar_batch_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description="A batch sent to Sonar stops growing at this size (a bigger record goes alone).",
+    )
+    router_sonar_max_record_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="A sampled record (request and response) larger than this is dropped, not sent.",
+    )
+    router_sonar_max_unacked_batches: int = Field(
+        default=8,
+        gt=0,
+        description="Most batches sent to Sonar and not yet acknowledged; while this many wait, records "
+        "stay buffered.",
     )

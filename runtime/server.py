@@ -4,6 +4,7 @@ Start-up order is what makes cold starts short: read hydro.json, listen (ServerL
 then import and instantiate the model on a worker thread; ServerReady and ModelReady turn true when it
 has loaded. A load failure stops the server and raises LoadError (the process exits non-zero).
 Predictions run on worker threads so the event loop keeps answering health checks while a model works.
+Each ModelInfer is logged as one JSON line with the caller's `x-request-id` (see `runtime.request_log`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.signature import SignatureError
-from runtime import __version__
+from runtime import __version__, request_log
 from runtime.errors import ListenError, ModelError, ModelNotFoundError, NotReadyError
 from runtime.loader import Model, load_model
 from runtime.manifest import Manifest, load_manifest
@@ -112,25 +113,28 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     # -- inference --------------------------------------------------------------------------------
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: Any) -> pb.ModelInferResponse:
+        started = time.perf_counter()
         self.stats.started()
-        ok = False
+        status = "OK"
         try:
-            response = await self.infer(request)
-            ok = True
-            return response
+            return await self.infer(request)
+        except asyncio.CancelledError:
+            status = "CANCELLED"
+            raise
         except Exception as exc:
-            await _abort(context, exc)
+            code = _status_of(exc)
+            status = code.name
+            await context.abort(code, _message(exc))
             raise  # unreachable: abort raises
         finally:
-            self.stats.finished(ok)
-            log.debug(
-                "request %r %s; in flight %d (max %d), served %d, failed %d",
-                request.id,
-                "ok" if ok else "failed",
-                self.stats.in_flight,
-                self.stats.max_in_flight,
-                self.stats.served,
-                self.stats.failed,
+            self.stats.finished(status == "OK")
+            request_log.served(
+                request_log.request_id_of(context.invocation_metadata()),
+                self.manifest.name,
+                self._version,
+                status,
+                time.perf_counter() - started,
+                in_flight=self.stats.in_flight,
             )
 
     async def infer(self, request: pb.ModelInferRequest) -> pb.ModelInferResponse:
@@ -196,21 +200,30 @@ class RuntimeInfoService(runtime_pb2_grpc.RuntimeInfoServicer):
         )
 
 
+def _status_of(exc: Exception) -> grpc.StatusCode:
+    """The status that fits the error."""
+    if isinstance(exc, ModelNotFoundError):
+        return grpc.StatusCode.NOT_FOUND
+    if isinstance(exc, NotReadyError):
+        return grpc.StatusCode.UNAVAILABLE
+    if isinstance(exc, SignatureError | tensors.TensorError):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    return grpc.StatusCode.INTERNAL
+
+
+def _message(exc: Exception) -> str:
+    """The message naming the problem; an unexpected error is logged and answered without its text."""
+    if isinstance(
+        exc, ModelNotFoundError | NotReadyError | SignatureError | tensors.TensorError | ModelError
+    ):
+        return str(exc)
+    log.error("unexpected error while answering a request", exc_info=exc)
+    return "internal error in the model runtime (see its log)"
+
+
 async def _abort(context: Any, exc: Exception) -> None:
     """Answer a failed call with the status that fits the error; the message names the problem."""
-    if isinstance(exc, ModelNotFoundError):
-        code = grpc.StatusCode.NOT_FOUND
-    elif isinstance(exc, NotReadyError):
-        code = grpc.StatusCode.UNAVAILABLE
-    elif isinstance(exc, SignatureError | tensors.TensorError):
-        code = grpc.StatusCode.INVALID_ARGUMENT
-    elif isinstance(exc, ModelError):
-        code = grpc.StatusCode.INTERNAL
-    else:
-        log.error("unexpected error while answering a request", exc_info=exc)
-        await context.abort(grpc.StatusCode.INTERNAL, "internal error in the model runtime (see its log)")
-        return
-    await context.abort(code, str(exc))
+    await context.abort(_status_of(exc), _message(exc))
 
 
 def _address(host: str, port: int) -> str:
@@ -224,6 +237,11 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
 
     Raises ManifestError, ListenError or LoadError when the model cannot be served at all.
     """
+    with request_log.request_logging():
+        await _serve(settings, started)
+
+
+async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
     began = time.perf_counter()
     model_dir = settings.model_dir.resolve()
     manifest = load_manifest(model_dir)  # a small file: reading it inline is faster than a thread hop

@@ -68,6 +68,8 @@ class Autoscaler:
         self._states: dict[str, PolicyState] = {}
         self._activity_at: dict[str, float] = {}
         self._activated_at: dict[str, float] = {}
+        self._adopted: dict[str, tuple[int, float]] = {}
+        """Per version: replicas adopted at start-up, kept until then (monotonic) at least."""
         catalog.on_change(self.apply_catalog)
 
     async def run(self) -> None:
@@ -87,7 +89,7 @@ class Autoscaler:
         """Track the versions of a new snapshot; retire the ones it no longer lists."""
         for key, version in view.versions.items():
             config = view.config_of(version)
-            self._configs[key] = _scaling_config(config, self.utilization)
+            self._configs[key] = scaling_config(config, self.utilization)
             spec = _replica_spec(version, config)
             self.fleet.set_spec(spec)
             if self.prepuller is not None:
@@ -96,7 +98,13 @@ class Autoscaler:
             if key not in view.versions:
                 self.fleet.retire(key)
                 self.metrics.forget_version(key)
-                for table in (self._configs, self._states, self._activity_at, self._activated_at):
+                for table in (
+                    self._configs,
+                    self._states,
+                    self._activity_at,
+                    self._activated_at,
+                    self._adopted,
+                ):
                     table.pop(key, None)
                 self.load.forget(key)
 
@@ -158,7 +166,24 @@ class Autoscaler:
                 )
             self._states[key] = decision.state
             self.metrics.set_panicking(key, decision.panicking)
-            self.fleet.set_desired(key, decision.desired)
+            self.fleet.set_desired(key, max(decision.desired, self._adopted_floor(key, now)))
+
+    def _adopted_floor(self, key: str, now: float) -> int:
+        """The replicas adopted at start-up, until every live router has had time to report its load.
+
+        A restarted scaler knows no load at first: deciding on that would scale adopted replicas down
+        only to start them again once the routers' reports arrive (they reconnect with a backoff).
+        Routers report every second and a report counts for `load.ttl_s`, so after that long the
+        decision has the same inputs as before the restart.
+        """
+        adopted = self._adopted.get(key)
+        if adopted is None:
+            return 0
+        count, until = adopted
+        if now >= until:
+            del self._adopted[key]
+            return 0
+        return count
 
     def _last_demand_at(self, key: str, now: float) -> float | None:
         """The latest sign of demand: a load report, an Activate, a replica turning ready.
@@ -184,6 +209,8 @@ class Autoscaler:
         for handle in existing:
             if handle not in unknown:
                 self._activity_at[handle.version_key] = now
+                count, _ = self._adopted.get(handle.version_key, (0, 0.0))
+                self._adopted[handle.version_key] = (count + 1, now + self.load.ttl_s)
         for handle in unknown:
             log.info(
                 "removing leftover replica %s of %s (not in the catalog)",
@@ -208,7 +235,8 @@ class Autoscaler:
             ) from None
 
 
-def _scaling_config(config: catalog_pb2.DeploymentConfig | None, utilization: float) -> ScalingConfig:
+def scaling_config(config: catalog_pb2.DeploymentConfig | None, utilization: float) -> ScalingConfig:
+    """The decision's knobs from a snapshot's deployment config; unset (zero) knobs take the defaults."""
     if config is None:
         return ScalingConfig(utilization=utilization)
     return ScalingConfig(
@@ -227,6 +255,13 @@ def _scaling_config(config: catalog_pb2.DeploymentConfig | None, utilization: fl
         else _DEFAULTS.panic_threshold_pct,
         initial_scale=max(0, config.initial_scale),
         utilization=utilization,
+        # Knative refuses rates of 1 or less; a snapshot without them (0) takes the default.
+        max_scale_up_rate=config.max_scale_up_rate
+        if config.max_scale_up_rate > 1
+        else _DEFAULTS.max_scale_up_rate,
+        max_scale_down_rate=config.max_scale_down_rate
+        if config.max_scale_down_rate > 1
+        else _DEFAULTS.max_scale_down_rate,
     )
 
 

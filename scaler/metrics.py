@@ -1,10 +1,11 @@
 """Prometheus metrics of one scaler (own registry, so tests can run many scalers in one process).
 
-A cold start is broken into phases: those the backend reports while launching (docker: `pull` when
-the host lacks the image, `create`, `start`), `launch` (all of the backend's part), `ready` (from
-launched to the first ModelReady answered: process start, imports and model load as seen from
-outside) and `total`. Cold starts are also kept as plain numbers (`recent_cold_starts`) for logs and
-benchmarks.
+A cold start is broken into phases: those the backend reports while launching (docker: `holder-wait`, the
+wait for a network-namespace holder, about 0 when the pool has one idle; `pull` when the host lacks
+the image; `create`; `start`; process: `unpack`, `start`), `launch` (all of the backend's part), `first-ready`
+(from launched to the first ModelReady answered: process start, imports and model load as seen from
+outside, and the probing cadence) and `total` (from the request to start the replica to ready).
+Cold starts are also kept as plain numbers (`recent_cold_starts`) for logs and benchmarks.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class ReplicaCounts:
 
 @dataclass(frozen=True)
 class ColdStart:
-    """One replica's way from launch request to ready: `launch` (backend start) then `ready` (probing).
+    """One replica's way from launch request to ready: `launch` (backend start), `first-ready` (probing).
 
-    `backend_phases` splits `launch` as the backend measured it (docker: pull, create, start).
+    `backend_phases` splits `launch` as the backend measured it (docker: holder, pull, create, start).
     """
 
     version_key: str
@@ -52,11 +53,11 @@ class ColdStart:
         return self.launch_s + self.ready_s
 
     def phases(self) -> list[tuple[str, float]]:
-        """Every phase in order, ending with `launch`, `ready` and `total`."""
+        """Every phase in order, ending with `launch`, `first-ready` and `total`."""
         return [
             *self.backend_phases,
             ("launch", self.launch_s),
-            ("ready", self.ready_s),
+            ("first-ready", self.ready_s),
             ("total", self.total_s),
         ]
 
@@ -74,9 +75,10 @@ class Metrics:
         self.recent_cold_starts: deque[ColdStart] = deque(maxlen=1000)
         self.start_seconds = Histogram(
             "hydro_scaler_replica_start_seconds",
-            "Cold start of a replica by phase: pull (only when the host lacked the image), create and "
-            "start (docker), launch (the backend's whole part), ready (launched until the first "
-            "ModelReady answered: process start, imports, model load) and total.",
+            "Cold start of a replica by phase: holder-wait (docker: waiting for a network-namespace holder), "
+            "pull (only when the host lacked the image), create and start (docker), unpack (process), "
+            "launch (the backend's whole part), first-ready (launched until the first ModelReady answered: "
+            "process start, imports, model load, probing) and total.",
             ["backend", "phase"],
             buckets=_START_BUCKETS,
             registry=self.registry,
@@ -107,6 +109,15 @@ class Metrics:
             ["version"],
             registry=self.registry,
         )
+        self.drain_seconds = Histogram(
+            "hydro_scaler_drain_seconds",
+            "From a replica leaving the routers' rotation to its stop: `drained` (the runtime reported "
+            "no request in flight), `timeout` (stopped at the drain bound with requests still in flight) "
+            "or `unknown` (the runtime could not tell).",
+            ["backend", "outcome"],
+            buckets=_START_BUCKETS,
+            registry=self.registry,
+        )
         self.activations = Counter(
             "hydro_scaler_activations",
             "Activate calls that started a version from zero.",
@@ -118,6 +129,9 @@ class Metrics:
         self.recent_cold_starts.append(start)
         for phase, seconds in start.phases():
             self.start_seconds.labels(self.backend, phase).observe(seconds)
+
+    def observe_drain(self, seconds: float, outcome: str) -> None:
+        self.drain_seconds.labels(self.backend, outcome).observe(seconds)
 
     def observe_pull(self, seconds: float, reason: str) -> None:
         self.pull_seconds.labels(self.backend, reason).observe(seconds)

@@ -7,9 +7,14 @@ concurrent activations of a cold version start exactly one replica. Each replica
 (launch, wait ready, watch health and exit, stop).
 
 Rules: a starting replica is never stopped for being idle (only ready ones are chosen for scale-down);
-scale-down takes the replica out of the endpoint set and publishes that before stopping it; a replica
-that exits or stops answering is removed from the endpoints at once and replaced if still wanted;
-failing starts are retried with a growing delay.
+a replica that exits or stops answering is removed from the endpoints at once and replaced if still
+wanted; failing starts are retried with a growing delay.
+
+Drain: scale-down (or the version leaving the catalog) takes the replica out of the endpoint set and
+publishes that first; after `drain_settle_s` (time for the routers to hear of it) the fleet asks the
+runtime itself how many requests it still serves (`hydro.v1.RuntimeInfo/GetStats`, `in_flight`) until
+none, for at most `drain_timeout_s`; only then is the replica stopped. A stuck replica is stopped when
+the bound passes.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from scaler.changes import Changes
 from scaler.errors import ReplicaError, UnknownVersionError
 from scaler.metrics import ColdStart, Metrics, ReplicaCounts
-from scaler.probe import ReadyProbe
+from scaler.probe import FIRST_INTERVAL_S, MAX_INTERVAL_S, ReadyProbe
 from scaler.runtimes.base import ReplicaHandle, ReplicaSpec, Runtime
 
 log = logging.getLogger(__name__)
@@ -110,7 +115,10 @@ class Fleet:
         health_interval_s: float = 1.0,
         health_failures: int = 3,
         keep_on_exit: bool = False,
-        drain_s: float = 0.2,
+        drain_settle_s: float = 0.2,
+        drain_timeout_s: float = 30.0,
+        probe_first_interval_s: float = FIRST_INTERVAL_S,
+        probe_max_interval_s: float = MAX_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.runtime = runtime
@@ -119,7 +127,10 @@ class Fleet:
         self.health_interval_s = health_interval_s
         self.health_failures = health_failures
         self.keep_on_exit = keep_on_exit
-        self.drain_s = drain_s
+        self.drain_settle_s = drain_settle_s
+        self.drain_timeout_s = drain_timeout_s
+        self.probe_first_interval_s = probe_first_interval_s
+        self.probe_max_interval_s = probe_max_interval_s
         self.clock = clock
         self.changes = Changes()
         self._versions: dict[str, VersionReplicas] = {}
@@ -305,7 +316,12 @@ class Fleet:
                 replica.handle = await _launch_shielded(self.runtime, version.spec)
                 replica.launched_at = self.clock()
             handle = replica.handle
-            probe = ReadyProbe(handle.address, handle.model)
+            probe = ReadyProbe(
+                handle.address,
+                handle.model,
+                first_interval_s=self.probe_first_interval_s,
+                max_interval_s=self.probe_max_interval_s,
+            )
             timeout = self.ready_timeout_s if not replica.adopted else min(self.ready_timeout_s, 10.0)
             await self.runtime.wait_ready(handle, probe, timeout)
             if replica.status is not Status.STARTING:
@@ -316,9 +332,9 @@ class Fleet:
             if reason is not None:
                 log.warning("replica %s of %s left rotation: %s", handle.replica_id, key, reason)
                 self._failed(version, stage)
-            elif self.drain_s > 0:
-                # Out of rotation already; let requests a router sent just before that finish.
-                await asyncio.sleep(self.drain_s)
+            else:
+                stage = "drain"
+                await self._drain(handle, probe)
         except ReplicaError as exc:
             log.warning("replica of %s failed to %s: %s", key, stage, exc)
             self._failed(version, stage)
@@ -386,6 +402,47 @@ class Fleet:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _drain(self, handle: ReplicaHandle, probe: ReadyProbe) -> None:
+        """Out of rotation already: wait until the runtime serves no request, at most `drain_timeout_s`.
+
+        A runtime that cannot tell (gone, or older than `RuntimeInfo`) three times in a row is stopped.
+        """
+        began = self.clock()
+        deadline = began + self.drain_timeout_s
+        # Routers may still send what they picked just before they heard of the removal.
+        await asyncio.sleep(min(self.drain_settle_s, self.drain_timeout_s))
+        outcome = "drained"
+        unanswered = 0
+        while True:
+            remaining = deadline - self.clock()
+            in_flight = await probe.in_flight(timeout=max(0.05, min(1.0, remaining)))
+            unanswered = unanswered + 1 if in_flight is None else 0
+            if in_flight is None and unanswered < 3 and self.clock() < deadline:
+                await asyncio.sleep(0.05)
+                continue
+            if in_flight is None:
+                outcome = "unknown"
+                log.info(
+                    "replica %s of %s does not tell its requests in flight; stopping it",
+                    handle.replica_id,
+                    handle.version_key,
+                )
+                break
+            if in_flight == 0:
+                break
+            if self.clock() >= deadline:
+                outcome = "timeout"
+                log.warning(
+                    "replica %s of %s still serves %d request(s) after the %g s drain bound; stopping it",
+                    handle.replica_id,
+                    handle.version_key,
+                    in_flight,
+                    self.drain_timeout_s,
+                )
+                break
+            await asyncio.sleep(min(0.05, max(0.0, deadline - self.clock())))
+        self.metrics.observe_drain(self.clock() - began, outcome)
 
     async def _health(self, probe: ReadyProbe) -> str:
         failed = 0

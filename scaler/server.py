@@ -35,6 +35,10 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             tmpfs_mb=settings.scaler_tmpfs_mb,
             metrics=metrics,
             instance=settings.scaler_instance,
+            holders=settings.scaler_netns_holders,
+            holder_image=settings.runtime_base_image,
+            holder_refill_delay_s=settings.scaler_holder_refill_delay_s,
+            spares=settings.scaler_spares,
         )
     return ProcessRuntime(settings.home_dir, stop_timeout_s=settings.scaler_stop_timeout_s)
 
@@ -51,6 +55,10 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         health_failures=settings.scaler_health_failures,
         # Containers can be adopted by the next scaler; local processes always stop with this one.
         keep_on_exit=settings.runtime == "docker" and settings.scaler_keep_containers,
+        drain_settle_s=settings.scaler_drain_settle_s,
+        drain_timeout_s=settings.scaler_drain_timeout_s,
+        probe_first_interval_s=settings.scaler_probe_interval_s,
+        probe_max_interval_s=settings.scaler_probe_max_interval_s,
     )
     catalog = CatalogWatch(settings.catalog_address)
     prepuller = (

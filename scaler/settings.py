@@ -54,6 +54,29 @@ class Settings(BaseSettings):
         ge=0,
         description="Grace given to a replica to exit on stop (docker stop timeout; SIGTERM before SIGKILL).",
     )
+    scaler_drain_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Scale-down: after a replica leaves the routers' rotation, wait at most this long for "
+        "the requests it still serves (its runtime's own in-flight count) before stopping it.",
+    )
+    scaler_drain_settle_s: float = Field(
+        default=0.2,
+        ge=0,
+        description="Scale-down: time given to the routers to hear that a replica left the rotation, "
+        "before its in-flight count is read.",
+    )
+    scaler_probe_interval_s: float = Field(
+        default=0.005,
+        gt=0,
+        description="First interval between two ModelReady probes of a starting replica (and the gRPC "
+        "first reconnect backoff); it grows by a fifth each time up to scaler_probe_max_interval_s.",
+    )
+    scaler_probe_max_interval_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="Longest interval between two ModelReady probes of a starting replica.",
+    )
     scaler_health_interval_s: float = Field(
         default=1.0, gt=0, description="Seconds between ModelReady health checks of a ready replica."
     )
@@ -87,6 +110,31 @@ class Settings(BaseSettings):
     )
     scaler_prepull_concurrency: int = Field(
         default=2, ge=1, description="docker: at most this many pre-pulls run at once."
+    )
+    runtime_base_image: str = Field(
+        default="hydro/runtime-base:py3.11",
+        description="docker: the runtime base image (the image versions are built FROM); network-namespace "
+        "holders run `sleep infinity` in it.",
+    )
+    scaler_netns_holders: int = Field(
+        default=2,
+        ge=0,
+        description="docker: idle network-namespace holder containers kept ready; a replica joins one's "
+        "network instead of getting its own (cuts the network set-up out of a cold start); 0 turns it "
+        "off. A replica in a holder publishes no port itself: its address is the holder's port (the "
+        "scaler's endpoints say so; tools reading ports off replica containers must follow the "
+        "hydro.holder label).",
+    )
+    scaler_holder_refill_delay_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="docker: after a holder is taken, wait this long before making its replacement (so "
+        "the refill does not compete with the cold start for the cores).",
+    )
+    scaler_spares: bool = Field(
+        default=False,
+        description="docker: keep one created (not started) container per version, so that a cold start "
+        "only starts it (made when the image is pre-pulled, remade after each use).",
     )
     scaler_pids_limit: int = Field(default=256, gt=0, description="docker: pids limit of every container.")
     scaler_tmpfs_mb: int = Field(default=64, gt=0, description="docker: size of the tmpfs mounted on /tmp.")

@@ -19,7 +19,9 @@ distance of 0.1 reference standard deviations is a shift of the whole distributi
 a Jensen–Shannon distance of 0.1 (natural log) is roughly a 10-point move of probability mass between
 categories. Both thresholds are Evidently's, so the two tools agree on the same data.
 
-Three departures from Evidently, all deliberate:
+Evidently's rule (checked in its source, 0.7.23 ``_get_default_stattest``): the size is the *reference* row
+count; a numeric column with at most 5 distinct values is treated as categorical; binary categorical columns
+get a two-proportion Z-test. Four departures from Evidently, all deliberate:
 
 - ``n`` is the smaller of the reference and current non-null counts, not the reference size alone. The
   power of a two-sample test follows ``m * n / (m + n)``, about ``min(m, n)``, and so does the noise of a
@@ -31,6 +33,8 @@ Three departures from Evidently, all deliberate:
 - Binary categorical features use the same chi-square test, not a separate Z-test: on a 2 x 2 table without
   continuity correction Pearson's statistic is exactly the square of the two-proportion Z statistic, so the
   p-values are identical.
+- A numeric column with few distinct values stays numeric (KS / Wasserstein handle ties exactly); the
+  signature's ``profile: categorical`` says where the owner means categories.
 - Where p-values decide (KS and chi-square features), they are corrected for multiple testing across the
   report's features with Benjamini–Hochberg (false discovery rate ``alpha``) by default; Evidently applies no
   correction. Without one, a model with 20 features in a stable world would show a "drifted" feature in
@@ -50,11 +54,20 @@ stable world it is about ``1 - 0.99 ** k`` for ``k`` independent numeric feature
 thresholded.
 
 Prediction drift is the same computation: the caller profiles the output fields as features.
+
+Every statistic is computed for every feature, whichever decides (the report shows them all): for a numeric
+feature the KS statistic and p-value, the raw and normalised Wasserstein distance, PSI and Jensen–Shannon
+on the reference decile bins. Speed on large windows comes from the reference side being prepared once
+(sorted values, :func:`sonar.profile.reference_values`), one sort per production column from which KS,
+Wasserstein and the bins all follow (:func:`sonar.statistics.compare_sorted`), and one thread per CPU
+across features (numpy's sorts and merges release the GIL). bench/drift.py measures it.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -255,16 +268,25 @@ def outlier_share(profiles: Mapping[str, FeatureProfile], current: Mapping[str, 
         return 0.0
     outside = np.zeros(rows, dtype=np.bool_)
     for name, profile in profiles.items():
-        if profile.kind != "numeric" or profile.outlier_range is None or name not in current:
-            continue
-        values = np.asarray(current[name])
-        if values.dtype.kind == "O":
-            values = np.array([np.nan if v is None else v for v in values.tolist()], dtype=np.float64)
-        numbers = values.astype(np.float64, copy=False)
-        low, high = profile.outlier_range
-        with np.errstate(invalid="ignore"):
-            outside |= (numbers < low) | (numbers > high)  # NaN compares False: nulls are not outliers
+        if name in current:
+            mask = outlier_mask(profile, current[name])
+            if mask is not None:
+                outside |= mask
     return float(outside.mean())
+
+
+def outlier_mask(profile: FeatureProfile, values: npt.ArrayLike) -> npt.NDArray[np.bool_] | None:
+    """True per row whose value lies outside the reference's central 99% range (``None``: not numeric)."""
+    if profile.kind != "numeric" or profile.outlier_range is None:
+        return None
+    array = np.asarray(values)
+    if array.dtype.kind == "O":
+        array = np.array([np.nan if v is None else v for v in array.tolist()], dtype=np.float64)
+    numbers = array.astype(np.float64, copy=False)
+    low, high = profile.outlier_range
+    with np.errstate(invalid="ignore"):
+        mask: npt.NDArray[np.bool_] = (numbers < low) | (numbers > high)  # NaN compares False
+    return mask
 
 
 def detect_drift(
@@ -272,38 +294,42 @@ def detect_drift(
     current: Mapping[str, npt.ArrayLike],
     reference: Mapping[str, npt.ArrayLike] | None = None,
     config: DriftConfig | None = None,
+    *,
+    workers: int | None = None,
 ) -> DriftReport:
     """Compare a window of production data with the reference profile, feature by feature.
 
     ``profiles`` is the reference profile; ``current`` holds one equal-length column per feature (more
-    columns are ignored); ``reference`` optionally holds the raw reference columns that KS and Wasserstein
-    need. Features of the profile missing from ``current`` are listed in ``missing_features``.
+    columns are ignored); ``reference`` holds, per numeric feature, the reference values that KS and
+    Wasserstein need: best the sorted values of :func:`sonar.profile.reference_values` (never sorted
+    again), or the raw columns. Features of the profile missing from ``current`` are listed in
+    ``missing_features``. Output fields are features like any other: profile them with the inputs and pass
+    their columns in ``current`` (prediction drift).
+
+    Features are computed in ``workers`` threads (default: one per CPU); numpy releases the GIL in the
+    sorts and merges that dominate, so two cores come close to halving a large window's time.
     """
     config = config or DriftConfig()
     reference = reference or {}
     rows = _row_count(current)
     missing = tuple(name for name in profiles if name not in current)
+    present = [(name, profile) for name, profile in profiles.items() if name in current]
 
-    partial: list[dict[str, Any]] = []
-    for name, profile in profiles.items():
-        if name not in current:
-            continue
-        values = current[name]
-        raw_reference = reference.get(name)
-        if profile.kind == "numeric":
-            stats = numeric_statistics(profile, values, raw_reference)
-        else:
-            stats = categorical_statistics(profile, values)
-        chosen = _method_for(name, profile, stats["count"], raw_reference is not None, config)
-        partial.append(
-            {
-                "profile": profile,
-                "method": chosen,
-                "score": stats[_SCORE_KEY[chosen]] if chosen is not None else None,
-                "stats": stats,
-                "null_current": null_share(values),
-            }
-        )
+    def one(item: tuple[str, FeatureProfile]) -> dict[str, Any]:
+        name, profile = item
+        return _feature_partial(name, profile, current[name], reference.get(name), config)
+
+    count = max(1, min(workers or os.cpu_count() or 1, len(present)))
+    if count == 1:
+        partial = [one(item) for item in present]
+    else:
+        with ThreadPoolExecutor(max_workers=count, thread_name_prefix="sonar-drift") as pool:
+            partial = list(pool.map(one, present))
+
+    outside = np.zeros(rows, dtype=np.bool_)
+    for p in partial:
+        if p["outliers"] is not None:
+            outside |= p["outliers"]
 
     tested = [i for i, p in enumerate(partial) if p["method"] in P_VALUE_METHODS and p["score"] is not None]
     adjusted = adjust_p_values([partial[i]["score"] for i in tested], config.correction)
@@ -344,11 +370,34 @@ def detect_drift(
     return DriftReport(
         features=tuple(results),
         rows=rows,
-        outlier_share=outlier_share(profiles, current),
+        outlier_share=float(outside.mean()) if rows else 0.0,
         drift_share=config.drift_share,
         correction=config.correction,
         missing_features=missing,
     )
+
+
+def _feature_partial(
+    name: str,
+    profile: FeatureProfile,
+    values: npt.ArrayLike,
+    raw_reference: npt.ArrayLike | None,
+    config: DriftConfig,
+) -> dict[str, Any]:
+    """One feature's statistics, default method and score, null share and outlier rows."""
+    if profile.kind == "numeric":
+        stats = numeric_statistics(profile, values, raw_reference)
+    else:
+        stats = categorical_statistics(profile, values)
+    chosen = _method_for(name, profile, stats["count"], raw_reference is not None, config)
+    return {
+        "profile": profile,
+        "method": chosen,
+        "score": stats[_SCORE_KEY[chosen]] if chosen is not None else None,
+        "stats": stats,
+        "null_current": null_share(values),
+        "outliers": outlier_mask(profile, values),
+    }
 
 
 def _method_for(

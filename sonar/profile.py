@@ -3,7 +3,11 @@
 A profile is computed once, when a version with ``training_data`` is released, and stored as JSON; a drift
 job then reads the profile instead of the raw training data for every statistic built on bins or counts
 (PSI, Jensen–Shannon, chi-square, null share, outlier range). Kolmogorov–Smirnov and Wasserstein need the
-raw reference values, which the caller passes to :func:`sonar.drift.detect_drift` separately.
+raw reference values: their p-value and distance must equal scipy's on the same arrays, which no quantile
+sketch can promise. So the release step also keeps, per numeric feature, the sorted non-null reference values
+(:func:`reference_values`, stored next to the JSON profile as one uncompressed ``.npz`` by
+:func:`reference_values_to_bytes`: 8 bytes a value, 1.6 MB per 200,000-row feature). A drift job passes them
+to :func:`sonar.drift.detect_drift`; being sorted already, the reference is never sorted again.
 
 Numeric features are binned on the reference deciles: the nine interior decile edges cut the real line into
 ten bins whose outer bins are open (``(-inf, d1]`` and ``(d9, inf)``), so production values outside the
@@ -16,7 +20,9 @@ Nulls are ``None`` and float ``NaN``; they are counted apart and never enter a h
 
 from __future__ import annotations
 
+import io
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -133,14 +139,13 @@ def profile_feature(name: str, values: npt.ArrayLike, kind: FeatureKind | None =
             maximum=float(numbers.max()),
             outlier_range=(float(low), float(high)),
         )
-    keys = category_keys(array)
-    categories, counts = np.unique(keys, return_counts=True) if keys.size else (np.array([]), np.array([]))
+    frequencies = category_counts(array)
     return FeatureProfile(
         name=name,
         kind=kind,
         total=total,
-        count=int(keys.size),
-        frequencies={str(c): int(n) for c, n in zip(categories.tolist(), counts.tolist(), strict=True)},
+        count=sum(frequencies.values()),
+        frequencies=dict(sorted(frequencies.items())),
     )
 
 
@@ -162,6 +167,37 @@ def profiles_from_dict(data: Mapping[str, Any]) -> dict[str, FeatureProfile]:
     features: Sequence[Mapping[str, Any]] = data["features"]
     profiles = [FeatureProfile.from_dict(f) for f in features]
     return {p.name: p for p in profiles}
+
+
+def reference_values(
+    columns: Mapping[str, npt.ArrayLike], profiles: Mapping[str, FeatureProfile]
+) -> dict[str, npt.NDArray[np.float64]]:
+    """The sorted non-null values of every numeric feature with values: what KS and Wasserstein need."""
+    out: dict[str, npt.NDArray[np.float64]] = {}
+    for name, profile in profiles.items():
+        if profile.kind == "numeric" and profile.count and name in columns:
+            numbers = numeric_values(columns[name])
+            numbers.sort()  # numeric_values returns a copy
+            out[name] = numbers
+    return out
+
+
+def reference_values_to_bytes(values: Mapping[str, npt.NDArray[np.float64]]) -> bytes:
+    """One uncompressed ``.npz`` of the sorted reference values (no pickles: safe to load).
+
+    Arrays are stored positionally after an array of the feature names, so any feature name is allowed.
+    """
+    buffer = io.BytesIO()
+    names = np.array(list(values), dtype=np.str_)
+    np.savez(buffer, names, *(np.asarray(v, dtype=np.float64) for v in values.values()))
+    return buffer.getvalue()
+
+
+def reference_values_from_bytes(data: bytes) -> dict[str, npt.NDArray[np.float64]]:
+    """Read back :func:`reference_values_to_bytes`."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        names = archive["arr_0"].tolist()
+        return {str(name): archive[f"arr_{i + 1}"] for i, name in enumerate(names)}
 
 
 def infer_kind(values: npt.ArrayLike) -> FeatureKind:
@@ -195,8 +231,9 @@ def null_mask(values: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     if array.dtype.kind == "f":
         mask: npt.NDArray[np.bool_] = np.isnan(array)
         return mask
-    if array.dtype.kind == "O":
-        return np.fromiter((_is_null(v) for v in array.tolist()), dtype=np.bool_, count=array.shape[0])
+    if array.dtype.kind == "O":  # None, or a value unequal to itself (NaN); compared in C, not in Python
+        nulls: npt.NDArray[np.bool_] = np.equal(array, np.array(None)) | np.not_equal(array, array)
+        return nulls
     return np.zeros(array.shape[0], dtype=np.bool_)
 
 
@@ -207,6 +244,20 @@ def category_keys(values: npt.ArrayLike) -> npt.NDArray[np.str_]:
         return array
     keys = [_key(v) for v in array.tolist() if not _is_null(v)]
     return np.array(keys, dtype=np.str_)
+
+
+def category_counts(values: npt.ArrayLike) -> dict[str, int]:
+    """Count per category key of the non-null values (keys as :func:`category_keys` makes them).
+
+    One hashing pass over the values, then one key conversion per distinct value: no sort, and no
+    per-row string conversion, which matters for million-row windows.
+    """
+    out: dict[str, int] = {}
+    for value, n in Counter(np.asarray(values).tolist()).items():
+        if not _is_null(value):
+            key = _key(value)
+            out[key] = out.get(key, 0) + n
+    return out
 
 
 def decile_edges(numbers: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -220,6 +271,14 @@ def bin_counts(
     """Counts in the ``len(edges) + 1`` right-closed bins ``(-inf, e0], (e0, e1], ..., (e_last, inf)``."""
     index = np.searchsorted(np.asarray(edges, dtype=np.float64), numbers, side="left")
     return np.bincount(index, minlength=len(edges) + 1).astype(np.int64)
+
+
+def sorted_bin_counts(
+    numbers: npt.NDArray[np.float64], edges: Sequence[float] | npt.NDArray[np.float64]
+) -> npt.NDArray[np.int64]:
+    """:func:`bin_counts` of values already sorted: one binary search per edge instead of one per value."""
+    at_or_below = np.searchsorted(numbers, np.asarray(edges, dtype=np.float64), side="right")
+    return np.diff(at_or_below, prepend=0, append=numbers.size).astype(np.int64)
 
 
 def _key(value: object) -> str:

@@ -32,6 +32,8 @@ DEPLOYMENT_CONFIG_DEFAULTS: dict[str, Any] = {
     "memory_mb": 512,
     "hold_timeout_s": 30.0,
     "max_queue": 1000,
+    "max_scale_up_rate": 1000.0,
+    "max_scale_down_rate": 2.0,
 }
 
 

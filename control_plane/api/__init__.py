@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from control_plane.api import applications, deployment_configs, invoke_keys, models, system
+from control_plane.api import (
+    applications,
+    deployment_configs,
+    drift_jobs,
+    drift_reports,
+    invoke_keys,
+    models,
+    monitoring,
+    system,
+)
 
 
 def routes() -> list[BaseRoute]:
@@ -14,4 +23,7 @@ def routes() -> list[BaseRoute]:
         *applications.routes(),
         *invoke_keys.routes(),
         *deployment_configs.routes(),
+        *monitoring.routes(),
+        *drift_reports.routes(),
+        *drift_jobs.routes(),
     ]

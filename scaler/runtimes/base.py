@@ -42,7 +42,8 @@ class ReplicaHandle:
     """A replica a backend started (or found): unique id and the address of its GRPCInferenceService.
 
     `phases` are the named steps of the launch with their seconds, as the backend measured them
-    (docker: `pull` when the host lacked the image, `create`, `start`); empty for adopted replicas.
+    (docker: `holder-wait`, `pull` when the host lacked the image, `create`, `start`); empty for adopted
+    replicas.
     """
 
     replica_id: str

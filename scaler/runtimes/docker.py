@@ -7,6 +7,17 @@ container runs detached with the labels `hydro.managed=true`, `hydro.version={ke
 limits, as uid 10001 on a read-only root filesystem with a tmpfs on /tmp, all capabilities dropped,
 no-new-privileges and a pids limit. Exits are noticed at once from the engine's event stream.
 
+With `holders` > 0 a replica does not get a network of its own: it joins an idle network-namespace
+holder from a small pool (`scaler/runtimes/holders.py`) whose port 9000 is already published on
+127.0.0.1, which takes the network set-up out of the cold start. The replica is labelled
+`hydro.holder={holder id}` and the holder is removed with it.
+
+With `spares`, one container per version is created ahead of time (not started: it uses no CPU or
+memory) when the version's image is prepared, and the next cold start of the version only starts it;
+a replacement is created in the background after `holder_refill_delay_s`. A spare of a version whose
+spec changed is thrown away; spares are removed when the scaler closes (a restarted scaler removes
+created-but-not-started leftovers like any stopped container).
+
 Every docker SDK call runs in a worker thread; docker errors become Hydro errors here.
 """
 
@@ -18,6 +29,7 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import docker
@@ -35,10 +47,12 @@ from scaler.runtimes.base import (
     ReplicaSpec,
     ready_or_exited,
 )
+from scaler.runtimes.holders import HOLDER_LABEL, HOLDER_ROLE, ROLE_LABEL, Holder, HolderPool
 
 log = logging.getLogger(__name__)
 
 CONTAINER_PORT = "9000/tcp"
+PORT_NUMBER = 9000
 CONTAINER_USER = "10001"
 ENGINE_TIMEOUT_S = 10.0
 
@@ -57,6 +71,10 @@ class DockerRuntime:
         base_url: str | None = None,
         metrics: Metrics | None = None,
         instance: str = "default",
+        holders: int = 0,
+        holder_image: str = "",
+        holder_refill_delay_s: float = 1.0,
+        spares: bool = False,
     ) -> None:
         self.instance = instance
         self.stop_timeout_s = stop_timeout_s
@@ -67,29 +85,68 @@ class DockerRuntime:
         self._image_locks: dict[str, asyncio.Lock] = {}
         self._exits: _ExitWatcher | None = None
         self._metrics = metrics
+        self.spares = spares
+        self.refill_delay_s = holder_refill_delay_s
+        self._spares: dict[str, _Spare] = {}
+        self._spare_tasks: set[asyncio.Task[None]] = set()
+        self._listed = asyncio.Event()
+        """Set once `list_existing` has sorted out the leftovers: spares are made only after that, so
+        that a spare just created is not taken for a leftover of a previous scaler."""
+        self._holder_of: dict[str, str] = {}
+        """Replica container id -> the holder whose network it joined."""
+        self.holders: HolderPool | None = None
+        if holders > 0 and holder_image:
+            self.holders = HolderPool(
+                lambda: self.client,
+                image=holder_image,
+                labels={MANAGED_LABEL: "true", INSTANCE_LABEL: instance},
+                user=CONTAINER_USER,
+                port=PORT_NUMBER,
+                size=holders,
+                refill_delay_s=holder_refill_delay_s,
+            )
 
     async def prepare(self, spec: ReplicaSpec) -> None:
         """Pull the version's image now if the host lacks it, so its first cold start does not."""
         if spec.image:
             await self._pull_once(spec.image, reason="prepull")
+            if self.spares:
+                await self._make_spare(spec)
 
     async def start(self, spec: ReplicaSpec) -> ReplicaHandle:
         if not spec.image:
             raise ImageError(f"version {spec.version_key} has no image in the catalog (it was not built)")
         await self._exit_watcher()
+        spare = self._spares.pop(spec.version_key, None)
+        if spare is not None:
+            self._refill_spare_later(spec)
+            if spare.spec == spec:
+                return await self._start_spare(spare)
+            await self._discard(spare)
         phases: list[tuple[str, float]] = []
-        began = time.monotonic()
+        holder: Holder | None = None
+        if self.holders is not None:
+            holder, waited = await self.holders.take()
+            phases.append(("holder-wait", waited))
         try:
-            container_id = await asyncio.to_thread(self._create, spec)
-        except _ImageMissing:
-            # Pull only when the host lacks the image: the common case costs no extra round trip.
-            await self._pull_once(spec.image, reason="start")
-            pulled = time.monotonic()
-            phases.append(("pull", pulled - began))
-            began = pulled
-            container_id = await asyncio.to_thread(self._create, spec)
-        created = time.monotonic()
-        host_port = await asyncio.to_thread(self._start, spec, container_id)
+            began = time.monotonic()
+            try:
+                container_id = await asyncio.to_thread(self._create, spec, holder)
+            except _ImageMissing:
+                # Pull only when the host lacks the image: the common case costs no extra round trip.
+                await self._pull_once(spec.image, reason="start")
+                pulled = time.monotonic()
+                phases.append(("pull", pulled - began))
+                began = pulled
+                container_id = await asyncio.to_thread(self._create, spec, holder)
+            created = time.monotonic()
+            host_port = await asyncio.to_thread(self._start, spec, container_id, holder)
+        except BaseException:
+            if holder is not None and self.holders is not None:
+                await asyncio.shield(self.holders.remove(holder.container_id))
+            raise
+        if holder is not None:
+            self._holder_of[container_id] = holder.container_id
         phases += [("create", created - began), ("start", time.monotonic() - created)]
         return ReplicaHandle(
             container_id, spec.version_key, spec.model, f"127.0.0.1:{host_port}", phases=tuple(phases)
@@ -105,17 +162,91 @@ class DockerRuntime:
 
     async def stop(self, replica: ReplicaHandle) -> None:
         await asyncio.to_thread(self._stop_and_remove, replica.replica_id)
+        holder_id = self._holder_of.pop(replica.replica_id, None)
+        if holder_id is not None and self.holders is not None:
+            await self.holders.remove(holder_id)
 
     async def list_existing(self) -> list[ReplicaHandle]:
-        return await asyncio.to_thread(self._list_managed)
+        """Running replicas (with their holders) to adopt; idle holders join the pool, which then fills."""
+        replicas, idle = await asyncio.to_thread(self._list_managed)
+        self._listed.set()
+        # A pool bigger than wanted (a scaler killed mid-refill, or a smaller pool size now) is trimmed.
+        keep = self.holders.size if self.holders is not None else 0
+        extra = idle[keep:]
+        if self.holders is not None:
+            self.holders.start(idle[:keep])
+        await asyncio.gather(*(asyncio.to_thread(self._remove_holder, h.container_id) for h in extra))
+        return replicas
 
     async def close(self) -> None:
+        for task in list(self._spare_tasks):
+            task.cancel()
+        await asyncio.gather(*self._spare_tasks, return_exceptions=True)
+        spares, self._spares = list(self._spares.values()), {}
+        await asyncio.gather(*(self._discard(spare) for spare in spares), return_exceptions=True)
+        if self.holders is not None:
+            await self.holders.close()
         if self._exits is not None:
             await asyncio.to_thread(self._exits.close)
             self._exits = None
         if self._client is not None:
             await asyncio.to_thread(self._client.close)
             self._client = None
+
+    # --- spares (created, not started) -------------------------------------------------------------
+
+    async def _make_spare(self, spec: ReplicaSpec) -> None:
+        """Create the version's spare container unless it has an up-to-date one."""
+        await self._listed.wait()
+        current = self._spares.get(spec.version_key)
+        if current is not None and current.spec == spec:
+            return
+        holder = None
+        if self.holders is not None:
+            holder, _ = await self.holders.take()
+        try:
+            container_id = await asyncio.to_thread(self._create, spec, holder)
+        except BaseException:
+            if holder is not None and self.holders is not None:
+                await asyncio.shield(self.holders.remove(holder.container_id))
+            raise
+        old = self._spares.pop(spec.version_key, None)
+        self._spares[spec.version_key] = _Spare(spec, container_id, holder)
+        if old is not None:
+            await self._discard(old)
+
+    def _refill_spare_later(self, spec: ReplicaSpec) -> None:
+        async def refill() -> None:
+            await asyncio.sleep(self.refill_delay_s)
+            try:
+                await self._make_spare(spec)
+            except Exception as exc:
+                log.warning("cannot create a spare container of %s: %s", spec.version_key, exc)
+
+        task = asyncio.create_task(refill(), name=f"spare-{spec.version_key}")
+        self._spare_tasks.add(task)
+        task.add_done_callback(self._spare_tasks.discard)
+
+    async def _start_spare(self, spare: _Spare) -> ReplicaHandle:
+        began = time.monotonic()
+        try:
+            host_port = await asyncio.to_thread(self._start, spare.spec, spare.container_id, spare.holder)
+        except BaseException:
+            if spare.holder is not None and self.holders is not None:
+                await asyncio.shield(self.holders.remove(spare.holder.container_id))
+            raise
+        if spare.holder is not None:
+            self._holder_of[spare.container_id] = spare.holder.container_id
+        phases = (("holder-wait", 0.0), ("create", 0.0), ("start", time.monotonic() - began))
+        spec = spare.spec
+        return ReplicaHandle(
+            spare.container_id, spec.version_key, spec.model, f"127.0.0.1:{host_port}", phases=phases
+        )
+
+    async def _discard(self, spare: _Spare) -> None:
+        await asyncio.to_thread(self._stop_and_remove, spare.container_id)
+        if spare.holder is not None and self.holders is not None:
+            await self.holders.remove(spare.holder.container_id)
 
     # --- in worker threads -------------------------------------------------------------------------
 
@@ -170,14 +301,20 @@ class DockerRuntime:
         except docker.errors.DockerException as exc:
             raise ImageError(f"cannot pull image {image!r}: {_explain(exc)}") from exc
 
-    def _create(self, spec: ReplicaSpec) -> str:
-        """Create (not start) a hardened container of `spec`; return its id."""
+    def _create(self, spec: ReplicaSpec, holder: Holder | None = None) -> str:
+        """Create (not start) a hardened container of `spec`, in `holder`'s network if any; return its id."""
         api = self.client.api
         # The engine refuses more CPUs than the host has; 0 means no limit.
         cpu = min(spec.cpu, float(os.cpu_count() or 1))
         memory = f"{max(spec.memory_mb, 8)}m" if spec.memory_mb > 0 else None
+        labels = {MANAGED_LABEL: "true", VERSION_LABEL: spec.version_key, INSTANCE_LABEL: self.instance}
+        if holder is None:
+            network: dict[str, Any] = {"port_bindings": {CONTAINER_PORT: ("127.0.0.1", None)}}
+        else:
+            network = {"network_mode": f"container:{holder.container_id}"}
+            labels[HOLDER_LABEL] = holder.container_id
         host_config = api.create_host_config(
-            port_bindings={CONTAINER_PORT: ("127.0.0.1", None)},
+            **network,
             nano_cpus=int(cpu * 1e9) if cpu > 0 else None,
             mem_limit=memory,
             memswap_limit=memory,
@@ -194,12 +331,9 @@ class DockerRuntime:
                 name=name,
                 detach=True,
                 user=CONTAINER_USER,
-                labels={
-                    MANAGED_LABEL: "true",
-                    VERSION_LABEL: spec.version_key,
-                    INSTANCE_LABEL: self.instance,
-                },
-                ports=[CONTAINER_PORT],
+                labels=labels,
+                # An int: docker-py turns "9000/tcp" into "9000/tcp/tcp" (the image's EXPOSE hid that).
+                ports=[PORT_NUMBER] if holder is None else None,
                 environment={"PYTHONUNBUFFERED": "1"},
                 host_config=host_config,
             )
@@ -210,12 +344,14 @@ class DockerRuntime:
         container_id: str = created["Id"]
         return container_id
 
-    def _start(self, spec: ReplicaSpec, container_id: str) -> str:
+    def _start(self, spec: ReplicaSpec, container_id: str, holder: Holder | None = None) -> str:
         """Start a created container; return the host port its gRPC port is published on."""
         api = self.client.api
         try:
             api.start(container_id)
-            bindings = api.port(container_id, 9000)
+            if holder is not None:
+                return holder.host_port
+            bindings = api.port(container_id, PORT_NUMBER)
         except docker.errors.DockerException as exc:
             self._stop_and_remove(container_id)
             raise StartError(f"cannot start a container of {spec.image!r}: {_explain(exc)}") from exc
@@ -265,24 +401,61 @@ class DockerRuntime:
         """Docker label filter (all must match) for the containers this scaler instance owns."""
         return [f"{MANAGED_LABEL}=true", f"{INSTANCE_LABEL}={self.instance}"]
 
-    def _list_managed(self) -> list[ReplicaHandle]:
-        """Running managed containers; stopped leftovers are removed on the way."""
+    def _list_managed(self) -> tuple[list[ReplicaHandle], list[Holder]]:
+        """Running replicas and the idle holders left running; stopped or broken leftovers are removed.
+
+        A replica that joined a holder is reached through the holder's published port; one whose holder
+        is gone is unreachable and removed. Holders no running replica uses are returned as idle.
+        """
         api = self.client.api
+        summaries = api.containers(all=True, filters={"label": self._owned_filter()})
+        holders = {s["Id"]: s for s in summaries if s.get("Labels", {}).get(ROLE_LABEL) == HOLDER_ROLE}
+        used: set[str] = set()
         found = []
-        for summary in api.containers(all=True, filters={"label": self._owned_filter()}):
+        for summary in summaries:
             container_id = summary["Id"]
-            key = summary.get("Labels", {}).get(VERSION_LABEL, "")
-            port = next(
-                (p.get("PublicPort") for p in summary.get("Ports", []) if p.get("PrivatePort") == 9000),
-                None,
-            )
-            if summary.get("State") != "running" or not key or port is None:
+            labels = summary.get("Labels", {})
+            if container_id in holders:
+                continue
+            key = labels.get(VERSION_LABEL, "")
+            holder_id = labels.get(HOLDER_LABEL)
+            holder = holders.get(holder_id) if holder_id else None
+            port = _published_port(summary if not holder_id else holder or {})
+            running = summary.get("State") == "running"
+            if holder_id and (holder is None or holder.get("State") != "running"):
+                running = False
+            if not running or not key or port is None:
                 log.info("removing leftover container %s (%s)", container_id[:12], summary.get("Status"))
                 self._stop_and_remove(container_id)
+                if holder_id:
+                    self._remove_holder(holder_id)
+                    used.add(holder_id)
                 continue
+            if holder_id:
+                used.add(holder_id)
+                self._holder_of[container_id] = holder_id
             model = key.rpartition(":")[0]
             found.append(ReplicaHandle(container_id, key, model, f"127.0.0.1:{port}"))
-        return found
+        idle = []
+        for holder_id, summary in holders.items():
+            if holder_id in used:
+                continue
+            port = _published_port(summary)
+            if summary.get("State") == "running" and port is not None:
+                idle.append(Holder(holder_id, str(port)))
+            else:
+                log.info("removing leftover holder %s (%s)", holder_id[:12], summary.get("Status"))
+                self._remove_holder(holder_id)
+        return found, idle
+
+    def _remove_holder(self, container_id: str) -> None:
+        try:
+            self.client.api.remove_container(container_id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                log.warning("removing holder container %s failed: %s", container_id[:12], exc)
 
     async def _exit_watcher(self) -> _ExitWatcher:
         """The engine's event stream, connected before the first container starts (so no exit is missed)."""
@@ -296,6 +469,15 @@ class DockerRuntime:
                 f"the Docker engine did not answer within {ENGINE_TIMEOUT_S:g} s; is dockerd running?"
             ) from None
         return self._exits
+
+
+@dataclass(frozen=True)
+class _Spare:
+    """A created, not started container of a version (in a holder's network when holders are on)."""
+
+    spec: ReplicaSpec
+    container_id: str
+    holder: Holder | None
 
 
 class _ImageMissing(Exception):
@@ -381,6 +563,11 @@ class _ExitWatcher:
     def _resolve_all(self) -> None:
         for container_id in list(self._waiters):
             self._resolve(container_id)
+
+
+def _published_port(summary: dict[str, Any]) -> int | None:
+    """The host port a container summary publishes the gRPC port on (None: not published)."""
+    return next((p.get("PublicPort") for p in summary.get("Ports", []) if p.get("PrivatePort") == 9000), None)
 
 
 def _explain(exc: docker.errors.DockerException) -> str:

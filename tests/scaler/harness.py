@@ -28,7 +28,8 @@ def free_port() -> int:
         return port
 
 
-TEST_INSTANCE = "tests-scaler"
+# Per test process: suites of other checkouts may run on the same Docker engine at the same time.
+TEST_INSTANCE = f"tests-scaler-{os.getpid()}"
 
 
 def scaler_settings(home: Path, **overrides: Any) -> Settings:

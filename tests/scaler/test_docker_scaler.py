@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import docker
@@ -22,7 +22,7 @@ from protos.hydro.v1 import catalog_pb2
 from scaler.errors import ImageError
 from scaler.runtimes.base import ReplicaSpec
 from scaler.runtimes.docker import DockerRuntime
-from tests.real_parts import require_docker_parts
+from tests.real_parts import BASE_IMAGE, require_docker_parts
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.conftest import ScalerFactory
 from tests.scaler.harness import TEST_INSTANCE, ready_ids
@@ -56,11 +56,32 @@ def image(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathF
 def no_leftover_containers(docker_client: docker.DockerClient) -> Iterator[None]:
     yield
     assert remove_containers(docker_client) == [], "the scaler left containers behind"
+    left = holders(docker_client)
+    for holder in left:
+        holder.remove(force=True)
+    assert left == [], "the scaler left network-namespace holders behind"
+
+
+def holders(client: docker.DockerClient) -> list[docker.models.containers.Container]:
+    found: list[docker.models.containers.Container] = client.containers.list(
+        all=True,
+        filters={"label": [f"hydro.scaler={TEST_INSTANCE}", "hydro.role=netns-holder"]},
+        ignore_removed=True,  # one removed between the listing and its inspection is gone
+    )
+    return found
+
+
+def assert_hardened(container: docker.models.containers.Container) -> None:
+    host = container.attrs["HostConfig"]
+    assert container.attrs["Config"]["User"] == "10001"
+    assert host["ReadonlyRootfs"] is True
+    assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["PidsLimit"] > 0
 
 
 def containers(client: docker.DockerClient, key: str = KEY) -> list[docker.models.containers.Container]:
     found: list[docker.models.containers.Container] = client.containers.list(
-        all=True, filters={"label": f"hydro.version={key}"}
+        all=True, filters={"label": f"hydro.version={key}"}, ignore_removed=True
     )
     return found
 
@@ -85,7 +106,10 @@ async def test_activate_pulls_and_runs_a_hardened_container_on_loopback_then_sca
 ) -> None:
     docker_client.images.remove(image)  # the host lacks the image: the first activation pulls it
     catalog.publish(docker_snapshot(2, image))
-    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False, scaler_prepull=False)
+    # Each replica with a network of its own (the holders' path has its own test).
+    scaler = await start_scaler(
+        runtime="docker", scaler_keep_containers=False, scaler_prepull=False, scaler_netns_holders=0
+    )
     watch = scaler.watch()
 
     started = time.perf_counter()
@@ -129,11 +153,134 @@ async def test_activate_pulls_and_runs_a_hardened_container_on_loopback_then_sca
     await until_no_containers(docker_client)
 
 
-async def test_a_container_that_dies_leaves_the_endpoints_at_once_and_is_replaced(
+async def test_a_replica_joins_a_pooled_hardened_holders_network_and_both_go_when_it_scales_to_zero(
+    docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
+) -> None:
+    docker_client.images.pull(image)
+    catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
+    scaler = await start_scaler(
+        runtime="docker",
+        scaler_keep_containers=False,
+        scaler_netns_holders=2,
+        scaler_holder_refill_delay_s=0.2,
+    )
+    await until(lambda: len(holders(docker_client)) == 2, "the pool holds two idle holders")
+    pooled = {h.id for h in holders(docker_client)}
+    watch = scaler.watch()
+
+    await scaler.activate(KEY)
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    [container] = containers(docker_client)
+    holder_id = container.labels["hydro.holder"]
+    assert holder_id in pooled, "the replica took an idle holder from the pool"
+    assert container.attrs["HostConfig"]["NetworkMode"] == f"container:{holder_id}"
+    assert_hardened(container)
+    holder = docker_client.containers.get(holder_id)
+    assert_hardened(holder)
+    assert holder.labels["hydro.managed"] == "true" and holder.labels["hydro.role"] == "netns-holder"
+    published = holder.attrs["NetworkSettings"]["Ports"]["9000/tcp"]
+    assert {binding["HostIp"] for binding in published} == {"127.0.0.1"}
+    endpoint = state[KEY].ready[0]
+    assert endpoint.address == f"127.0.0.1:{published[0]['HostPort']}"
+    assert await infer(endpoint.address, [4.0], MODEL) == [8.0]
+    # The pool refills in the background: two idle holders again, besides the replica's own.
+    await until(lambda: len(holders(docker_client)) == 3, "the pool refills")
+
+    text = await scrape(scaler.settings.scaler_metrics_port)
+    assert 'hydro_scaler_replica_start_seconds_count{backend="docker",phase="holder-wait"} 1.0' in text
+
+    # Idle past the grace period: the replica goes, and its holder with it; the pool stays.
+    catalog.publish(docker_snapshot(3, image, scale_to_zero_grace_s=0.0))
+    await watch.until(lambda s: ready_ids(s, KEY) == [], "the idle replica leaves", timeout=20)
+    await until_no_containers(docker_client)
+    await eventually_gone(docker_client, holder_id)
+    assert len(holders(docker_client)) == 2
+
+
+async def test_a_restarted_scaler_adopts_a_replica_with_its_holder_and_idle_holders_and_leaves_no_orphan(
     docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
 ) -> None:
     catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
-    scaler = await start_scaler(runtime="docker", scaler_keep_containers=False)
+    first = await start_scaler(runtime="docker", scaler_keep_containers=True, scaler_netns_holders=1)
+    watch = first.watch()
+    await first.activate(KEY)
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    endpoint = state[KEY].ready[0]
+    [container] = containers(docker_client)
+    holder_id = container.labels["hydro.holder"]
+    await first.stop()
+    # The replica and its holder outlive the scaler; idle holders are removed with it.
+    assert [h.id for h in holders(docker_client)] == [holder_id]
+    # An idle holder a crashed scaler left behind, and one that stopped.
+    runtime = DockerRuntime(instance=TEST_INSTANCE, holders=1, holder_image=BASE_IMAGE)
+    try:
+        assert runtime.holders is not None
+        [spare, dead] = await asyncio.gather(runtime.holders.take(), runtime.holders.take())
+        assert spare[0] is not None and dead[0] is not None
+        docker_client.api.kill(dead[0].container_id)
+    finally:
+        await runtime.close()
+    assert len(holders(docker_client)) == 3
+
+    second = await start_scaler(runtime="docker", scaler_keep_containers=False, scaler_netns_holders=1)
+    watch = second.watch()
+    state = await watch.until(
+        lambda s: ready_ids(s, KEY) == [container.id], "the replica is adopted", timeout=20
+    )
+    assert state[KEY].ready[0].address == endpoint.address, "reached through its holder's port"
+    assert await infer(endpoint.address, [1.5], MODEL) == [3.0]
+    await eventually_gone(docker_client, dead[0].container_id)
+    ids = {h.id for h in holders(docker_client)}
+    assert ids == {holder_id, spare[0].container_id}, "the idle holder joined the pool; no new one"
+    assert len(containers(docker_client)) == 1
+    await second.stop()
+    assert containers(docker_client) == [] and holders(docker_client) == [], "no orphan"
+
+
+async def test_with_spares_a_cold_start_only_starts_a_container_created_ahead_and_a_new_one_is_made(
+    docker_client: docker.DockerClient, image: str, catalog: CatalogServer, start_scaler: ScalerFactory
+) -> None:
+    docker_client.images.pull(image)
+    catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
+    scaler = await start_scaler(
+        runtime="docker",
+        scaler_keep_containers=False,
+        scaler_netns_holders=1,
+        scaler_spares=True,
+        scaler_holder_refill_delay_s=0.2,
+    )
+    await until(lambda: len(containers(docker_client)) == 1, "a spare container is created")
+    [spare] = containers(docker_client)
+    assert spare.status == "created", "created ahead, not started"
+    assert spare.attrs["HostConfig"]["NetworkMode"] == f"container:{spare.labels['hydro.holder']}"
+    assert_hardened(spare)
+    watch = scaler.watch()
+
+    await scaler.activate(KEY)
+    state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
+    assert state[KEY].ready[0].replica_id == spare.id, "the cold start started the spare"
+    assert await infer(state[KEY].ready[0].address, [2.0], MODEL) == [4.0]
+    text = await scrape(scaler.settings.scaler_metrics_port)
+    assert sample(text, 'hydro_scaler_replica_start_seconds_sum{backend="docker",phase="create"}') == 0.0
+    # A new spare is made in the background for the next cold start.
+    await until(lambda: len(containers(docker_client)) == 2, "a new spare is created")
+    assert sorted(c.status for c in containers(docker_client)) == ["created", "running"]
+    await scaler.stop()
+    assert containers(docker_client) == [] and holders(docker_client) == [], "no orphan"
+
+
+@pytest.mark.parametrize("netns_holders", [0, 1])
+async def test_a_container_that_dies_leaves_the_endpoints_at_once_and_is_replaced(
+    docker_client: docker.DockerClient,
+    image: str,
+    catalog: CatalogServer,
+    start_scaler: ScalerFactory,
+    netns_holders: int,
+) -> None:
+    catalog.publish(docker_snapshot(2, image, scale_to_zero_grace_s=60.0))
+    scaler = await start_scaler(
+        runtime="docker", scaler_keep_containers=False, scaler_netns_holders=netns_holders
+    )
     watch = scaler.watch()
     await scaler.activate(KEY)
     state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a container is ready", timeout=60)
@@ -144,7 +291,10 @@ async def test_a_container_that_dies_leaves_the_endpoints_at_once_and_is_replace
     await watch.until(lambda s: victim not in ready_ids(s, KEY), "the dead container leaves", timeout=2)
     state = await watch.until(lambda s: len(ready_ids(s, KEY)) == 1, "a replacement is ready", timeout=60)
     assert ready_ids(state, KEY) != [victim]
+    assert await infer(state[KEY].ready[0].address, [1.0], MODEL) == [2.0]
     await eventually_gone(docker_client, victim)
+    # With holders, the dead replica's holder went with it: one for the replacement, one idle.
+    await until(lambda: len(holders(docker_client)) == 2 * netns_holders, "the dead one's holder is gone")
 
 
 async def test_a_restarted_scaler_adopts_its_containers_and_removes_those_of_unknown_versions(
@@ -250,7 +400,7 @@ async def test_metrics_break_a_cold_start_into_phases_and_show_the_replica_gauge
 
     text = await scrape(scaler.settings.scaler_metrics_port)
     seconds = {}
-    for phase in ("create", "start", "launch", "ready", "total"):
+    for phase in ("create", "start", "launch", "first-ready", "total"):
         count = f'hydro_scaler_replica_start_seconds_count{{backend="docker",phase="{phase}"}} 1.0'
         assert count in text, f"no {phase} observation in\n{text}"
         seconds[phase] = sample(
@@ -258,7 +408,7 @@ async def test_metrics_break_a_cold_start_into_phases_and_show_the_replica_gauge
         )
     assert 'phase="pull"' not in text, "the image was on the host: no pull phase"
     assert seconds["create"] + seconds["start"] <= seconds["launch"] + 1e-6
-    assert abs(seconds["launch"] + seconds["ready"] - seconds["total"]) < 1e-6
+    assert abs(seconds["launch"] + seconds["first-ready"] - seconds["total"]) < 1e-6
     assert f'hydro_scaler_replicas{{state="ready",version="{KEY}"}} 1.0' in text
     assert f'hydro_scaler_replicas{{state="starting",version="{KEY}"}} 0.0' in text
     assert f'hydro_scaler_replicas{{state="desired",version="{KEY}"}} 1.0' in text
@@ -266,6 +416,13 @@ async def test_metrics_break_a_cold_start_into_phases_and_show_the_replica_gauge
     print(
         "docker cold start phases (image on host): " + ", ".join(f"{k} {v:.3f} s" for k, v in seconds.items())
     )
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting until {what}"
+        await asyncio.sleep(0.1)
 
 
 async def scrape(port: int) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from protos.hydro.v1 import catalog_pb2
+from scaler.autoscaler import scaling_config
 from scaler.load import LoadBoard
 from scaler.policy import (
     Decision,
@@ -13,6 +15,7 @@ from scaler.policy import (
     activation_target,
     decide,
 )
+from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 
 FAST = ScalingConfig(target_concurrency=10.0, scale_to_zero_grace_s=30.0, stable_window_s=60.0)
 TICK = 2.0
@@ -233,6 +236,30 @@ def test_scale_down_is_limited_to_half_the_ready_replicas_per_tick() -> None:
     assert [d.desired for d in idle.run(0.0, 14.0, 0)] == [20, 10, 5, 2, 1, 0, 0]
     gentle = ScalingConfig(target_concurrency=10.0, max_scale_down_rate=4.0, scale_to_zero_grace_s=0.0)
     assert Version(config=gentle, ready=40).tick(0.0, 0).desired == 10
+
+
+def test_the_rates_come_from_the_deployment_config_and_default_to_knatives() -> None:
+    # A snapshot's deployment config carries the rates; the decision uses them, not constants.
+    knobs = {**DEPLOYMENT_CONFIG_DEFAULTS, "target_concurrency": 10.0, "stable_window_s": TICK}
+    config = scaling_config(
+        catalog_pb2.DeploymentConfig(
+            name="d", **{**knobs, "max_scale_up_rate": 3.0, "max_scale_down_rate": 4.0}
+        ),
+        utilization=0.7,
+    )
+    assert (config.max_scale_up_rate, config.max_scale_down_rate) == (3.0, 4.0)
+    up = Version(config=config, ready=2)
+    assert [up.tick(t, 7_000).desired for t in (0.0, 2.0, 4.0)] == [6, 18, 54]
+    down = Version(config=replace(config, scale_to_zero_grace_s=0.0), ready=64, last_demand_at=-100.0)
+    assert [down.tick(t, 0).desired for t in (0.0, 2.0, 4.0, 6.0)] == [16, 4, 1, 0]
+
+    # Knative's defaults: from the control plane's defaults, and from a snapshot of an older control
+    # plane that does not send the rates at all (proto3 zero).
+    defaults = scaling_config(catalog_pb2.DeploymentConfig(name="d", **DEPLOYMENT_CONFIG_DEFAULTS), 0.7)
+    older = scaling_config(catalog_pb2.DeploymentConfig(name="d", target_concurrency=10.0), 0.7)
+    for config in (defaults, older):
+        assert (config.max_scale_up_rate, config.max_scale_down_rate) == (1000.0, 2.0)
+    assert scaling_config(None, 0.7).max_scale_down_rate == 2.0
 
 
 def test_bounds_min_and_max_replicas() -> None:

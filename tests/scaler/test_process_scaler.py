@@ -166,7 +166,7 @@ async def test_metrics_and_health_over_http(
         missing = await client.get(f"{base}/nope")
     assert health["catalog_connected"] is True and health["catalog_revision"] == 2
     assert 'hydro_scaler_replicas{state="ready",version="double:1"} 1.0' in metrics
-    for phase in ("unpack", "start", "launch", "ready", "total"):
+    for phase in ("unpack", "start", "launch", "first-ready", "total"):
         assert f'hydro_scaler_replica_start_seconds_count{{backend="process",phase="{phase}"}} 1.0' in metrics
     assert missing.status_code == 404 and "error" in missing.json()
 

@@ -17,7 +17,13 @@ from sonar.drift import (
     detect_drift,
     outlier_share,
 )
-from sonar.profile import FeatureProfile, profile_dataset
+from sonar.profile import (
+    FeatureProfile,
+    profile_dataset,
+    reference_values,
+    reference_values_from_bytes,
+    reference_values_to_bytes,
+)
 
 Columns = dict[str, npt.NDArray[np.generic]]
 
@@ -212,3 +218,27 @@ def test_report_is_json_able(reference: Columns, profiles: dict[str, FeatureProf
     data = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert data["drifted_features"] == report.drifted_features
     assert {f["name"] for f in data["features"]} == {"amount", "age", "score", "country"}
+
+
+def test_sorted_reference_values_and_threads_do_not_change_the_report(
+    reference: Columns, profiles: dict[str, FeatureProfile]
+) -> None:
+    """What a release stores (sorted values, through bytes) gives the report the raw columns give."""
+    stored = reference_values_from_bytes(reference_values_to_bytes(reference_values(reference, profiles)))
+    assert set(stored) == {"amount", "age", "score"}  # numeric features only
+    current = draw(LARGE, seed=11, shift=0.2, null_share=0.1)
+    from_raw = detect_drift(profiles, current, reference, workers=1).to_dict()
+    assert detect_drift(profiles, current, stored, workers=1).to_dict() == from_raw
+    assert detect_drift(profiles, current, stored, workers=4).to_dict() == from_raw
+
+
+def test_prediction_drift_is_output_fields_profiled_as_features(reference: Columns) -> None:
+    """The model's output is one more column: a shifted prediction is flagged while the inputs are not."""
+    rng = np.random.default_rng(12)
+    inputs_and_output = {**reference, "prediction": rng.beta(2, 5, REFERENCE_ROWS)}
+    profiles = profile_dataset(inputs_and_output)
+    values = reference_values(inputs_and_output, profiles)
+    current = {**draw(LARGE, seed=13), "prediction": rng.beta(3, 5, LARGE)}
+    report = detect_drift(profiles, current, values)
+    assert report.drifted_features == ["prediction"]
+    assert report.feature("prediction").method == "wasserstein"

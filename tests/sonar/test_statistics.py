@@ -7,10 +7,16 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from scipy import stats  # type: ignore[import-untyped]
+from scipy import special, stats  # type: ignore[import-untyped]
 from scipy.spatial.distance import jensenshannon  # type: ignore[import-untyped]
 
-from sonar.profile import profile_feature
+from sonar.profile import (
+    bin_counts,
+    profile_feature,
+    reference_values_from_bytes,
+    reference_values_to_bytes,
+    sorted_bin_counts,
+)
 from sonar.statistics import (
     PSI_EPSILON,
     categorical_statistics,
@@ -18,9 +24,11 @@ from sonar.statistics import (
     compare_ecdfs,
     jensen_shannon,
     ks_test,
+    kstwo_sf,
     normalised_wasserstein,
     numeric_statistics,
     psi,
+    smirnov_sf,
     unseen_share,
     wasserstein,
 )
@@ -53,6 +61,15 @@ NUMERIC_PAIRS = {
     ),
     # identical samples: statistic 0, p-value 1
     "identical": (np.arange(100.0), np.arange(100.0)),
+    # either side of scipy's exact limit (10,000 on the larger side)
+    "exact-limit": (rng(13).normal(0, 1, 10_000), rng(14).normal(0.03, 1, 7_000)),
+    "asymptotic-limit": (rng(15).normal(0, 1, 10_001), rng(16).normal(0.03, 1, 7_000)),
+    # a production window larger than the reference, rounded values with heavy ties, a drift whose
+    # asymptotic p-value falls in scipy's exact-Smirnov band (2.2 <= n D^2 < 370)
+    "window-ties": (
+        np.round(rng(17).normal(0, 1, 60_000), 2),
+        np.round(rng(18).normal(0.03, 1, 300_000), 2),
+    ),
 }
 
 
@@ -63,6 +80,44 @@ def test_ks_equals_scipy(name: str) -> None:
     theirs = stats.ks_2samp(ref, cur)
     assert close(ours.statistic, float(theirs.statistic))
     assert close(ours.p_value, float(theirs.pvalue))
+
+
+def test_ks_and_wasserstein_equal_scipy_on_a_million_rows_against_200k() -> None:
+    """The benchmark's size: a small shift, so the p-value is in scipy's exact-Smirnov band."""
+    ref = rng(19).normal(0, 1, 200_000)
+    cur = np.concatenate([rng(20).normal(0.01, 1, 1_000_000), [np.nan] * 1000])
+    ours = compare_ecdfs(ref, cur)
+    clean = cur[~np.isnan(cur)]
+    theirs = stats.ks_2samp(ref, clean)
+    n = round(1_000_000 * 200_000 / 1_200_000)
+    assert 2.2 <= n * float(theirs.statistic) ** 2 < 370  # the band of kstwo_sf's own sum
+    assert ours.ks.statistic == float(theirs.statistic)  # bit for bit
+    assert close(ours.ks.p_value, float(theirs.pvalue))
+    assert close(ours.wasserstein, float(stats.wasserstein_distance(ref, clean)))
+
+
+@pytest.mark.parametrize("n", [141, 1_000, 14_286, 166_667, 833_333])
+@pytest.mark.parametrize(
+    "n_d_squared", [0.3, 1.0, 2.19, 2.2, 2.5, 5.0, 30.0, 150.0, 345.0, 369.0, 370.0, 400.0]
+)
+def test_kstwo_sf_equals_scipy_in_every_branch(n: int, n_d_squared: float) -> None:
+    d = math.sqrt(n_d_squared / n)
+    ours = kstwo_sf(d, n)
+    theirs = float(np.clip(stats.kstwo.sf(d, n), 0.0, 1.0))
+    assert ours == theirs or close(ours, theirs)
+
+
+def test_smirnov_sf_equals_scipy_special_smirnov() -> None:
+    for n, x in [(200, 0.11), (5_000, 0.03), (166_667, 0.0045), (166_667, 0.02), (1_000_000, 0.005)]:
+        assert close(smirnov_sf(n, x), float(special.smirnov(n, x)))
+    assert (smirnov_sf(10, 0.0), smirnov_sf(10, 1.0)) == (1.0, 0.0)
+
+
+def test_sorted_reference_values_give_the_same_answer_as_raw_ones() -> None:
+    raw = np.concatenate([rng(21).lognormal(0, 1, 50_000), [np.nan] * 100])
+    stored = reference_values_from_bytes(reference_values_to_bytes({"x": np.sort(raw[~np.isnan(raw)])}))
+    cur = rng(22).lognormal(0.05, 1, 80_000)
+    assert compare_ecdfs(stored["x"], cur) == compare_ecdfs(raw, cur)
 
 
 def test_compare_ecdfs_needs_values_on_both_sides() -> None:
@@ -185,6 +240,14 @@ def test_numeric_statistics_against_scipy_and_direct_psi() -> None:
     assert close(out["psi"], direct_psi(ref_counts, cur_counts))
     assert close(out["jensen_shannon"], float(jensenshannon(ref_counts, cur_counts)))
     assert out["count"] == 3_000
+
+
+def test_bins_of_sorted_values_equal_bins_by_search() -> None:
+    values = np.round(rng(23).normal(0, 1, 20_000), 1)  # values on the edges, ties
+    edges = tuple(np.unique(np.quantile(values, [i / 10 for i in range(1, 10)])).tolist())
+    assert sorted_bin_counts(np.sort(values), edges).tolist() == bin_counts(values, edges).tolist()
+    head = values[:2_000]
+    assert sorted_bin_counts(np.sort(head), edges).tolist() == bin_by_loop(head, edges)
 
 
 def test_numeric_statistics_without_raw_reference_skip_ks_and_wasserstein() -> None:

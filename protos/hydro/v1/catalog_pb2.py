@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/hydro/v1/catalog.proto\x12\x08hydro.v1\"L\n\nTensorSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0f\n\x07profile\x18\x04 \x01(\t\"X\n\tSignature\x12$\n\x06inputs\x18\x01 \x03(\x0b\x32\x14.hydro.v1.TensorSpec\x12%\n\x07outputs\x18\x02 \x03(\x0b\x32\x14.hydro.v1.TensorSpec\"\xd8\x02\n\x10\x44\x65ploymentConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cmin_replicas\x18\x02 \x01(\x05\x12\x14\n\x0cmax_replicas\x18\x03 \x01(\x05\x12\x1a\n\x12target_concurrency\x18\x04 \x01(\x01\x12\x1d\n\x15\x63ontainer_concurrency\x18\x05 \x01(\x05\x12\x1d\n\x15scale_to_zero_grace_s\x18\x06 \x01(\x01\x12\x17\n\x0fstable_window_s\x18\x07 \x01(\x01\x12\x18\n\x10panic_window_pct\x18\x08 \x01(\x01\x12\x1b\n\x13panic_threshold_pct\x18\t \x01(\x01\x12\x15\n\rinitial_scale\x18\n \x01(\x05\x12\x0b\n\x03\x63pu\x18\x0b \x01(\x01\x12\x11\n\tmemory_mb\x18\x0c \x01(\x05\x12\x16\n\x0ehold_timeout_s\x18\r \x01(\x01\x12\x11\n\tmax_queue\x18\x0e \x01(\x05\"\xb3\x01\n\x0cModelVersion\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\r\n\x05image\x18\x04 \x01(\t\x12\x0e\n\x06\x64igest\x18\x05 \x01(\t\x12\x14\n\x0c\x61rtifact_url\x18\x06 \x01(\t\x12&\n\tsignature\x18\x07 \x01(\x0b\x32\x13.hydro.v1.Signature\x12\x19\n\x11\x64\x65ployment_config\x18\x08 \x01(\t\"I\n\x07Variant\x12\x13\n\x0bversion_key\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x05\x12\x19\n\x11\x64\x65ployment_config\x18\x03 \x01(\t\",\n\x05Stage\x12#\n\x08variants\x18\x01 \x03(\x0b\x32\x11.hydro.v1.Variant\"\x8a\x01\n\x0b\x41pplication\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x06stages\x18\x02 \x03(\x0b\x32\x0f.hydro.v1.Stage\x12\x15\n\rsampling_rate\x18\x03 \x01(\x01\x12\x1a\n\x12require_invoke_key\x18\x04 \x01(\x08\x12\x19\n\x11invoke_key_hashes\x18\x05 \x03(\t\"\xab\x01\n\x08Snapshot\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12+\n\x0c\x61pplications\x18\x02 \x03(\x0b\x32\x15.hydro.v1.Application\x12(\n\x08versions\x18\x03 \x03(\x0b\x32\x16.hydro.v1.ModelVersion\x12\x36\n\x12\x64\x65ployment_configs\x18\x04 \x03(\x0b\x32\x1a.hydro.v1.DeploymentConfig\"\x1e\n\x0cWatchRequest\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t2B\n\x07\x43\x61talog\x12\x37\n\x05Watch\x12\x16.hydro.v1.WatchRequest\x1a\x12.hydro.v1.Snapshot\"\x00\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dprotos/hydro/v1/catalog.proto\x12\x08hydro.v1\"L\n\nTensorSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x64\x61tatype\x18\x02 \x01(\t\x12\r\n\x05shape\x18\x03 \x03(\x03\x12\x0f\n\x07profile\x18\x04 \x01(\t\"X\n\tSignature\x12$\n\x06inputs\x18\x01 \x03(\x0b\x32\x14.hydro.v1.TensorSpec\x12%\n\x07outputs\x18\x02 \x03(\x0b\x32\x14.hydro.v1.TensorSpec\"\x90\x03\n\x10\x44\x65ploymentConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0cmin_replicas\x18\x02 \x01(\x05\x12\x14\n\x0cmax_replicas\x18\x03 \x01(\x05\x12\x1a\n\x12target_concurrency\x18\x04 \x01(\x01\x12\x1d\n\x15\x63ontainer_concurrency\x18\x05 \x01(\x05\x12\x1d\n\x15scale_to_zero_grace_s\x18\x06 \x01(\x01\x12\x17\n\x0fstable_window_s\x18\x07 \x01(\x01\x12\x18\n\x10panic_window_pct\x18\x08 \x01(\x01\x12\x1b\n\x13panic_threshold_pct\x18\t \x01(\x01\x12\x15\n\rinitial_scale\x18\n \x01(\x05\x12\x0b\n\x03\x63pu\x18\x0b \x01(\x01\x12\x11\n\tmemory_mb\x18\x0c \x01(\x05\x12\x16\n\x0ehold_timeout_s\x18\r \x01(\x01\x12\x11\n\tmax_queue\x18\x0e \x01(\x05\x12\x19\n\x11max_scale_up_rate\x18\x0f \x01(\x01\x12\x1b\n\x13max_scale_down_rate\x18\x10 \x01(\x01\"\xca\x01\n\x0cModelVersion\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x05\x12\r\n\x05image\x18\x04 \x01(\t\x12\x0e\n\x06\x64igest\x18\x05 \x01(\t\x12\x14\n\x0c\x61rtifact_url\x18\x06 \x01(\t\x12&\n\tsignature\x18\x07 \x01(\x0b\x32\x13.hydro.v1.Signature\x12\x19\n\x11\x64\x65ployment_config\x18\x08 \x01(\t\x12\x15\n\rtraining_data\x18\t \x01(\t\"I\n\x07Variant\x12\x13\n\x0bversion_key\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x05\x12\x19\n\x11\x64\x65ployment_config\x18\x03 \x01(\t\",\n\x05Stage\x12#\n\x08variants\x18\x01 \x03(\x0b\x32\x11.hydro.v1.Variant\"\x8a\x01\n\x0b\x41pplication\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x06stages\x18\x02 \x03(\x0b\x32\x0f.hydro.v1.Stage\x12\x15\n\rsampling_rate\x18\x03 \x01(\x01\x12\x1a\n\x12require_invoke_key\x18\x04 \x01(\x08\x12\x19\n\x11invoke_key_hashes\x18\x05 \x03(\t\"\xab\x01\n\x08Snapshot\x12\x10\n\x08revision\x18\x01 \x01(\x03\x12+\n\x0c\x61pplications\x18\x02 \x03(\x0b\x32\x15.hydro.v1.Application\x12(\n\x08versions\x18\x03 \x03(\x0b\x32\x16.hydro.v1.ModelVersion\x12\x36\n\x12\x64\x65ployment_configs\x18\x04 \x03(\x0b\x32\x1a.hydro.v1.DeploymentConfig\"\x1e\n\x0cWatchRequest\x12\x0e\n\x06\x63lient\x18\x01 \x01(\t2B\n\x07\x43\x61talog\x12\x37\n\x05Watch\x12\x16.hydro.v1.WatchRequest\x1a\x12.hydro.v1.Snapshot\"\x00\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,19 +36,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNATURE']._serialized_start=121
   _globals['_SIGNATURE']._serialized_end=209
   _globals['_DEPLOYMENTCONFIG']._serialized_start=212
-  _globals['_DEPLOYMENTCONFIG']._serialized_end=556
-  _globals['_MODELVERSION']._serialized_start=559
-  _globals['_MODELVERSION']._serialized_end=738
-  _globals['_VARIANT']._serialized_start=740
-  _globals['_VARIANT']._serialized_end=813
-  _globals['_STAGE']._serialized_start=815
-  _globals['_STAGE']._serialized_end=859
-  _globals['_APPLICATION']._serialized_start=862
-  _globals['_APPLICATION']._serialized_end=1000
-  _globals['_SNAPSHOT']._serialized_start=1003
-  _globals['_SNAPSHOT']._serialized_end=1174
-  _globals['_WATCHREQUEST']._serialized_start=1176
-  _globals['_WATCHREQUEST']._serialized_end=1206
-  _globals['_CATALOG']._serialized_start=1208
-  _globals['_CATALOG']._serialized_end=1274
+  _globals['_DEPLOYMENTCONFIG']._serialized_end=612
+  _globals['_MODELVERSION']._serialized_start=615
+  _globals['_MODELVERSION']._serialized_end=817
+  _globals['_VARIANT']._serialized_start=819
+  _globals['_VARIANT']._serialized_end=892
+  _globals['_STAGE']._serialized_start=894
+  _globals['_STAGE']._serialized_end=938
+  _globals['_APPLICATION']._serialized_start=941
+  _globals['_APPLICATION']._serialized_end=1079
+  _globals['_SNAPSHOT']._serialized_start=1082
+  _globals['_SNAPSHOT']._serialized_end=1253
+  _globals['_WATCHREQUEST']._serialized_start=1255
+  _globals['_WATCHREQUEST']._serialized_end=1285
+  _globals['_CATALOG']._serialized_start=1287
+  _globals['_CATALOG']._serialized_end=1353
 # @@protoc_insertion_point(module_scope)

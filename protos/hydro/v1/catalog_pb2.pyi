@@ -27,7 +27,7 @@ class Signature(_message.Message):
     def __init__(self, inputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ..., outputs: _Optional[_Iterable[_Union[TensorSpec, _Mapping]]] = ...) -> None: ...
 
 class DeploymentConfig(_message.Message):
-    __slots__ = ("name", "min_replicas", "max_replicas", "target_concurrency", "container_concurrency", "scale_to_zero_grace_s", "stable_window_s", "panic_window_pct", "panic_threshold_pct", "initial_scale", "cpu", "memory_mb", "hold_timeout_s", "max_queue")
+    __slots__ = ("name", "min_replicas", "max_replicas", "target_concurrency", "container_concurrency", "scale_to_zero_grace_s", "stable_window_s", "panic_window_pct", "panic_threshold_pct", "initial_scale", "cpu", "memory_mb", "hold_timeout_s", "max_queue", "max_scale_up_rate", "max_scale_down_rate")
     NAME_FIELD_NUMBER: _ClassVar[int]
     MIN_REPLICAS_FIELD_NUMBER: _ClassVar[int]
     MAX_REPLICAS_FIELD_NUMBER: _ClassVar[int]
@@ -42,6 +42,8 @@ class DeploymentConfig(_message.Message):
     MEMORY_MB_FIELD_NUMBER: _ClassVar[int]
     HOLD_TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
     MAX_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCALE_UP_RATE_FIELD_NUMBER: _ClassVar[int]
+    MAX_SCALE_DOWN_RATE_FIELD_NUMBER: _ClassVar[int]
     name: str
     min_replicas: int
     max_replicas: int
@@ -56,10 +58,12 @@ class DeploymentConfig(_message.Message):
     memory_mb: int
     hold_timeout_s: float
     max_queue: int
-    def __init__(self, name: _Optional[str] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_concurrency: _Optional[float] = ..., container_concurrency: _Optional[int] = ..., scale_to_zero_grace_s: _Optional[float] = ..., stable_window_s: _Optional[float] = ..., panic_window_pct: _Optional[float] = ..., panic_threshold_pct: _Optional[float] = ..., initial_scale: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., hold_timeout_s: _Optional[float] = ..., max_queue: _Optional[int] = ...) -> None: ...
+    max_scale_up_rate: float
+    max_scale_down_rate: float
+    def __init__(self, name: _Optional[str] = ..., min_replicas: _Optional[int] = ..., max_replicas: _Optional[int] = ..., target_concurrency: _Optional[float] = ..., container_concurrency: _Optional[int] = ..., scale_to_zero_grace_s: _Optional[float] = ..., stable_window_s: _Optional[float] = ..., panic_window_pct: _Optional[float] = ..., panic_threshold_pct: _Optional[float] = ..., initial_scale: _Optional[int] = ..., cpu: _Optional[float] = ..., memory_mb: _Optional[int] = ..., hold_timeout_s: _Optional[float] = ..., max_queue: _Optional[int] = ..., max_scale_up_rate: _Optional[float] = ..., max_scale_down_rate: _Optional[float] = ...) -> None: ...
 
 class ModelVersion(_message.Message):
-    __slots__ = ("key", "model", "version", "image", "digest", "artifact_url", "signature", "deployment_config")
+    __slots__ = ("key", "model", "version", "image", "digest", "artifact_url", "signature", "deployment_config", "training_data")
     KEY_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -68,6 +72,7 @@ class ModelVersion(_message.Message):
     ARTIFACT_URL_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_DATA_FIELD_NUMBER: _ClassVar[int]
     key: str
     model: str
     version: int
@@ -76,7 +81,8 @@ class ModelVersion(_message.Message):
     artifact_url: str
     signature: Signature
     deployment_config: str
-    def __init__(self, key: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., image: _Optional[str] = ..., digest: _Optional[str] = ..., artifact_url: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., deployment_config: _Optional[str] = ...) -> None: ...
+    training_data: str
+    def __init__(self, key: _Optional[str] = ..., model: _Optional[str] = ..., version: _Optional[int] = ..., image: _Optional[str] = ..., digest: _Optional[str] = ..., artifact_url: _Optional[str] = ..., signature: _Optional[_Union[Signature, _Mapping]] = ..., deployment_config: _Optional[str] = ..., training_data: _Optional[str] = ...) -> None: ...
 
 class Variant(_message.Message):
     __slots__ = ("version_key", "weight", "deployment_config")

@@ -1,0 +1,88 @@
+"""Drift reports: start one by hand, list a version's, read one as JSON or as its HTML page."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from control_plane import drift_reports
+from control_plane.api.common import PREFIX, authorize, endpoint, json_body, path_int, state
+from control_plane.errors import InvalidRequest
+
+DEFAULT_LIMIT = 50
+# The page is Sonar's self-contained HTML: inline styles, scripts and data: images, nothing fetched.
+# Sandboxed, it runs in an origin of its own and cannot reach the API or the UI's storage.
+HTML_POLICY = (
+    "sandbox allow-scripts; default-src 'none'; img-src data:; "
+    "style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+)
+
+
+@endpoint
+async def run(request: Request) -> Response:
+    current = authorize(request)
+    body = await json_body(request)
+    report = await drift_reports.run(
+        current.catalog, request.path_params["model"], path_int(request, "version"), body, current.clock()
+    )
+    return JSONResponse(report, status_code=202)
+
+
+@endpoint
+async def list_for_version(request: Request) -> Response:
+    listed = await drift_reports.list_for(
+        state(request).catalog,
+        request.path_params["model"],
+        path_int(request, "version"),
+        limit=_limit(request),
+        status=request.query_params.get("status"),
+    )
+    return JSONResponse(listed)
+
+
+@endpoint
+async def get(request: Request) -> Response:
+    return JSONResponse(await drift_reports.get(state(request).catalog, request.path_params["report_id"]))
+
+
+@endpoint
+async def html(request: Request) -> Response:
+    current = state(request)
+    chunks = await drift_reports.html(current.catalog, current.store, request.path_params["report_id"])
+    try:
+        first = await anext(chunks)  # NotFound surfaces here, before the response starts
+    except StopAsyncIteration:
+        first = b""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(
+        body(),
+        media_type="text/html; charset=utf-8",
+        headers={"Content-Security-Policy": HTML_POLICY, "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= drift_reports.MAX_LIST:
+        raise InvalidRequest(f"limit must be an integer from 1 to {drift_reports.MAX_LIST}, got {raw!r}")
+    return int(raw)
+
+
+def routes() -> list[BaseRoute]:
+    version_reports = f"{PREFIX}/models/{{model}}/versions/{{version}}/drift-reports"
+    return [
+        Route(version_reports, run, methods=["POST"]),
+        Route(version_reports, list_for_version, methods=["GET"]),
+        Route(f"{PREFIX}/drift-reports/{{report_id}}", get, methods=["GET"]),
+        Route(f"{PREFIX}/drift-reports/{{report_id}}/html", html, methods=["GET"]),
+    ]

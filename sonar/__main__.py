@@ -1,0 +1,15 @@
+"""`python -m sonar`: run Sonar alone, configured by HYDRO_* variables, until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+from protos.serving import run_service
+from sonar.server import serve
+from sonar.settings import SonarSettings
+
+
+def main() -> None:
+    run_service("sonar", lambda: serve(SonarSettings()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Parquet parts of sampled traffic: their object keys and their bytes.
+
+Key: `samples/{model}/{version}/date=YYYY-MM-DD/hour=HH/part-{first_record_unix_ms}-{8 hex}.parquet`,
+date and hour in UTC of the records' `time_unix_ms`; one part holds rows of one version and one hour,
+and `first_record_unix_ms` is the earliest record time in it (so a listing sorts parts by time).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MS_PER_HOUR = 3_600_000
+COMPRESSION = "zstd"
+
+
+def hour_of(time_unix_ms: int) -> int:
+    """The hour (since 1970, UTC) a record time falls in: the partition it goes to."""
+    return time_unix_ms // MS_PER_HOUR
+
+
+def partition_prefix(model: str, version: int, hour: int) -> str:
+    """`samples/{model}/{version}/date=YYYY-MM-DD/hour=HH/` of an hour since 1970 (UTC)."""
+    start = datetime.fromtimestamp(hour * MS_PER_HOUR / 1000, tz=UTC)
+    return f"samples/{model}/{version}/date={start:%Y-%m-%d}/hour={start:%H}/"
+
+
+def part_key(model: str, version: int, first_record_unix_ms: int) -> str:
+    """A new part's key (the random suffix keeps two Sonar processes from overwriting each other)."""
+    prefix = partition_prefix(model, version, hour_of(first_record_unix_ms))
+    return f"{prefix}part-{first_record_unix_ms}-{os.urandom(4).hex()}.parquet"
+
+
+def encode(table: pa.Table) -> bytes:
+    """`table` as one Parquet file (zstd-compressed, statistics on)."""
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=COMPRESSION)
+    return bytes(sink.getvalue().to_pybytes())

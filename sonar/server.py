@@ -1,0 +1,162 @@
+"""Wires Sonar together and runs it: `serve(settings)` until cancelled.
+
+settings -> object store, catalog watch (signatures), sample buffer -> ingest (gRPC `hydro.v1.Sonar`)
+and HTTP (`/metrics`, `/health`); plus, unless drift is disabled, the drift worker (`sonar.worker`) and
+the reference profiles of newly released versions (`sonar.release_profiles`).
+
+A stop (SIGTERM, Ctrl-C, a cancel from `hydro up`) is graceful: the gRPC server stops taking batches,
+then everything buffered is written (retrying for up to `sonar_shutdown_timeout_s`; what still fails
+is counted as dropped), then the drift worker is told to stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from protos.hydro.v1 import sonar_pb2_grpc
+from protos.serving import CancellableServer, listen_tcp
+from sonar.buffer import SampleBuffer
+from sonar.catalog_watch import CatalogWatch
+from sonar.ingest import IngestService
+from sonar.metrics import CONTENT_TYPE, Metrics
+from sonar.object_store import open_object_store
+from sonar.release_profiles import ReleaseProfiler
+from sonar.settings import SonarSettings
+from sonar.worker import run_drift_worker
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""Largest record batch accepted (the router keeps its batches well under it)."""
+DRIFT_WORKER_STOP_S = 10.0
+
+
+def create_http_app(metrics: Metrics, health: Callable[[], dict[str, Any]]) -> Starlette:
+    async def metrics_route(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def health_route(request: Request) -> Response:
+        return JSONResponse(health())
+
+    return Starlette(routes=[Route("/metrics", metrics_route), Route("/health", health_route)])
+
+
+async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None) -> None:
+    """Serve until cancelled; `started` is set once the ports listen. On cancel, stop gracefully."""
+    metrics = Metrics()
+    store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+    catalog = CatalogWatch(settings.catalog_address, client=settings.worker_name)
+    buffer = SampleBuffer(
+        store,
+        metrics,
+        flush_rows=settings.sonar_flush_rows,
+        flush_bytes=settings.sonar_flush_bytes,
+        flush_age_s=settings.sonar_flush_age_s,
+        max_bytes=settings.sonar_max_buffered_bytes,
+        retry_initial_s=settings.sonar_retry_initial_s,
+        retry_max_s=settings.sonar_retry_max_s,
+    )
+    stop = asyncio.Event()
+    profiler = ReleaseProfiler()
+
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "catalog_connected": catalog.connected,
+            "catalog_revision": catalog.revision,
+            "object_store": settings.object_store_url,
+            "object_store_failing": buffer.store_failing,
+            "buffered_records": buffer.records,
+            "buffered_bytes": buffer.nbytes,
+        }
+
+    grpc_server = grpc.aio.server(
+        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
+    )
+    sonar_pb2_grpc.add_SonarServicer_to_server(  # type: ignore[no-untyped-call]
+        IngestService(catalog, buffer, metrics, unknown_version_wait_s=settings.sonar_unknown_version_wait_s),
+        grpc_server,
+    )
+    address = f"{settings.bind_host}:{settings.sonar_port}"
+    try:
+        grpc_server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"Sonar's ingest cannot listen on {address}: {exc}") from exc
+    listener = None
+    if settings.sonar_metrics_port:
+        listener = listen_tcp(settings.bind_host, settings.sonar_metrics_port, "Sonar's /metrics")
+    background: list[asyncio.Task[None]] = []
+    drift: asyncio.Task[None] | None = None
+    http_server: CancellableServer | None = None
+    http_task: asyncio.Task[None] | None = None
+    try:
+        await grpc_server.start()
+        background = [
+            asyncio.create_task(catalog.run(), name="sonar catalog watch"),
+            asyncio.create_task(buffer.run(), name="sonar sample writer"),
+        ]
+        if listener is not None:
+            config = uvicorn.Config(
+                create_http_app(metrics, health), lifespan="off", log_level="warning", access_log=False
+            )
+            http_server = CancellableServer(config)
+            http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="sonar http")
+            background.append(http_task)
+        if settings.drift_enabled:
+            drift = asyncio.create_task(run_drift_worker(settings, store, stop), name="sonar drift worker")
+            catalog.on_new_version(profiler.released)
+            background.append(
+                asyncio.create_task(profiler.run(settings, store), name="sonar release profiles")
+            )
+        log.info(
+            "sonar listening: ingest gRPC on %s, metrics on port %s; catalog %s; samples to %s",
+            address,
+            settings.sonar_metrics_port or "off",
+            settings.catalog_address,
+            settings.object_store_url,
+        )
+        if started is not None:
+            started.set()
+        watched = {*background, *([drift] if drift is not None else [])}
+        while True:
+            done, watched = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # a background loop only ends by failing: surface it
+                if task is not drift:
+                    raise RuntimeError(f"{task.get_name()} stopped unexpectedly")
+                log.warning("the drift worker returned; Sonar keeps ingesting")
+    finally:
+        log.info("sonar stopping: no more batches; writing what is buffered")
+        stop.set()
+        await grpc_server.stop(grace=2.0)
+        for task in background:
+            if task is not http_task:
+                task.cancel()
+        await asyncio.gather(*(t for t in background if t is not http_task), return_exceptions=True)
+        await buffer.close(settings.sonar_shutdown_timeout_s)
+        if drift is not None:
+            await asyncio.wait({drift}, timeout=DRIFT_WORKER_STOP_S)
+            drift.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                try:
+                    await drift
+                except Exception:
+                    log.exception("the drift worker failed")
+        if http_server is not None and http_task is not None:
+            http_server.should_exit = True
+            await asyncio.wait({http_task})
+        if listener is not None:
+            listener.close()
+        await store.close()
+        log.info("sonar stopped")

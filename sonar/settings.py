@@ -1,0 +1,127 @@
+"""Sonar's settings, read from `HYDRO_*` environment variables (names shared with other services mean
+the same thing there)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+def _default_worker_name() -> str:
+    return f"sonar-{socket.gethostname()}-{os.getpid()}"
+
+
+class SonarSettings(BaseSettings):
+    """Everything Sonar can be told: ingest and storage, and the drift worker's link to the control plane."""
+
+    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.hydro"), description="Where embedded state lives (the local object store)."
+    )
+    bind_host: str = Field(
+        default="127.0.0.1", description="Address Sonar's gRPC and HTTP servers listen on."
+    )
+    sonar_port: int = Field(default=9092, description="Port of the gRPC `hydro.v1.Sonar` ingest service.")
+    sonar_metrics_port: int = Field(
+        default=9192, description="Port of the HTTP `/metrics` and `/health` endpoints; 0 = off."
+    )
+    catalog_address: str = Field(
+        default="127.0.0.1:9089",
+        description="host:port of the control plane's hydro.v1.Catalog service (signatures of the versions).",
+    )
+    object_store_url: str = Field(
+        default="",
+        description="Where samples go: `file:///path` or `s3://bucket/prefix`; empty means "
+        "`file://{home}/objects`.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (MinIO, moto); None means AWS S3."
+    )
+    sonar_flush_rows: int = Field(
+        default=100_000,
+        gt=0,
+        description="A version's hour of samples is written once it has this many rows.",
+    )
+    sonar_flush_bytes: int = Field(
+        default=32 * MIB,
+        gt=0,
+        description="... or once its buffered records take this many bytes (as received).",
+    )
+    sonar_flush_age_s: float = Field(
+        default=60.0, gt=0, description="... or once its oldest buffered record is this many seconds old."
+    )
+    sonar_max_buffered_bytes: int = Field(
+        default=256 * MIB,
+        gt=0,
+        description="Most bytes held in memory (buffered records and Parquet parts waiting for the store); "
+        "beyond it the oldest are dropped and counted in hydro_sonar_records_dropped_total.",
+    )
+    sonar_retry_initial_s: float = Field(
+        default=0.2, gt=0, description="First pause before retrying a failed write to the object store."
+    )
+    sonar_retry_max_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest pause between two retries of a failed write (doubles up to it).",
+    )
+    sonar_shutdown_timeout_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="On stop, how long Sonar keeps retrying to write what it holds before counting it "
+        "dropped.",
+    )
+    sonar_unknown_version_wait_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a record of a version Sonar has no signature for waits for the catalog to "
+        "list it (the router may see a new version first) before it is rejected.",
+    )
+    # -- the drift worker (sonar.worker) ------------------------------------------------------------
+    control_plane_url: str = Field(
+        default="http://127.0.0.1:8080", description="Base URL of the control plane's REST API."
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for the control plane's API; unset means the contents of `{home}/token`.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="The control plane's admin token, used when HYDRO_API_TOKEN is not set."
+    )
+    drift_enabled: bool = Field(default=True, description="Whether this Sonar runs scheduled drift jobs.")
+    drift_poll_interval_s: float = Field(
+        default=5.0, gt=0, description="How often the drift worker looks for due drift jobs."
+    )
+    drift_lease_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a claimed drift job stays this worker's before others retry it.",
+    )
+    worker_name: str = Field(
+        default_factory=_default_worker_name,
+        description="Name of this Sonar in drift job leases and logs (default: sonar-{host}-{pid}).",
+    )
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> SonarSettings:
+        self.home = self.home.expanduser().absolute()
+        if not self.object_store_url:
+            self.object_store_url = f"file://{self.home}/objects"
+        return self
+
+    def bearer_token(self) -> str | None:
+        """`HYDRO_API_TOKEN`, else `HYDRO_ADMIN_TOKEN`, else the token file `hydro up` wrote under `home`."""
+        for secret in (self.api_token, self.admin_token):
+            if secret is not None and secret.get_secret_value():
+                return secret.get_secret_value()
+        try:
+            text = (self.home / "token").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text or None
