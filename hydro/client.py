@@ -108,6 +108,50 @@ class Application:
     invoke_urls: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class MonitoringSchedule:
+    """When Sonar computes a version's drift reports: a cron expression (UTC) and a window length."""
+
+    model: str
+    version: int
+    cron: str
+    window: str
+    window_s: int
+    thresholds: dict[str, float] = field(default_factory=dict)
+    enabled: bool = True
+    max_catch_up: int = 24
+    next_run_at: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """A drift report of a version over [window_start, window_end); summary and features once done."""
+
+    id: str
+    model: str
+    version: int
+    window_start: str
+    window_end: str
+    trigger: str
+    status: str
+    summary: dict[str, Any] | None = None
+    features: list[dict[str, Any]] | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    worker: str | None = None
+    html_url: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}:{self.version}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
 class HydroClient:
     """Synchronous client of one Hydro platform (control plane + router). Use as a context manager."""
 
@@ -229,6 +273,60 @@ class HydroClient:
     def deployment_config(self, name: str) -> dict[str, Any]:
         return self._api("GET", f"/deployment-configs/{_seg(name)}")
 
+    # monitoring and drift reports
+
+    def put_monitoring(
+        self,
+        model: str,
+        version: int,
+        *,
+        cron: str,
+        window: str,
+        thresholds: Mapping[str, float] | None = None,
+        enabled: bool = True,
+        max_catch_up: int = 24,
+    ) -> MonitoringSchedule:
+        """Set (replace) the version's drift schedule: `cron` in UTC, `window` such as "1h"."""
+        body = {
+            "cron": cron,
+            "window": window,
+            "thresholds": dict(thresholds or {}),
+            "enabled": enabled,
+            "max_catch_up": max_catch_up,
+        }
+        return _schedule(self._api("PUT", f"/models/{_seg(model)}/versions/{version}/monitoring", json=body))
+
+    def monitoring(self, model: str, version: int) -> MonitoringSchedule:
+        return _schedule(self._api("GET", f"/models/{_seg(model)}/versions/{version}/monitoring"))
+
+    def run_drift(
+        self,
+        model: str,
+        version: int,
+        *,
+        since: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+    ) -> DriftReport:
+        """Start a drift report over the last `since` (e.g. "1h"), or from `start` to `end` (ISO-8601)."""
+        body = {"since": since} if since is not None else {"start": start, "end": end}
+        return _drift_report(
+            self._api("POST", f"/models/{_seg(model)}/versions/{version}/drift-reports", json=body)
+        )
+
+    def drift_reports(self, model: str, version: int, *, limit: int = 50) -> list[DriftReport]:
+        """The version's drift reports, newest first (without per-feature results)."""
+        body = self._api(
+            "GET", f"/models/{_seg(model)}/versions/{version}/drift-reports", params={"limit": limit}
+        )
+        return [_drift_report(item) for item in _items(body, "drift_reports")]
+
+    def drift_report(self, report_id: str) -> DriftReport:
+        return _drift_report(self._api("GET", f"/drift-reports/{_seg(report_id)}"))
+
+    def drift_report_html(self, report_id: str) -> str:
+        return self._request("GET", self._url(f"/drift-reports/{_seg(report_id)}/html")).text
+
     # router
 
     def invoke(self, app: str, inputs: Mapping[str, Any], *, key: str | None = None) -> dict[str, Any]:
@@ -241,6 +339,25 @@ class HydroClient:
             "POST", f"{self.router_url}/apps/{_seg(app)}", json=dict(inputs), headers=headers, token=False
         )
         return _json_object(response)
+
+    def router_serves(self, app: str, model_version: int) -> bool:
+        """Whether the router already routes `app` to `model_version` (its routing state follows the
+        control plane's watch stream, so a fresh application reaches it a moment after the API answers).
+
+        Asks for the Open Inference Protocol metadata of that version, which never starts a replica. An
+        application that needs an invoke key answers 401 before routing, so that counts as served.
+        Raises HydroConnectionError when nothing answers at the router's address.
+        """
+        url = f"{self.router_url}/v2/models/{_seg(app)}/versions/{model_version}"
+        try:
+            response = self._http.get(url, headers={"Authorization": ""})
+        except httpx.TimeoutException:
+            return False
+        except httpx.TransportError as exc:
+            raise HydroConnectionError(
+                f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
+            ) from None
+        return response.status_code in (200, 401)
 
     # plumbing
 
@@ -323,6 +440,53 @@ def _invoke_key(body: Mapping[str, Any]) -> InvokeKey:
         created_at=body.get("created_at"),
         key=key if isinstance(key, str) else None,
     )
+
+
+def _schedule(body: Mapping[str, Any]) -> MonitoringSchedule:
+    return MonitoringSchedule(
+        model=str(body["model"]),
+        version=int(body["version"]),
+        cron=str(body["cron"]),
+        window=str(body["window"]),
+        window_s=int(body["window_s"]),
+        thresholds={str(k): float(v) for k, v in (body.get("thresholds") or {}).items()},
+        enabled=bool(body.get("enabled", True)),
+        max_catch_up=int(body.get("max_catch_up", 24)),
+        next_run_at=body.get("next_run_at"),
+    )
+
+
+def _drift_report(body: Mapping[str, Any]) -> DriftReport:
+    summary = body.get("summary")
+    return DriftReport(
+        id=str(body["id"]),
+        model=str(body["model"]),
+        version=int(body["version"]),
+        window_start=str(body["window_start"]),
+        window_end=str(body["window_end"]),
+        trigger=str(body.get("trigger", "")),
+        status=str(body["status"]),
+        summary=dict(summary) if isinstance(summary, Mapping) else None,
+        features=_features(body.get("features")),
+        thresholds=dict(body.get("thresholds") or {}),
+        error=body.get("error"),
+        worker=body.get("worker"),
+        html_url=body.get("html_url"),
+        created_at=body.get("created_at"),
+        finished_at=body.get("finished_at"),
+    )
+
+
+def _features(value: Any) -> list[dict[str, Any]] | None:
+    """Per-feature results as a list of objects (an object keyed by feature name becomes one)."""
+    if isinstance(value, Mapping):
+        return [
+            {"name": name, **result} if isinstance(result, Mapping) else {"name": name, "result": result}
+            for name, result in value.items()
+        ]
+    if isinstance(value, list):
+        return [item if isinstance(item, dict) else {"result": item} for item in value]
+    return None
 
 
 def _version(body: Mapping[str, Any]) -> ModelVersion:

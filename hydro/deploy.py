@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from hydro.client import Accepted, Application, HydroClient, ModelVersion, Variant
-from hydro.errors import DeployError, HydroClientError
+from hydro.errors import DeployError, HydroClientError, HydroConnectionError
 from hydro.package import pack
 
 EXAMPLE_VALUES: dict[str, Any] = {"BOOL": True, "BYTES": "text", "FP16": 1.0, "FP32": 1.0, "FP64": 1.0}
@@ -37,8 +37,10 @@ def deploy(
     console: Console,
     timeout_s: float = 1800.0,
     poll_s: float = 0.5,
+    router_timeout_s: float = 30.0,
 ) -> Deployed:
-    """Upload `folder` as a new version, wait until it is released, and route `app` to it (weight 100)."""
+    """Upload `folder` as a new version, wait until it is released, route `app` to it (weight 100) and
+    wait (bounded) until the router serves it."""
     accepted = upload(client, folder, console=console)
     version = wait_for_build(client, accepted, console=console, timeout_s=timeout_s, poll_s=poll_s)
     if version.status != "released":
@@ -52,7 +54,29 @@ def deploy(
         f"[green]✓[/] application [bold]{escape(app)}[/] now serves {escape(version.key)} "
         f"(deployment config {escape(deployment_config)})"
     )
+    try:
+        served = wait_for_router(client, app, version.version, timeout_s=router_timeout_s, poll_s=poll_s / 10)
+    except HydroConnectionError as exc:
+        console.print(f"[yellow]![/] could not check the router: {escape(str(exc))}")
+    else:
+        if not served:
+            console.print(
+                f"[yellow]![/] the router at {escape(client.router_url)} has not picked up {escape(app)} "
+                f"after {router_timeout_s:.0f} s; invokes may answer 404 until it does"
+            )
     return Deployed(version=version, application=application)
+
+
+def wait_for_router(
+    client: HydroClient, app: str, model_version: int, *, timeout_s: float, poll_s: float
+) -> bool:
+    """Poll until the router routes `app` to `model_version`, so the printed invoke URL works at once."""
+    deadline = time.monotonic() + timeout_s
+    while not client.router_serves(app, model_version):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+    return True
 
 
 def upload(client: HydroClient, folder: Path | str, *, console: Console) -> Accepted:

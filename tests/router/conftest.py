@@ -69,6 +69,9 @@ async def start_router(tmp_path: Path, model_dirs: dict[str, Path]) -> AsyncIter
                     "scaler_address": scaler_standin.address,
                     "router_id": "router-under-test",
                     "sonar_address": "",  # sampling off unless a test starts a Sonar
+                    # A stand-in replica can take longer than the 5 s default to start on a loaded CI machine;
+                    # tests that count activations must not see the router's re-activation while it waits.
+                    "router_reactivate_interval_s": 60,
                     **overrides,
                 }
             )

@@ -55,7 +55,9 @@ async def test_a_killed_replica_is_taken_out_and_the_request_retried_on_another(
 async def test_a_request_to_a_version_whose_only_replica_died_is_held_until_a_new_one_is_ready(
     start_router: StartRouter,
 ) -> None:
-    router = await start_router(scaler={"notice_death_after_s": 30})
+    # The scaler stand-in does not notice the death: the router re-activates the version itself, once the
+    # re-activation interval since the first activation has passed.
+    router = await start_router(scaler={"notice_death_after_s": 30}, router_reactivate_interval_s=2)
     assert (await router.http.post("/apps/double", json={"x": [1.0]})).status_code == 200
     [replica] = router.scaler.replicas
     replica.kill()
@@ -65,8 +67,8 @@ async def test_a_request_to_a_version_whose_only_replica_died_is_held_until_a_ne
 
     assert response.status_code == 200, response.text
     assert response.json() == {"y": [6.0]}
-    assert router.scaler.activations == {"double:1": 2}
-    assert len([r for r in router.scaler.replicas if r.alive]) == 1
+    assert router.scaler.activations["double:1"] >= 2
+    assert len([r for r in router.scaler.replicas if r.alive]) >= 1
 
 
 async def test_the_router_keeps_serving_from_its_snapshot_while_the_control_plane_is_down(
