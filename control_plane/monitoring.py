@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
@@ -46,8 +46,11 @@ class Thresholds(BaseModel):
     jensenshannon: float | None = Field(default=None, gt=0, le=1)
     null_share: float | None = Field(default=None, gt=0, le=1)
     drift_share: float | None = Field(default=None, gt=0, le=1)
+    correction: Literal["benjamini-hochberg", "bonferroni", "none"] | None = None
+    """How the KS and chi-square p-values of one report are corrected together (Sonar's default:
+    Benjamini-Hochberg, one false discovery rate per report)."""
 
-    def to_json(self) -> dict[str, float]:
+    def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
 
 

@@ -275,6 +275,11 @@ def _thresholds(
     help="Override a drift threshold (repeatable): ks_pvalue, chi2_pvalue, psi, wasserstein, jensenshannon, "
     "null_share, drift_share.",
 )
+@click.option(
+    "--correction",
+    type=click.Choice(["benjamini-hochberg", "bonferroni", "none"]),
+    help="Multiple-testing correction of the KS / chi-square p-values (default benjamini-hochberg).",
+)
 @click.option("--max-catch-up", type=click.IntRange(1, 1000), help="Most missed windows run after an outage.")
 @click.option("--off", is_flag=True, help="Turn the schedule off (keeps its settings).")
 def monitor(
@@ -282,6 +287,7 @@ def monitor(
     cron: str | None,
     window: str | None,
     thresholds: dict[str, float] | None,
+    correction: str | None,
     max_catch_up: int | None,
     off: bool,
 ) -> None:
@@ -291,7 +297,7 @@ def monitor(
     Options left out keep the current schedule's values.
     """
     model, number = version
-    changing = off or any(value is not None for value in (cron, window, thresholds, max_catch_up))
+    changing = off or any(value is not None for value in (cron, window, thresholds, correction, max_catch_up))
     with _client() as client:
         current = _current_schedule(client, model, number, required=not changing or off)
         if changing:
@@ -299,14 +305,17 @@ def monitor(
             window = window or (current.window if current else None)
             if cron is None or window is None:
                 raise click.UsageError("a new schedule needs both --cron and --window")
+            kept: dict[str, Any] = dict(current.thresholds) if current else {}
+            if thresholds is not None:  # new numbers replace the old ones; the correction stays unless given
+                kept = {k: v for k, v in kept.items() if k == "correction"} | thresholds
+            if correction is not None:
+                kept["correction"] = correction
             current = client.put_monitoring(
                 model,
                 number,
                 cron=cron,
                 window=window,
-                thresholds=thresholds
-                if thresholds is not None
-                else (current.thresholds if current else None),
+                thresholds=kept,
                 enabled=not off,
                 max_catch_up=max_catch_up or (current.max_catch_up if current else 24),
             )
@@ -321,9 +330,13 @@ def monitor(
         "[green]on[/]" if current.enabled else "[yellow]off[/]",
         current.next_run_at or "-",
         str(current.max_catch_up),
-        escape(", ".join(f"{k}={v:g}" for k, v in current.thresholds.items()) or "defaults"),
+        escape(", ".join(f"{k}={_threshold(v)}" for k, v in current.thresholds.items()) or "defaults"),
     )
     _console().print(table)
+
+
+def _threshold(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
 
 
 def _current_schedule(

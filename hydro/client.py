@@ -117,7 +117,8 @@ class MonitoringSchedule:
     cron: str
     window: str
     window_s: int
-    thresholds: dict[str, float] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    """Per-method thresholds (numbers) and `correction` (benjamini-hochberg, bonferroni or none)."""
     enabled: bool = True
     max_catch_up: int = 24
     next_run_at: str | None = None
@@ -282,7 +283,7 @@ class HydroClient:
         *,
         cron: str,
         window: str,
-        thresholds: Mapping[str, float] | None = None,
+        thresholds: Mapping[str, Any] | None = None,
         enabled: bool = True,
         max_catch_up: int = 24,
     ) -> MonitoringSchedule:
@@ -449,7 +450,7 @@ def _schedule(body: Mapping[str, Any]) -> MonitoringSchedule:
         cron=str(body["cron"]),
         window=str(body["window"]),
         window_s=int(body["window_s"]),
-        thresholds={str(k): float(v) for k, v in (body.get("thresholds") or {}).items()},
+        thresholds=dict(body.get("thresholds") or {}),
         enabled=bool(body.get("enabled", True)),
         max_catch_up=int(body.get("max_catch_up", 24)),
         next_run_at=body.get("next_run_at"),

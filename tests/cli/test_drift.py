@@ -81,6 +81,16 @@ def test_a_model_owner_schedules_runs_and_reads_drift_reports(
     assert "cron" in _error(hydro("monitor", version, "--cron", "every hour"))
     assert "psi=high" in hydro("monitor", version, "--threshold", "psi=high").output
 
+    strict = hydro("monitor", version, "--correction", "bonferroni")
+    assert strict.exit_code == 0, strict.output
+    assert "psi=0.2" in strict.stdout and "correction=bonferroni" in strict.stdout
+    renumbered = hydro("monitor", version, "--threshold", "ks_pvalue=0.01")
+    assert "ks_pvalue=0.01" in renumbered.stdout and "correction=bonferroni" in renumbered.stdout
+    assert "psi=0.2" not in renumbered.stdout, "new numbers replace the old ones"
+    assert "'holm'" in hydro("monitor", version, "--correction", "holm").output
+    stored = httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1/monitoring").json()
+    assert stored["thresholds"] == {"ks_pvalue": 0.01, "correction": "bonferroni"}
+
     started = hydro("drift", "run", version, "--since", "1h")
     assert started.exit_code == 0, started.output
     report_id = _report_id(started.stdout)
@@ -92,6 +102,7 @@ def test_a_model_owner_schedules_runs_and_reads_drift_reports(
     job = worker.claim()
     assert job is not None and job["id"] == report_id
     assert job["training_data"]["path"] == "data/train.csv"
+    assert job["thresholds"] == {"ks_pvalue": 0.01, "correction": "bonferroni"}, "the schedule's, for Sonar"
     worker.complete(report_id)
 
     listed = hydro("drift", "list", version)

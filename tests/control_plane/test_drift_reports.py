@@ -109,6 +109,7 @@ async def test_a_bad_schedule_is_refused_naming_the_field(drift: Plane) -> None:
         ({**good, "thresholds": {"bogus": 0.1}}, "thresholds.bogus"),
         ({**good, "thresholds": {"ks_pvalue": 1.5}}, "thresholds.ks_pvalue"),
         ({**good, "thresholds": {"psi": -1}}, "thresholds.psi"),
+        ({**good, "thresholds": {"correction": "holm"}}, "thresholds.correction"),
         ({**good, "max_catch_up": 0}, "max_catch_up"),
         ({**good, "enabled": "yes"}, "enabled"),
         ({**good, "colour": "blue"}, "colour"),
