@@ -43,8 +43,9 @@ import numpy as np
 from bench.harness import bench_platform, containers, host_port
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from tests.e2e.platform import Platform, free_port
+from tests.e2e.platform import Platform
 from tests.e2e.stories import wait_until
+from tests.ports import free_port
 
 BENCH = Path(__file__).resolve().parent
 REPO_ROOT = BENCH.parent

@@ -28,8 +28,9 @@ import numpy as np
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.tensors import encode_infer_request
+from tests.ports import free_port
 from tests.router import models
-from tests.router.harness import free_port, write_models
+from tests.router.harness import write_models
 from tests.router.standins import CatalogStandIn, ScalerStandIn, application, config, snapshot, version
 from tests.sonar.harness import parse_metrics, start_sonar
 

@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ BUILD_STAGE_LABEL = "hydro.build-stage"
 RUNTIME_UID = 10001
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 _DOCKER_TIMEOUT_S = 600
+_PRUNE_ATTEMPTS = 5
 _PRUNE_TIMEOUT_S = 60
 
 
@@ -245,7 +247,15 @@ def prune_build_stages() -> str:
     except docker.errors.DockerException as exc:
         return f"cannot reach the Docker engine to prune build stages: {exc}"
     try:
-        result = client.prune_images(filters={"dangling": True, "label": f"{BUILD_STAGE_LABEL}=deps"})
+        for attempt in range(_PRUNE_ATTEMPTS):
+            try:
+                result = client.prune_images(filters={"dangling": True, "label": f"{BUILD_STAGE_LABEL}=deps"})
+                break
+            except docker.errors.APIError as exc:
+                # The engine runs one prune at a time (409: "a prune operation is already running").
+                if exc.status_code != 409 or attempt == _PRUNE_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         return f"pruning build stages failed: {exc}"
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,16 +21,10 @@ from click.testing import CliRunner, Result
 from pydantic import SecretStr
 
 from hydro.cli import cli
+from tests.ports import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ADMIN_TOKEN = "cli-test-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.cli.conftest import ADMIN_TOKEN, ControlPlane, copy_example, free_port
+from tests.cli.conftest import ADMIN_TOKEN, ControlPlane, copy_example
+from tests.ports import free_port
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli.conftest import free_port
+from tests.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PORTS = (

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,18 +23,12 @@ from sqlalchemy.engine import make_url
 
 from control_plane.server import serve
 from control_plane.settings import Settings
+from tests.ports import free_port
 
 ADMIN_TOKEN = "control-plane-test-token"
 TEST_DATABASE_URL = os.environ.get(
     "HYDRO_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/hydro_test"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def unique(prefix: str) -> str:

@@ -12,8 +12,9 @@ import grpc
 import pytest
 
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
-from tests.control_plane.conftest import ControlPlane, free_port, make_settings, running, unique
+from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
 from tests.control_plane.packages import package
+from tests.ports import free_port
 
 
 def variant(model: str, version: int, weight: int = 100, config: str = "default") -> dict[str, Any]:

@@ -13,8 +13,9 @@ from moto.server import ThreadedMotoServer
 
 from control_plane.errors import NotFound
 from control_plane.object_store import FileObjectStore, open_object_store
-from tests.control_plane.conftest import free_port, make_settings, running, unique
+from tests.control_plane.conftest import make_settings, running, unique
 from tests.control_plane.packages import member, model_files, package, tar_gz
+from tests.ports import free_port
 
 BUCKET = "hydro-artifacts"
 

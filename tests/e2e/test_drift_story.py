@@ -31,8 +31,9 @@ import pytest
 
 from protos import tensors
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, free_port, platform_env
+from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, platform_env
 from tests.e2e.stories import copy_example, wait_until
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.slow]
 

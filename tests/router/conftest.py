@@ -20,11 +20,11 @@ import pytest
 from protos.hydro.v1 import catalog_pb2
 from router.server import serve
 from router.settings import Settings
+from tests.ports import free_port
 from tests.router.harness import (
     RouterUnderTest,
     StartRouter,
     cancel,
-    free_port,
     routing_snapshot,
     write_models,
 )

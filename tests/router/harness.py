@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +17,6 @@ from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router.settings import Settings
 from tests.router import models
 from tests.router.standins import CatalogStandIn, ScalerStandIn, application, config, snapshot, version
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def write_models(root: Path) -> dict[str, Path]:

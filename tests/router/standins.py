@@ -31,6 +31,7 @@ from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc, scaler_pb2, scaler_pb
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.signature import Signature
+from tests.ports import free_port
 from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -236,7 +237,7 @@ class ScalerStandIn(scaler_pb2_grpc.ScalerServicer):
         """Start a runtime for the version, list it once it answers ModelReady, and return it."""
         self._starting[version_key] += 1
         try:
-            port = _free_port()
+            port = free_port()
             log = (self.logs / f"{version_key.replace(':', '-')}-{port}.log").open("wb")
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -320,15 +321,6 @@ class ScalerStandIn(scaler_pb2_grpc.ScalerServicer):
                 )
             yield state
             await self._changes.wait(seen)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def _wait_model_ready(replica: Replica, timeout: float) -> None:

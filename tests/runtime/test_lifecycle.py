@@ -20,8 +20,8 @@ from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from runtime.server import serve
 from runtime.settings import Settings
+from tests.ports import free_port
 from tests.runtime.conftest import StartRuntime
-from tests.runtime.harness import free_port
 from tests.runtime.models import DOUBLE_INPUTS, DOUBLE_OUTPUTS, write_model
 
 SLOW_LOADING = """

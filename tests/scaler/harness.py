@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,15 +16,9 @@ import grpc
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
 from scaler.server import serve
 from scaler.settings import Settings
+from tests.ports import free_port
 
 State = dict[str, scaler_pb2.VersionReplicas]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # Per test process: suites of other checkouts may run on the same Docker engine at the same time.

@@ -14,11 +14,11 @@ import grpc
 import pytest
 
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
+from tests.ports import free_port
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.harness import (
     EndpointWatch,
     eventually,
-    free_port,
     kill_leftover_runtimes,
     pid_alive,
     ready_ids,

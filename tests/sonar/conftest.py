@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,16 +9,12 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from tests.ports import free_port
+
 # The router's fixtures (a real router between catalog and scaler stand-ins), for the ingest stories.
 from tests.router.conftest import model_dirs, start_router  # noqa: F401
 
 BUCKET = "hydro-sonar"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

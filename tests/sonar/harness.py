@@ -19,8 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from protos.hydro.v1 import catalog_pb2, sonar_pb2_grpc
+from tests.ports import free_port
 from tests.router.standins import CatalogStandIn
-from tests.sonar.conftest import S3Server, free_port
+from tests.sonar.conftest import S3Server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

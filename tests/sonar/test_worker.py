@@ -23,9 +23,10 @@ from sonar.reference import profile_key
 from sonar.settings import SonarSettings
 from sonar.worker import ControlPlane as DriftControlPlane
 from sonar.worker import LeaseLost, compute, run_drift_worker
-from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, free_port, make_settings, running, unique
+from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
 from tests.control_plane.drift_helpers import database_kinds, own_database
 from tests.control_plane.packages import model_files, tar_gz
+from tests.ports import free_port
 from tests.sonar.conftest import BUCKET, S3Server
 from tests.sonar.drift_samples import samples_table, store_samples
 from tests.sonar.test_reference import EXAMPLE, example_package
