@@ -7,24 +7,9 @@ from typing import Any
 import pytest
 
 from tests.control_plane.conftest import ControlPlane, unique
+from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 
-DEFAULTS = {
-    "min_replicas": 0,
-    "max_replicas": 0,
-    "target_concurrency": 100.0,
-    "container_concurrency": 0,
-    "scale_to_zero_grace_s": 30.0,
-    "stable_window_s": 60.0,
-    "panic_window_pct": 10.0,
-    "panic_threshold_pct": 200.0,
-    "initial_scale": 1,
-    "cpu": 1.0,
-    "memory_mb": 512,
-    "hold_timeout_s": 30.0,
-    "max_queue": 1000,
-    "max_scale_up_rate": 1000.0,
-    "max_scale_down_rate": 2.0,
-}
+DEFAULTS = DEPLOYMENT_CONFIG_DEFAULTS  # Knative's KPA defaults where it has one
 
 
 def knobs(body: dict[str, Any]) -> dict[str, Any]:
