@@ -21,8 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from protos.object_store import open_object_store
 from sonar.jobs import DriftJob, compare, read_window
-from sonar.object_store import open_object_store
 from sonar.reference import build_reference, features_from_signature
 
 START = datetime(2026, 11, 20, 10, tzinfo=UTC)

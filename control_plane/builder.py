@@ -26,9 +26,10 @@ from control_plane.docker_build import BuildLog, ImageSpec
 from control_plane.errors import BuildError, HydroError
 from control_plane.metrics import Metrics
 from control_plane.models import VersionStatus
-from control_plane.object_store import ObjectStore, package_key
+from control_plane.object_store import package_key
 from control_plane.settings import Settings
 from control_plane.versions import VersionRef
+from protos.object_store import ObjectStore, ObjectStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ class Builder:
         except asyncio.CancelledError:
             log.write(INTERRUPTED)
             raise
-        except HydroError as exc:
+        except (HydroError, ObjectStoreError) as exc:
             await self._fail(ref, log, str(exc))
         except Exception as exc:
             logger.exception("build of %s failed unexpectedly", ref.key)

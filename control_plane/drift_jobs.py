@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tempfile
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
@@ -42,9 +39,10 @@ from control_plane.models import (
     ReportTrigger,
 )
 from control_plane.monitoring import MAX_COUNTED_SKIPS, due_windows
-from control_plane.object_store import ObjectStore, package_key
+from control_plane.object_store import package_key
 from control_plane.timestamps import iso
 from control_plane.validation import parse
+from protos.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +231,7 @@ async def complete(
     async with catalog.sessions() as session, session.begin():
         version = await _hold(session, report_id, spec.worker)
         key = html_key(version.model_name, version.version, report_id)
-        await _put_text(store, key, spec.html)
+        await store.put(key, spec.html.encode())
         await session.execute(
             update(DriftReport)
             .where(DriftReport.id == report_id)
@@ -312,18 +310,3 @@ async def _hold(session: AsyncSession, report_id: str, worker: str) -> ModelVers
         + (f" (by worker {report.claimed_by!r})" if report.claimed_by else "")
         + "; the result was not stored"
     )
-
-
-async def _put_text(store: ObjectStore, key: str, text: str) -> None:
-    fd, name = await asyncio.to_thread(tempfile.mkstemp, prefix="hydro-report-", suffix=".html")
-    path = Path(name)
-    try:
-        await asyncio.to_thread(_write, fd, text.encode())
-        await store.put_file(key, path)
-    finally:
-        await asyncio.to_thread(path.unlink, True)
-
-
-def _write(fd: int, data: bytes) -> None:
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)

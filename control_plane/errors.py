@@ -7,9 +7,11 @@ HydroError                    anything the control plane refuses or cannot do; t
 ├── Unauthorized              missing or wrong bearer token                                     -> 401
 ├── NotFound                  no such model, version, application or deployment config          -> 404
 ├── Conflict                  valid input that clashes with the catalog's current state         -> 409
-├── StorageError              the object store failed                                           -> 503
 └── BuildError                building or pushing a version's image failed (kept in its log, never
                               answered to an API call)
+
+The shared object store's errors (`protos.object_store`) are mapped at the same edge: ObjectNotFound -> 404,
+InvalidObjectLocation -> 400, any other ObjectStoreError -> 503.
 """
 
 
@@ -39,10 +41,6 @@ class NotFound(HydroError):
 
 class Conflict(HydroError):
     """The request is well-formed but clashes with the catalog (a version not released yet, two configs)."""
-
-
-class StorageError(HydroError):
-    """The object store could not store or return an object."""
 
 
 class BuildError(HydroError):

@@ -20,9 +20,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from sonar.errors import StorageError
+from protos.object_store import ObjectStore, ObjectStoreError
 from sonar.metrics import Metrics
-from sonar.object_store import ObjectStore
 from sonar.parquet_writer import encode, hour_of, part_key
 from sonar.rows import RecordRows, SampleSchema
 
@@ -252,7 +251,7 @@ class SampleBuffer:
             except Exception as exc:
                 self._parts.appendleft(part)
                 self.metrics.write_failures.inc()
-                if not isinstance(exc, StorageError):
+                if not isinstance(exc, ObjectStoreError):
                     log.exception("writing %s failed unexpectedly; retrying with backoff", part.key)
                 elif not self.store_failing:
                     log.warning(

@@ -30,9 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from protos.object_store import ObjectStore
 from sonar.drift import DEFAULT_THRESHOLDS, DriftConfig, DriftReport, detect_drift
 from sonar.errors import InvalidRequest
-from sonar.object_store import ObjectStore
 from sonar.reference import Reference, column_values
 from sonar.report_html import render_report
 

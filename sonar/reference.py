@@ -45,8 +45,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from sonar.errors import InvalidRequest, NotFound
-from sonar.object_store import ObjectStore
+from protos.object_store import ObjectNotFound, ObjectStore
+from sonar.errors import InvalidRequest
 from sonar.profile import (
     FeatureKind,
     FeatureProfile,
@@ -220,7 +220,7 @@ async def load_reference(store: ObjectStore, model: str, version: int) -> Refere
     try:
         profile_json = await store.get(profile_key(model, version))
         values_npz = await store.get(values_key(model, version))
-    except NotFound:
+    except ObjectNotFound:
         return None
     return decode_reference(profile_json, values_npz)
 

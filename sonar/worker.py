@@ -20,9 +20,9 @@ from typing import IO, Any
 
 import httpx
 
+from protos.object_store import ObjectStore, ObjectStoreError
 from sonar.errors import InvalidRequest, SonarError
 from sonar.jobs import DriftJob, JobResult, run_job
-from sonar.object_store import ObjectStore
 from sonar.reference import ensure_reference, load_reference
 from sonar.settings import SonarSettings
 
@@ -160,7 +160,7 @@ async def process(
     result: JobResult | None = None
     try:
         result = await compute(control_plane, store, DriftJob.from_claim(claimed))
-    except SonarError as exc:
+    except (SonarError, ObjectStoreError) as exc:
         logger.warning("drift job %s failed: %s", job_id, exc)
         error = str(exc)
     except Exception as exc:

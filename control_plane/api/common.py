@@ -22,27 +22,29 @@ from control_plane.errors import (
     InvalidRequest,
     NotFound,
     PackageTooLarge,
-    StorageError,
     Unauthorized,
 )
 from control_plane.state import State
+from protos.object_store import InvalidObjectLocation, ObjectNotFound, ObjectStoreError
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-_STATUS: list[tuple[type[HydroError], int]] = [
+_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidRequest, 400),
+    (InvalidObjectLocation, 400),
     (Unauthorized, 401),
     (NotFound, 404),
+    (ObjectNotFound, 404),
     (Conflict, 409),
     (PackageTooLarge, 413),
-    (StorageError, 503),
+    (ObjectStoreError, 503),  # the object store failed
 ]
 
 
-def status_of(exc: HydroError) -> int:
+def status_of(exc: HydroError | ObjectStoreError) -> int:
     for kind, status in _STATUS:
         if isinstance(exc, kind):
             return status
@@ -60,7 +62,7 @@ def endpoint(handler: Endpoint) -> Endpoint:
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
-        except HydroError as exc:
+        except (HydroError, ObjectStoreError) as exc:
             status = status_of(exc)
             if status >= 500:
                 logger.error("%s %s failed: %s", request.method, request.url.path, exc)

@@ -1,50 +1,6 @@
-"""What the Sonar suites share: an S3-protocol server on loopback (moto's server mode stands in for MinIO)."""
+"""What the Sonar suites share: a real router for the ingest stories (S3 server: tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
-import boto3
-import pytest
-from moto.server import ThreadedMotoServer
-
-from tests.ports import free_port
-
-# The router's fixtures (a real router between catalog and scaler stand-ins), for the ingest stories.
 from tests.router.conftest import model_dirs, start_router  # noqa: F401
-
-BUCKET = "hydro-sonar"
-
-
-@dataclass
-class S3Server:
-    """A running moto S3 server with one bucket; `stop`/`start` simulate an outage on the same port."""
-
-    endpoint: str
-    bucket: str
-    server: ThreadedMotoServer
-
-    def keys(self, prefix: str = "") -> list[str]:
-        listing = boto3.client("s3", endpoint_url=self.endpoint).list_objects_v2(
-            Bucket=self.bucket, Prefix=prefix
-        )
-        return sorted(item["Key"] for item in listing.get("Contents", []))
-
-    def read(self, key: str) -> bytes:
-        response = boto3.client("s3", endpoint_url=self.endpoint).get_object(Bucket=self.bucket, Key=key)
-        return bytes(response["Body"].read())
-
-
-@pytest.fixture
-def s3_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[S3Server]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "hydro-test")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "hydro-test-secret")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-    yield S3Server(endpoint, BUCKET, server)
-    server.stop()
+from tests.s3_server import S3Server  # noqa: F401  (the suites' modules take them from here)

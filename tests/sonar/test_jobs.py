@@ -14,11 +14,10 @@ import pyarrow.csv as pa_csv
 import pytest
 from scipy import stats  # type: ignore[import-untyped]
 
+from protos.object_store import ObjectStore, open_object_store
 from sonar.errors import InvalidRequest
 from sonar.jobs import DriftJob, drift_config, partition_prefixes, run_job, window_keys
-from sonar.object_store import ObjectStore, open_object_store
 from sonar.reference import Reference, build_reference, features_from_signature
-from tests.sonar.conftest import BUCKET
 from tests.sonar.drift_samples import samples_table, store_samples
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud-detector"
@@ -38,7 +37,7 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         opened = open_object_store(f"file://{tmp_path}/objects")
     else:
         server = request.getfixturevalue("s3_server")
-        opened = open_object_store(f"s3://{BUCKET}/sonar", s3_endpoint_url=server.endpoint)
+        opened = open_object_store(f"s3://{server.bucket}/sonar", s3_endpoint_url=server.endpoint)
     yield opened
     await opened.close()
 

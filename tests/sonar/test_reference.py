@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from protos.object_store import open_object_store
 from sonar.catalog_watch import CatalogWatch
 from sonar.errors import InvalidRequest
-from sonar.object_store import open_object_store
 from sonar.reference import (
     ensure_reference,
     features_from_signature,

@@ -17,8 +17,8 @@ import httpx
 import numpy as np
 import pytest
 
+from protos.object_store import ObjectStore, open_object_store
 from sonar.jobs import DriftJob
-from sonar.object_store import ObjectStore, open_object_store
 from sonar.reference import profile_key
 from sonar.settings import SonarSettings
 from sonar.worker import ControlPlane as DriftControlPlane
@@ -27,7 +27,7 @@ from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_setting
 from tests.control_plane.drift_helpers import database_kinds, own_database
 from tests.control_plane.packages import model_files, tar_gz
 from tests.ports import free_port
-from tests.sonar.conftest import BUCKET, S3Server
+from tests.sonar.conftest import S3Server
 from tests.sonar.drift_samples import samples_table, store_samples
 from tests.sonar.test_reference import EXAMPLE, example_package
 
@@ -119,7 +119,7 @@ async def test_a_run_by_hand_becomes_a_report_on_s3(
     settings = settings_for(
         control_plane.url,
         tmp_path / "sonar",
-        object_store_url=f"s3://{BUCKET}/sonar",
+        object_store_url=f"s3://{s3_server.bucket}/sonar",
         s3_endpoint_url=s3_server.endpoint,
     )
     store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)

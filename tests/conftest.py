@@ -1,0 +1,5 @@
+"""Fixtures every suite may use."""
+
+from __future__ import annotations
+
+from tests.s3_server import s3_server  # noqa: F401  (an S3-protocol server on loopback)
