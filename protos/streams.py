@@ -1,8 +1,8 @@
 """Following a gRPC server stream for as long as a service runs.
 
-The router and the scaler follow the control plane's catalog watch, and the router follows the
-scaler's endpoint watch. Each stream sends full state, so after a break the follower simply reopens
-it; meanwhile its owner keeps serving from the last state it received.
+The router, the scaler and Sonar follow the control plane's catalog watch (`CatalogFollower`), and
+the router follows the scaler's endpoint watch. Each stream sends full state, so after a break the
+follower simply reopens it; meanwhile its owner keeps serving from the last state it received.
 """
 
 from __future__ import annotations
@@ -11,9 +11,11 @@ import asyncio
 import logging
 import random
 from collections.abc import AsyncIterable, Callable
-from typing import Generic, NoReturn, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 import grpc
+
+from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +83,41 @@ class StreamFollower(Generic[Message]):
         else:
             log.debug("%s still unreachable (%s)", self.peer, reason)
         self.connected = False
+
+
+class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
+    """Follows the control plane's `hydro.v1.Catalog/Watch` at `address`, as `client`, on its own channel;
+    every snapshot goes to `on_snapshot`."""
+
+    def __init__(
+        self,
+        address: str,
+        client: str,
+        on_snapshot: Callable[[catalog_pb2.Snapshot], None],
+        *,
+        kept: Callable[[], str],
+        backoff_initial_s: float = 0.05,
+        backoff_max_s: float = 2.0,
+    ) -> None:
+        super().__init__(
+            f"catalog {address}",
+            self._open,
+            on_snapshot,
+            kept=kept,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
+        self.address = address
+        self.client = client
+        self._stub: Any = None
+
+    async def run(self) -> NoReturn:
+        async with grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
+            self._stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
+            await super().run()
+
+    def _open(self) -> AsyncIterable[catalog_pb2.Snapshot]:
+        stream: AsyncIterable[catalog_pb2.Snapshot] = self._stub.Watch(
+            catalog_pb2.WatchRequest(client=self.client)
+        )
+        return stream

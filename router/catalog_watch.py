@@ -11,10 +11,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import grpc
-
-from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-from protos.streams import RECONNECT_CHANNEL_OPTIONS, StreamFollower
+from protos.hydro.v1 import catalog_pb2
+from protos.streams import CatalogFollower
 from router.routing import RoutingTable
 
 log = logging.getLogger(__name__)
@@ -37,7 +35,14 @@ class CatalogWatch:
         self.backoff_max_s = backoff_max_s
         self.table: RoutingTable | None = None
         self._first = asyncio.Event()
-        self._follower: StreamFollower[catalog_pb2.Snapshot] | None = None
+        self._follower = CatalogFollower(
+            address,
+            client,
+            self.apply,
+            kept=self._kept,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
         self._listeners: list[Callable[[RoutingTable], None]] = []
 
     def on_change(self, listener: Callable[[RoutingTable], None]) -> None:
@@ -56,21 +61,11 @@ class CatalogWatch:
 
     @property
     def connected(self) -> bool:
-        return self._follower is not None and self._follower.connected
+        return self._follower.connected
 
     async def run(self) -> None:
         """Watch until cancelled, reconnecting whenever the stream ends or fails."""
-        async with grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
-            stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
-            self._follower = StreamFollower(
-                f"catalog {self.address}",
-                lambda: stub.Watch(catalog_pb2.WatchRequest(client=self.client)),
-                self.apply,
-                kept=self._kept,
-                backoff_initial_s=self.backoff_initial_s,
-                backoff_max_s=self.backoff_max_s,
-            )
-            await self._follower.run()
+        await self._follower.run()
 
     def apply(self, snapshot: catalog_pb2.Snapshot) -> None:
         """Route by `snapshot` from now on (a snapshot that cannot be read is logged and skipped)."""

@@ -12,10 +12,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import grpc
-
-from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-from protos.streams import RECONNECT_CHANNEL_OPTIONS, StreamFollower
+from protos.hydro.v1 import catalog_pb2
+from protos.streams import CatalogFollower
 from scaler.changes import Changes
 
 log = logging.getLogger(__name__)
@@ -58,7 +56,14 @@ class CatalogWatch:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self.view: CatalogView | None = None
-        self._follower: StreamFollower[catalog_pb2.Snapshot] | None = None
+        self._follower = CatalogFollower(
+            address,
+            client,
+            self._apply,
+            kept=self._kept,
+            backoff_initial_s=backoff_initial_s,
+            backoff_max_s=backoff_max_s,
+        )
         self.changes = Changes()
         self._listeners: list[Callable[[CatalogView], None]] = []
 
@@ -68,21 +73,11 @@ class CatalogWatch:
 
     @property
     def connected(self) -> bool:
-        return self._follower is not None and self._follower.connected
+        return self._follower.connected
 
     async def run(self) -> None:
         """Watch until cancelled, reconnecting whenever the stream ends or fails."""
-        async with grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
-            stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
-            self._follower = StreamFollower(
-                f"catalog {self.address}",
-                lambda: stub.Watch(catalog_pb2.WatchRequest(client=self.client)),
-                self._apply,
-                kept=self._kept,
-                backoff_initial_s=self.backoff_initial_s,
-                backoff_max_s=self.backoff_max_s,
-            )
-            await self._follower.run()
+        await self._follower.run()
 
     async def wait_for_view(self, timeout: float) -> CatalogView | None:
         """The current view, waiting up to `timeout` seconds for the first one."""

@@ -11,11 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-import grpc
-
-from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
+from protos.hydro.v1 import catalog_pb2
 from protos.signature import Signature
-from protos.streams import RECONNECT_CHANNEL_OPTIONS, StreamFollower
+from protos.streams import CatalogFollower
 from sonar.rows import SampleSchema
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,13 @@ class CatalogWatch:
         self._next_snapshot = asyncio.Event()
         self._missing: set[tuple[str, int]] = set()
         """Versions found missing from the current revision (not waited for again until it changes)."""
-        self._follower: StreamFollower[catalog_pb2.Snapshot] | None = None
+        self._follower = CatalogFollower(
+            address,
+            client,
+            self.apply,
+            kept=lambda: f"keeping the signatures of {len(self._schemas)} versions",
+            backoff_max_s=backoff_max_s,
+        )
         self._on_new_version: list[Callable[[str, int, str], None]] = []
 
     def on_new_version(self, callback: Callable[[str, int, str], None]) -> None:
@@ -40,20 +44,11 @@ class CatalogWatch:
 
     @property
     def connected(self) -> bool:
-        return self._follower is not None and self._follower.connected
+        return self._follower.connected
 
     async def run(self) -> None:
         """Follow the catalog until cancelled, reconnecting whenever the stream ends or fails."""
-        async with grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
-            stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
-            self._follower = StreamFollower(
-                f"catalog {self.address}",
-                lambda: stub.Watch(catalog_pb2.WatchRequest(client=self.client)),
-                self.apply,
-                kept=lambda: f"keeping the signatures of {len(self._schemas)} versions",
-                backoff_max_s=self.backoff_max_s,
-            )
-            await self._follower.run()
+        await self._follower.run()
 
     def apply(self, snapshot: catalog_pb2.Snapshot) -> None:
         for message in snapshot.versions:
