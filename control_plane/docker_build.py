@@ -114,9 +114,15 @@ def dockerfile(spec: ImageSpec, requirements: str | None) -> str:
     lines += [
         f"FROM {spec.base_image}",
         *(["COPY --from=deps /opt/hydro/deps /opt/hydro/deps"] if requirements is not None else []),
+        "USER root",
         "COPY runtime/ /opt/hydro/runtime/",
         "COPY protos/ /opt/hydro/protos/",
+        # Bytecode in the image: the root filesystem is read-only at run time, so without it every cold
+        # start compiles these modules again in memory. (This layer is shared by every version's image.)
+        "RUN python3 -m compileall -q -j0 /opt/hydro/runtime /opt/hydro/protos",
         "COPY model/ /model/",
+        # A model file that does not compile is reported here and again, clearly, when the model loads.
+        "RUN python3 -m compileall -q -j0 /model || true",
         "ENV " + " ".join(f"{key}={value}" for key, value in env.items()),
         "LABEL " + " ".join(f"{key}={json.dumps(value)}" for key, value in spec.labels.items()),
         "WORKDIR /model",

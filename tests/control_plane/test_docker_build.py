@@ -147,9 +147,11 @@ async def test_a_version_is_built_pushed_and_its_image_serves_the_model(
             [
                 "python3",
                 "-c",
-                "import os, runtime, protos.signature, hydro_cp_testdep, numpy; "
+                "import os, runtime.server, protos.signature, hydro_cp_testdep, numpy; "
+                "from importlib.util import cache_from_source as pyc; "
                 "print(os.getuid(), os.environ['PYTHONPATH'], hydro_cp_testdep.__file__, "
-                "os.path.exists('/wheelhouse'), os.path.exists('/model/hydro.json'), numpy.__version__)",
+                "os.path.exists('/wheelhouse'), os.path.exists('/model/hydro.json'), numpy.__version__, "
+                "os.path.exists(pyc(runtime.server.__file__)), os.path.exists(pyc('/model/model.py')))",
             ],
             detach=True,
             labels={"hydro.test": "control-plane-build"},
@@ -166,6 +168,8 @@ async def test_a_version_is_built_pushed_and_its_image_serves_the_model(
             "False",
             "True",
             "2.4.6",
+            "True",  # the runtime's and the model's bytecode ship in the image (read-only at run time)
+            "True",
         ]
         labels = docker_client.images.get(image).labels
         assert labels["hydro.managed"] == "true" and labels["hydro.version"] == f"{model}:1"
