@@ -6,6 +6,10 @@ container runs detached with the labels `hydro.managed=true`, `hydro.version={ke
 9000/tcp published on 127.0.0.1 only (a random host port), the deployment config's cpu and memory
 limits, as uid 10001 on a read-only root filesystem with a tmpfs on /tmp, all capabilities dropped,
 no-new-privileges and a pids limit. Exits are noticed at once from the engine's event stream.
+The thread pools of numeric libraries (OpenBLAS, OpenMP, MKL) are sized to the CPU limit through their
+environment variables: by default they start one thread per host core, which a container limited to
+one CPU cannot use, and OpenBLAS starting them is about a third of numpy's import (measured: import
+numpy 120 -> 85 ms in a runtime container), i.e. of every cold start.
 
 With `holders` > 0 a replica does not get a network of its own: it joins an idle network-namespace
 holder from a small pool (`scaler/runtimes/holders.py`) whose port 9000 is already published on
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import secrets
 import threading
@@ -334,7 +339,7 @@ class DockerRuntime:
                 labels=labels,
                 # An int: docker-py turns "9000/tcp" into "9000/tcp/tcp" (the image's EXPOSE hid that).
                 ports=[PORT_NUMBER] if holder is None else None,
-                environment={"PYTHONUNBUFFERED": "1"},
+                environment={"PYTHONUNBUFFERED": "1", **thread_env(cpu)},
                 host_config=host_config,
             )
         except docker.errors.ImageNotFound:
@@ -563,6 +568,14 @@ class _ExitWatcher:
     def _resolve_all(self) -> None:
         for container_id in list(self._waiters):
             self._resolve(container_id)
+
+
+def thread_env(cpu: float) -> dict[str, str]:
+    """Environment sizing numeric libraries' thread pools to a CPU limit (none when unlimited, 0)."""
+    if cpu <= 0:
+        return {}
+    threads = str(max(1, math.floor(cpu)))
+    return {name: threads for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def _published_port(summary: dict[str, Any]) -> int | None:

@@ -10,18 +10,24 @@ load is counted: a test fails on a single request that did not get its right ans
 from __future__ import annotations
 
 import signal
+import textwrap
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import docker
 import docker.errors
+import grpc
 import httpx
 import numpy as np
 import pytest
 
 from protos import tensors
+from protos.inference import grpc_service_pb2_grpc
 from protos.signature import Signature
+from tests.e2e import replicas
 from tests.e2e.background_load import Load, describe_failures
 from tests.e2e.platform import Platform, example_model
 from tests.e2e.stories import copy_example, wait_until
@@ -268,3 +274,81 @@ def test_a_scaler_restarted_mid_load_adopts_its_replicas_without_duplicates_or_o
         15,
         f"at most {pool} idle holders are left",
     )
+
+
+# y = 2x after sleeping x seconds: the answer proves the request ran to its end.
+SLEEPY_MODEL = """
+    import time
+
+    def double(inputs):
+        time.sleep(float(inputs["x"][0]))
+        return {"y": inputs["x"] * 2}
+"""
+SLEEPY_MANIFEST = """
+    name: {name}
+    runtime: python3.11
+    entrypoint: model:double
+    signature:
+      inputs:
+        - {{name: x, datatype: FP64, shape: [-1]}}
+      outputs:
+        - {{name: y, datatype: FP64, shape: [-1]}}
+"""
+# Longer than the stop's grace (HYDRO_SCALER_STOP_TIMEOUT_S, 3 s, then SIGKILL) by far: only the drain,
+# which waits for the runtime's own in-flight count to reach zero, lets it finish.
+SLOW_S = 10.0
+
+
+def test_a_slow_request_on_a_replica_scaled_to_zero_completes_before_its_container_stops(
+    docker_platform: Platform, tmp_path: Path
+) -> None:
+    name = f"sleepy-{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "model.py").write_text(textwrap.dedent(SLEEPY_MODEL))
+    (folder / "hydro.yaml").write_text(textwrap.dedent(SLEEPY_MANIFEST.format(name=name)))
+    docker_platform.put_deployment_config(
+        "e2e-drain", scale_to_zero_grace_s=1.0, stable_window_s=2.0, hold_timeout_s=60
+    )
+    deployed = docker_platform.hydro("deploy", str(folder), "--app", name, "--deployment-config", "e2e-drain")
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout + docker_platform.logs()
+    key = f"{name}:1"
+
+    # A quick request through the router wakes the version; the slow one goes straight to the replica
+    # (as a router would send it), so no router reports it and the idle version is scaled to zero under it.
+    woken = httpx.post(f"{docker_platform.router}/apps/{name}", json={"x": [0.0]}, timeout=120)
+    assert woken.status_code == 200, woken.text
+    [container] = replicas.containers(docker_platform, key)
+    assert container.address is not None
+    answer: dict[str, object] = {}
+
+    def slow_request() -> None:
+        try:
+            with grpc.insecure_channel(container.address or "") as channel:
+                stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
+                request = tensors.encode_infer_request(name, {"x": np.array([SLOW_S])})
+                response = stub.ModelInfer(request, timeout=SLOW_S + 30)
+            answer["y"] = tensors.decode_infer_response(response)["y"].tolist()
+        except Exception as exc:
+            answer["error"] = exc
+        answer["at"] = time.monotonic()
+
+    sender = threading.Thread(target=slow_request, name="slow-request", daemon=True)
+    sent_at = time.monotonic()
+    sender.start()
+    wait_until(
+        lambda: replicas.ready_addresses(docker_platform, key) == [],
+        SLOW_S - 4,
+        "the idle replica leaves the endpoints while the slow request runs",
+    )
+    left_at = time.monotonic()
+    assert sender.is_alive(), f"the slow request ended before the scale-down: {answer}"
+    # Out of rotation, but not stopped: it still serves the request (time left > the stop's grace).
+    assert containers(f"hydro.version={key}", include_stopped=False) == {container.id}
+    assert sent_at + SLOW_S - left_at > 3.0
+
+    sender.join(SLOW_S + 35)
+    assert not sender.is_alive(), "the slow request did not end"
+    assert answer.get("y") == [2 * SLOW_S], answer
+    # Then, and only then, the container is stopped and removed.
+    wait_until(lambda: not containers(f"hydro.version={key}"), 30, "the drained container is removed")

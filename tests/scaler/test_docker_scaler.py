@@ -132,6 +132,8 @@ async def test_activate_pulls_and_runs_a_hardened_container_on_loopback_then_sca
     assert host["CapDrop"] == ["ALL"] and host["SecurityOpt"] == ["no-new-privileges"]
     assert host["PidsLimit"] > 0
     assert host["NanoCpus"] == 500_000_000 and host["Memory"] == 256 * 1024 * 1024
+    # Numeric libraries start one thread per CPU the limit grants, not per host core.
+    assert "OPENBLAS_NUM_THREADS=1" in container.attrs["Config"]["Env"]
     assert await infer(endpoint.address, [4.0], MODEL) == [8.0]
 
     # No load: after the grace period the container leaves the endpoints, then is stopped and removed.
