@@ -6,9 +6,10 @@ record is only a few references to the protobufs the call already built, appende
 (`router_sonar_buffer_records` records, `router_sonar_buffer_bytes` bytes); a full buffer drops the new
 record. A background task drains the buffer into batches over one long-lived `Sonar/Ingest` stream,
 with at most `router_sonar_max_unacked_batches` batches awaiting their ack; it reconnects with backoff
-while Sonar is down (records wait in the buffer until it fills). A batch waits up to `batch_linger_s`
-for more records unless it is already full: a stream message (and its ack) costs the router and Sonar
-far more than a record in it, so sending each record as it comes would make sampling expensive.
+while Sonar is down (records wait in the buffer until it fills). A batch waits up to
+`router_sonar_batch_linger_s` for more records unless it is already full: a stream message (and its
+ack) costs the router and Sonar far more than a record in it, so sending each record as it comes would
+make sampling expensive.
 
 Every sampled record is counted once in `hydro_router_sonar_records_total{outcome="sampled"}` and ends
 up `acked` (Sonar has it), `rejected` (Sonar refused it), or `dropped` (with its reason in
