@@ -6,6 +6,14 @@ process serving the tests' `double` model; the catalog and the scaler are the ro
 (sampling_rate 1.0) and `unsampled` (0.0). Rounds alternate between them; in each, `--concurrency`
 gRPC clients call ModelInfer back to back for `--seconds`.
 
+CPU accounting: each round reads the CPU time (user + system, from /proc/PID/stat) of the router, Sonar
+and the runtime from the start of its load until the router has every sampled record acknowledged and
+Sonar has written every record it accepted as Parquet (so Sonar's backlog and its Parquet parts count in
+the round that caused them), and of this process (the load generator and the stand-ins) during the load
+only (not its polling while the others settle). It reports CPU-ms per request for each; where they share
+the cores, the sampled rounds pay for Sonar's work too, and the summary separates the router's cost from
+Sonar's.
+
     .venv/bin/python -m bench.sampling --rounds 3 --seconds 5 --concurrency 16 --items 8
 """
 
@@ -32,9 +40,22 @@ from tests.ports import free_port
 from tests.router import models
 from tests.router.harness import write_models
 from tests.router.standins import CatalogStandIn, ScalerStandIn, application, config, snapshot, version
-from tests.sonar.harness import parse_metrics, start_sonar
+from tests.sonar.harness import SonarProcess, parse_metrics, start_sonar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PROCESSES = ("router", "sonar", "runtime", "bench")
+"""Whose CPU time is read: the bench itself is the load generator plus the catalog and scaler stand-ins."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_all(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
 
 def bench_snapshot() -> object:
@@ -61,7 +82,7 @@ async def load(address: str, app: str, seconds: float, concurrency: int, items: 
     return latencies
 
 
-async def run(rounds: int, seconds: float, concurrency: int, items: int) -> None:
+async def run(rounds: int, seconds: float, concurrency: int, items: int, flush_age_s: float) -> None:
     with tempfile.TemporaryDirectory(prefix="hydro-bench-sampling-") as folder:
         tmp = Path(folder)
         (tmp / "logs").mkdir()
@@ -70,7 +91,10 @@ async def run(rounds: int, seconds: float, concurrency: int, items: int) -> None
         scaler = ScalerStandIn(write_models(tmp / "models"), tmp / "logs")
         await scaler.start()
         sonar = await start_sonar(
-            tmp, catalog_address=catalog.address, object_store_url=(tmp / "objects").as_uri()
+            tmp,
+            catalog_address=catalog.address,
+            object_store_url=(tmp / "objects").as_uri(),
+            sonar_flush_age_s=flush_age_s,
         )
         http_port, grpc_port = free_port(), free_port()
         env = {
@@ -99,25 +123,79 @@ async def run(rounds: int, seconds: float, concurrency: int, items: int) -> None
                     await asyncio.sleep(0.1)
                 for app in ("sampled", "unsampled"):  # cold start the replica, warm the channels
                     await load(address, app, 1.0, 2, items)
+                await settled(http, sonar)
+                pids = {
+                    "router": router.pid,
+                    "sonar": sonar.process.pid,
+                    "runtime": scaler.replicas[0].process.pid,
+                    "bench": os.getpid(),
+                }
                 results: dict[str, list[float]] = {"sampled": [], "unsampled": []}
                 latencies: dict[str, list[float]] = {"sampled": [], "unsampled": []}
+                requests = dict.fromkeys(results, 0)
+                cpu = {app: dict.fromkeys(PROCESSES, 0.0) for app in results}
                 for number in range(rounds):
                     for app in ("unsampled", "sampled") if number % 2 == 0 else ("sampled", "unsampled"):
+                        before = cpu_all(pids)
                         calls = await load(address, app, seconds, concurrency, items)
+                        loaded = cpu_all(pids)
+                        drain_s = await settled(http, sonar)
+                        after = cpu_all(pids)
+                        after["bench"] = loaded["bench"]  # not its polling while the others settle
                         results[app].append(len(calls) / seconds)
                         latencies[app].extend(calls)
-                        print(f"round {number + 1} {app:>9}: {len(calls) / seconds:8.1f} req/s")
+                        requests[app] += len(calls)
+                        for name in PROCESSES:
+                            cpu[app][name] += after[name] - before[name]
+                        busy = sum(loaded.values()) - sum(before.values())
+                        per_request = "  ".join(
+                            f"{name} {1000 * (after[name] - before[name]) / len(calls):.2f}"
+                            for name in PROCESSES
+                        )
+                        print(
+                            f"round {number + 1} {app:>9}: {len(calls) / seconds:8.1f} req/s; "
+                            f"CPU-ms/req {per_request}; {busy / seconds:.2f} cores busy under load, "
+                            f"drained in {drain_s:.2f} s"
+                        )
                 metrics = parse_metrics((await http.get("/metrics")).text)
+                sonar_metrics = await sonar.metrics()
             for app in ("unsampled", "sampled"):
                 p50 = statistics.median(latencies[app]) * 1000
                 print(f"{app:>9}: mean {statistics.mean(results[app]):8.1f} req/s, p50 {p50:.2f} ms")
             ratio = statistics.mean(results["sampled"]) / statistics.mean(results["unsampled"])
             print(f"sampled / unsampled throughput: {ratio:.3f}")
+            print("CPU-ms per request (all rounds, load and drain):")
+            print(f"{'':>9}  " + "  ".join(f"{name:>8}" for name in (*PROCESSES, "total")))
+            per: dict[str, dict[str, float]] = {}
+            for app in ("unsampled", "sampled"):
+                per[app] = {name: 1000 * cpu[app][name] / requests[app] for name in PROCESSES}
+                per[app]["total"] = sum(per[app].values())
+                print(f"{app:>9}  " + "  ".join(f"{per[app][name]:8.3f}" for name in (*PROCESSES, "total")))
+            extra = {
+                name: per["sampled"][name] - per["unsampled"][name] for name in ("router", "sonar", "total")
+            }
+            print(
+                "sampling costs per request: router +{router:.3f} CPU-ms, Sonar +{sonar:.3f} CPU-ms, "
+                "all processes +{total:.3f} CPU-ms".format(**extra)
+            )
+            without_sonar = per["unsampled"]["total"] / (per["sampled"]["total"] - per["sampled"]["sonar"])
+            print(
+                "CPU-bound estimate, Sonar on its own machine: total CPU-ms/req unsampled over sampled "
+                f"without Sonar's = {without_sonar:.3f} (with Sonar's: "
+                f"{per['unsampled']['total'] / per['sampled']['total']:.3f})"
+            )
             counts = []
             for outcome in ("sampled", "sent", "acked", "rejected", "dropped"):
                 name = 'hydro_router_sonar_records_total{outcome="' + outcome + '"}'
                 counts.append(f"{outcome} {metrics.get(name, 0):.0f}")
             print("router's Sonar records: " + ", ".join(counts))
+            batches = sonar_metrics.get("hydro_sonar_ingest_batches_total", 0)
+            accepted = sonar_metrics.get('hydro_sonar_records_total{outcome="accepted"}', 0)
+            parts = sonar_metrics.get("hydro_sonar_parts_written_total", 0)
+            print(
+                f"Sonar: {accepted:.0f} records accepted in {batches:.0f} batches "
+                f"({accepted / max(batches, 1):.1f} a batch), written in {parts:.0f} Parquet parts"
+            )
         finally:
             router.send_signal(signal.SIGTERM)
             router.wait(timeout=30)
@@ -125,6 +203,23 @@ async def run(rounds: int, seconds: float, concurrency: int, items: int) -> None
             await sonar.stop()
             await scaler.stop()
             await catalog.stop()
+
+
+async def settled(http: httpx.AsyncClient, sonar: SonarProcess, timeout_s: float = 60.0) -> float:
+    """Wait until every record the router sampled is acknowledged or dropped, and Sonar has written (or
+    dropped) every record it accepted; the seconds it took."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout_s:
+        metrics = parse_metrics((await http.get("/metrics")).text)
+        count = {
+            outcome: metrics.get('hydro_router_sonar_records_total{outcome="' + outcome + '"}', 0)
+            for outcome in ("sampled", "acked", "rejected", "dropped")
+        }
+        if count["sampled"] <= count["acked"] + count["rejected"] + count["dropped"]:
+            if (await sonar.metrics()).get("hydro_sonar_buffered_records", 0) == 0:
+                break
+        await asyncio.sleep(0.05)
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -135,8 +230,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--items", type=int, default=8, help="FP64 values per request (and per answer)")
+    parser.add_argument(
+        "--sonar-flush-age-s",
+        type=float,
+        default=1.0,
+        help="Sonar writes a part once its oldest record is this old (its default is 60 s; short here so "
+        "that each round pays for the Parquet it causes)",
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.rounds, args.seconds, args.concurrency, args.items))
+    asyncio.run(run(args.rounds, args.seconds, args.concurrency, args.items, args.sonar_flush_age_s))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ record is only a few references to the protobufs the call already built, appende
 (`router_sonar_buffer_records` records, `router_sonar_buffer_bytes` bytes); a full buffer drops the new
 record. A background task drains the buffer into batches over one long-lived `Sonar/Ingest` stream,
 with at most `router_sonar_max_unacked_batches` batches awaiting their ack; it reconnects with backoff
-while Sonar is down (records wait in the buffer until it fills).
+while Sonar is down (records wait in the buffer until it fills). A batch waits up to
+`router_sonar_batch_linger_s` for more records unless it is already full: a stream message (and its
+ack) costs the router and Sonar far more than a record in it, so sending each record as it comes would
+make sampling expensive.
 
 Every sampled record is counted once in `hydro_router_sonar_records_total{outcome="sampled"}` and ends
 up `acked` (Sonar has it), `rejected` (Sonar refused it), or `dropped` (with its reason in
@@ -99,6 +102,7 @@ class Sampler:
         batch_bytes: int = 4 * 1024 * 1024,
         max_record_bytes: int = 32 * 1024 * 1024,
         max_unacked_batches: int = 8,
+        batch_linger_s: float = 0.1,
         backoff_max_s: float = 2.0,
         random: Callable[[], float] = random.random,
     ) -> None:
@@ -109,6 +113,7 @@ class Sampler:
         self.batch_bytes = batch_bytes
         self.max_record_bytes = max_record_bytes
         self.max_unacked_batches = max_unacked_batches
+        self.batch_linger_s = batch_linger_s
         self.backoff_max_s = backoff_max_s
         self._random = random
         self._queue: deque[_Pending] = deque()
@@ -117,6 +122,8 @@ class Sampler:
         """Records per batch sent on the current stream and not yet acknowledged, by seq."""
         self._seq = 0
         self._wakeup = asyncio.Event()
+        self._lingering = False
+        """The sender waits for a batch to fill: wake it only when it has."""
         self.connected = False
         self.counts = dict.fromkeys(OUTCOMES, 0)
         """Records by outcome (plain ints: the hot path must not take a metrics lock per record)."""
@@ -179,7 +186,9 @@ class Sampler:
             )
         )
         self._bytes += size
-        if not self._wakeup.is_set():
+        if self._wakeup.is_set():
+            return
+        if not self._lingering or len(self._queue) >= self.batch_records or self._bytes >= self.batch_bytes:
             self._wakeup.set()
 
     def _drop(self, reason: str, count: int = 1) -> None:
@@ -230,13 +239,7 @@ class Sampler:
         call = stub.Ingest()
         reader = asyncio.create_task(self._read_acks(call), name="sonar acks")
         try:
-            while True:
-                while not (self._queue and len(self._unacked) < self.max_unacked_batches):
-                    if reader.done():
-                        reader.result()
-                        return
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
+            while await self._batch_ready(reader):
                 batch = self._take_batch()
                 count = len(batch.records)
                 self._unacked[batch.seq] = count
@@ -250,6 +253,33 @@ class Sampler:
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                 await reader
             call.cancel()
+
+    async def _batch_ready(self, reader: asyncio.Task[None]) -> bool:
+        """Wait for a record to send and room for another unacknowledged batch, then up to
+        `batch_linger_s` for the batch to fill; False when the stream has ended (`reader` is done)."""
+        while not (self._queue and len(self._unacked) < self.max_unacked_batches):
+            if reader.done():
+                reader.result()
+                return False
+            self._wakeup.clear()
+            await self._wakeup.wait()
+        if (
+            self.batch_linger_s > 0
+            and len(self._queue) < self.batch_records
+            and self._bytes < self.batch_bytes
+        ):
+            self._wakeup.clear()
+            self._lingering = True
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.batch_linger_s):
+                        await self._wakeup.wait()
+            finally:
+                self._lingering = False
+        if reader.done():
+            reader.result()
+            return False
+        return True
 
     async def _read_acks(
         self, call: grpc.aio.StreamStreamCall[sonar_pb2.RecordBatch, sonar_pb2.IngestAck]

@@ -63,6 +63,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             buffer_bytes=settings.router_sonar_buffer_bytes,
             batch_records=settings.router_sonar_batch_records,
             batch_bytes=settings.router_sonar_batch_bytes,
+            batch_linger_s=settings.router_sonar_batch_linger_s,
             max_record_bytes=settings.router_sonar_max_record_bytes,
             max_unacked_batches=settings.router_sonar_max_unacked_batches,
             backoff_max_s=settings.router_reconnect_max_s,

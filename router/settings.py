@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         gt=0,
         description="A batch sent to Sonar stops growing at this size (a bigger record goes alone).",
     )
+    router_sonar_batch_linger_s: float = Field(
+        default=0.1,
+        ge=0,
+        description="How long a batch not yet full waits for more records before it is sent to Sonar "
+        "(a message costs the router and Sonar far more than a record in it); 0 sends at once.",
+    )
     router_sonar_max_record_bytes: int = Field(
         default=32 * 1024 * 1024,
         gt=0,

@@ -97,6 +97,10 @@ class SampleBuffer:
         self._wake = asyncio.Event()
         self._retry_s = retry_initial_s
         self.store_failing = False
+        # Read at each scrape (setting them on every record cost more than the rest of `add`).
+        metrics.buffered_bytes.set_function(lambda: self.nbytes)
+        metrics.buffered_records.set_function(lambda: self.records)
+        metrics.pending_parts.set_function(lambda: len(self._parts))
 
     # -- taking records in ----------------------------------------------------------------------
 
@@ -113,7 +117,6 @@ class SampleBuffer:
         if partition.rows >= self.flush_rows or partition.nbytes >= self.flush_bytes:
             self._seal(key)
         self._bound()
-        self._publish()
 
     def _seal(self, key: tuple[str, int, int]) -> None:
         partition = self._open.pop(key)
@@ -161,11 +164,6 @@ class SampleBuffer:
         self.metrics.dropped_records.labels(reason).inc(records)
         self.metrics.dropped_rows.labels(reason).inc(rows)
 
-    def _publish(self) -> None:
-        self.metrics.buffered_bytes.set(self.nbytes)
-        self.metrics.buffered_records.set(self.records)
-        self.metrics.pending_parts.set(len(self._parts))
-
     # -- writing out ----------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -208,7 +206,6 @@ class SampleBuffer:
             )
             self._dropped("shutdown", part.records, part.rows, part.nbytes)
         self._parts.clear()
-        self._publish()
 
     def _seal_aged(self, now: float) -> None:
         for key, partition in list(self._open.items()):
@@ -236,7 +233,6 @@ class SampleBuffer:
             self._parts.append(_Part(key, data, len(records), partition.rows))
             self.nbytes += len(data) - partition.nbytes
             self._bound()
-            self._publish()
 
     async def _write_parts(self) -> bool:
         """Write the waiting parts, oldest first; False when the store failed (the part stays first)."""
@@ -258,11 +254,9 @@ class SampleBuffer:
                         "writing samples failed (%s); retrying with backoff, holding them in memory", exc
                     )
                 self.store_failing = True
-                self._publish()
                 return False
             self.nbytes -= part.nbytes
             self.records -= part.records
-            self._publish()
             if self.store_failing:
                 log.info("the object store answers again; writing the samples held meanwhile")
             self.store_failing = False

@@ -19,6 +19,7 @@ from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
 from sonar.errors import InvalidRequest
 from sonar.metrics import Metrics
+from sonar.rows import SampleSchema
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,16 @@ class IngestService(sonar_pb2_grpc.SonarServicer):
         try:
             async for batch in request_iterator:
                 accepted = rejected = 0
+                schemas: dict[tuple[str, int], SampleSchema | None] = {}  # looked up once a batch
                 for record in batch.records:
-                    if await self._take(record):
+                    key = (record.model, record.version)
+                    if key in schemas:
+                        schema = schemas[key]
+                    else:
+                        schema = schemas[key] = await self.catalog.schema(
+                            record.model, record.version, self.unknown_version_wait_s
+                        )
+                    if self._take(schema, record):
                         accepted += 1
                     else:
                         rejected += 1
@@ -57,11 +66,11 @@ class IngestService(sonar_pb2_grpc.SonarServicer):
         finally:
             log.info("ingest stream from %s closed", peer)
 
-    async def _take(self, record: sonar_pb2.ExecutionRecord) -> bool:
-        """Buffer `record`; False (counted, logged) when it is refused."""
-        version = f"{record.model}:{record.version}"
-        schema = await self.catalog.schema(record.model, record.version, self.unknown_version_wait_s)
+    def _take(self, schema: SampleSchema | None, record: sonar_pb2.ExecutionRecord) -> bool:
+        """Buffer `record` (of `schema`'s version; None: unknown); False (counted, logged) when it is
+        refused."""
         if schema is None:
+            version = f"{record.model}:{record.version}"
             self._refused(
                 version,
                 "unknown_version",
@@ -72,10 +81,15 @@ class IngestService(sonar_pb2_grpc.SonarServicer):
         try:
             rows = schema.rows(record)
         except InvalidRequest as exc:
-            self._refused(version, "signature", f"records refused: {exc}")
+            self._refused(f"{record.model}:{record.version}", "signature", f"records refused: {exc}")
             return False
         except Exception:
-            log.exception("a record of %s (request %s) cannot be read; refused", version, record.request_id)
+            log.exception(
+                "a record of %s:%d (request %s) cannot be read; refused",
+                record.model,
+                record.version,
+                record.request_id,
+            )
             self.metrics.rejected.labels("unreadable").inc()
             return False
         self.buffer.add(schema, rows)

@@ -16,7 +16,10 @@ The layout (the drift worker reads it; keep the two in step):
   BYTES string (UTF-8, invalid bytes replaced with U+FFFD). A failed call's outputs are null.
 
 Checking and decoding happen when a record arrives (`SampleSchema.rows`, cheap: raw contents are viewed,
-not copied); Arrow arrays are built only when a part is written (`build_table`).
+not copied); Arrow arrays are built only when a part is written (`build_table`). Records of one version
+mostly come in a few layouts (tensor names, datatypes and shapes): the first record of a layout is fully
+decoded and checked, and later records of that layout only have their raw contents' lengths checked and
+viewed (`_Layout`).
 """
 
 from __future__ import annotations
@@ -24,13 +27,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from protos.hydro.v1 import sonar_pb2
 from protos.signature import Signature, SignatureError, TensorSpec
-from protos.tensors import TensorError, decode_infer_request, decode_infer_response
+from protos.tensors import TensorError, decode_infer_request, decode_infer_response, numpy_dtype
 from sonar.errors import InvalidRequest
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -78,6 +82,23 @@ class Column:
         return self.value_type if self.plain else pa.list_(self.value_type)
 
 
+_MAX_LAYOUTS = 256
+"""Layouts remembered per version (batched fields give one layout per batch size seen)."""
+
+_LayoutKey = tuple[tuple[tuple[str, str, tuple[int, ...]], ...], tuple[tuple[str, str, tuple[int, ...]], ...]]
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How the raw contents of records of one layout, already checked once, become column values."""
+
+    inputs: tuple[tuple[int, np.dtype[Any], tuple[int, ...], int], ...]
+    """Per request tensor: (column index, dtype, shape, raw byte length)."""
+    outputs: tuple[tuple[int, np.dtype[Any], tuple[int, ...], int], ...]
+    count: int
+    nbytes: int
+
+
 @dataclass
 class RecordRows:
     """One accepted record, checked and decoded, ready to become `count` rows."""
@@ -113,12 +134,44 @@ class SampleSchema:
         self.columns: tuple[Column, ...] = tuple(columns)
         self.schema = pa.schema([*META_FIELDS, *(pa.field(c.name, c.arrow_type) for c in columns)])
         self._outputs = {c.spec.name: i for i, c in enumerate(columns) if c.output}
+        self._layouts: dict[_LayoutKey, _Layout] = {}
 
     def rows(self, record: sonar_pb2.ExecutionRecord) -> RecordRows:
         """Check `record` against the signature and decode it; InvalidRequest names what does not fit."""
-        where = f"record of {self.model}:{self.version} (request {record.request_id or '?'})"
         if record.time_unix_ms <= 0:
+            where = f"record of {self.model}:{self.version} (request {record.request_id or '?'})"
             raise InvalidRequest(f"{where}: time_unix_ms must be set (milliseconds since 1970, UTC)")
+        key = _layout_key(record)
+        if key is not None:
+            layout = self._layouts.get(key)
+            if layout is not None:
+                fast = _view(record, layout, len(self.columns))
+                if fast is not None:
+                    return fast
+        rows = self._decode(record)
+        if key is not None:
+            if len(self._layouts) >= _MAX_LAYOUTS:
+                self._layouts.clear()
+            self._layouts[key] = self._layout(key, rows)
+        return rows
+
+    def _layout(self, key: _LayoutKey, rows: RecordRows) -> _Layout:
+        """The layout of a record that `_decode` accepted (its tensors are all raw and not BYTES)."""
+        index = {c.spec.name: i for i, c in enumerate(self.columns) if not c.output}
+
+        def plan(
+            tensors: tuple[tuple[str, str, tuple[int, ...]], ...], columns: dict[str, int]
+        ) -> tuple[tuple[int, np.dtype[Any], tuple[int, ...], int], ...]:
+            planned = []
+            for name, datatype, shape in tensors:
+                dtype = numpy_dtype(datatype)
+                planned.append((columns[name], dtype, shape, math.prod(shape) * dtype.itemsize))
+            return tuple(planned)
+
+        return _Layout(plan(key[0], index), plan(key[1], self._outputs), rows.count, rows.nbytes)
+
+    def _decode(self, record: sonar_pb2.ExecutionRecord) -> RecordRows:
+        where = f"record of {self.model}:{self.version} (request {record.request_id or '?'})"
         try:
             inputs = decode_infer_request(record.request)
             self.signature.check_inputs(inputs)
@@ -189,6 +242,60 @@ class SampleSchema:
         return pa.Table.from_arrays([*meta, *data], schema=self.schema)
 
 
+def _tensors_key(tensors: Any, raw_contents: Any) -> tuple[tuple[str, str, tuple[int, ...]], ...] | None:
+    """(name, datatype, shape) per tensor, or None unless every tensor is in raw contents, fixed-size
+    and without parameters (those records always take the full decode)."""
+    if len(raw_contents) != len(tensors):
+        return None
+    key = []
+    for tensor in tensors:
+        datatype = tensor.datatype
+        if datatype == "BYTES" or tensor.parameters:
+            return None
+        key.append((tensor.name, datatype, tuple(tensor.shape)))
+    return tuple(key)
+
+
+def _layout_key(record: sonar_pb2.ExecutionRecord) -> _LayoutKey | None:
+    request = record.request
+    inputs = _tensors_key(request.inputs, request.raw_input_contents)
+    if not inputs:
+        return None
+    outputs: tuple[tuple[str, str, tuple[int, ...]], ...] | None = ()
+    if record.status == "OK" and record.HasField("response"):
+        response = record.response
+        outputs = _tensors_key(response.outputs, response.raw_output_contents)
+    if outputs is None:
+        return None
+    return inputs, outputs
+
+
+def _view(record: sonar_pb2.ExecutionRecord, layout: _Layout, columns: int) -> RecordRows | None:
+    """`record`'s values by its known layout; None when a raw content's length does not fit (then the
+    full decode names the problem)."""
+    values: list[np.ndarray | None] = [None] * columns
+    for plan, raw_contents in (
+        (layout.inputs, record.request.raw_input_contents),
+        (layout.outputs, record.response.raw_output_contents),
+    ):
+        for (column, dtype, shape, nbytes), raw in zip(plan, raw_contents, strict=False):
+            if len(raw) != nbytes:
+                return None
+            values[column] = np.frombuffer(raw, dtype=dtype).reshape(shape)
+    return RecordRows(
+        count=layout.count,
+        time_unix_ms=record.time_unix_ms,
+        request_id=record.request_id,
+        application=record.application,
+        stage=record.stage,
+        latency_ms=record.latency_ms,
+        status=record.status,
+        shadow=record.shadow,
+        values=values,
+        nbytes=layout.nbytes,
+    )
+
+
 def _column(spec: TensorSpec, name: str, *, output: bool) -> Column:
     batched = len(spec.shape) > 0 and spec.shape[0] == -1
     if batched:
@@ -224,22 +331,20 @@ def _values(column: Column, flat: np.ndarray) -> pa.Array:
 def _column_array(column: Column, pieces: list[np.ndarray | None], counts: np.ndarray) -> pa.Array:
     """One column over all records: each record's array (or None: nulls) spread over its rows."""
     flats: list[np.ndarray] = []
-    lengths: list[np.ndarray] = []
-    nulls: list[np.ndarray] = []
+    per_row: list[int] = []
+    """Values per row of each record (0 for a record whose value is null)."""
     for piece, count in zip(pieces, counts.tolist(), strict=True):
         if piece is None:
-            nulls.append(np.ones(count, dtype=np.bool_))
-            lengths.append(np.zeros(count, dtype=np.int64))
-            continue
-        nulls.append(np.zeros(count, dtype=np.bool_))
-        if column.batched:
-            per_row = int(math.prod(piece.shape[1:]))
+            per_row.append(0)
+        elif column.batched:
+            per_row.append(math.prod(piece.shape[1:]))
             flats.append(piece.reshape(-1))
         else:
-            per_row = int(piece.size)
+            per_row.append(piece.size)
             flats.append(np.tile(piece.reshape(-1), count))
-        lengths.append(np.full(count, per_row, dtype=np.int64))
-    mask = np.concatenate(nulls) if nulls else np.zeros(0, dtype=np.bool_)
+    mask = np.repeat(
+        np.fromiter((piece is None for piece in pieces), dtype=np.bool_, count=len(pieces)), counts
+    )
     any_null = bool(mask.any())
     dtype = np.dtype(object) if column.spec.datatype == "BYTES" else None
     flat = np.concatenate(flats) if flats else np.zeros(0, dtype=dtype or np.float64)
@@ -255,7 +360,7 @@ def _column_array(column: Column, pieces: list[np.ndarray | None], counts: np.nd
         indices[positions] = np.arange(len(positions))
         taken = _values(column, flat).take(pa.array(indices, mask=mask))
         return taken
-    sizes = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+    sizes = np.repeat(np.array(per_row, dtype=np.int64), counts)
     offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int32)
     values = _values(column, flat) if flat.size else pa.array([], type=column.value_type)
     return pa.ListArray.from_arrays(

@@ -31,9 +31,7 @@ from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
 from sonar.ingest import IngestService
 from sonar.metrics import CONTENT_TYPE, Metrics
-from sonar.release_profiles import ReleaseProfiler
 from sonar.settings import SonarSettings
-from sonar.worker import run_drift_worker
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +66,6 @@ async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None
         retry_max_s=settings.sonar_retry_max_s,
     )
     stop = asyncio.Event()
-    profiler = ReleaseProfiler()
 
     def health() -> dict[str, Any]:
         return {
@@ -114,6 +111,11 @@ async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None
             http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="sonar http")
             background.append(http_task)
         if settings.drift_enabled:
+            # Imported here: the drift worker pulls in scipy, which ingest alone never needs.
+            from sonar.release_profiles import ReleaseProfiler
+            from sonar.worker import run_drift_worker
+
+            profiler = ReleaseProfiler()
             drift = asyncio.create_task(run_drift_worker(settings, store, stop), name="sonar drift worker")
             catalog.on_new_version(profiler.released)
             background.append(

@@ -6,6 +6,7 @@ application.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 from pathlib import Path
@@ -112,3 +113,36 @@ async def test_sonar_down_drops_records_and_invokes_still_succeed(
     # The first 20 invokes waited in the buffer; invokes 21..60 were dropped.
     rows = pa.concat_tables(local_parts(store).values()).column("x").to_pylist()
     assert sorted(rows) == sorted([float(i) for i in range(20)] + [float(i) for i in range(5)])
+
+
+async def test_records_wait_to_share_a_batch_unless_it_is_full(
+    start_router: StartRouter, tmp_path: Path
+) -> None:
+    """A stream message costs far more than a record in it: records linger to share one, but a full
+    batch goes at once."""
+    rates = rates_snapshot({"all": 1.0})
+    sonar = await start_sonar(tmp_path, snapshot=rates, object_store_url=(tmp_path / "objects").as_uri())
+    try:
+        lingering = await start_router(
+            snapshot=rates, sonar_address=sonar.address, router_sonar_batch_linger_s=2.0
+        )
+        await asyncio.gather(*(invoke(lingering, "all", 1) for _ in range(40)))
+
+        async def acked(router: RouterUnderTest, count: int) -> bool:
+            return await metric(router, sonar_records("acked")) == count
+
+        await wait_until(lambda: acked(lingering, 40), 20, "the 40 records acknowledged")
+        batches = (await sonar.metrics())["hydro_sonar_ingest_batches_total"]
+        assert batches <= 3, f"40 records in {batches:.0f} batches"
+
+        # Batches of 10 records, and a linger far longer than the wait: full batches do not linger.
+        full = await start_router(
+            snapshot=rates,
+            sonar_address=sonar.address,
+            router_sonar_batch_records=10,
+            router_sonar_batch_linger_s=600.0,
+        )
+        await asyncio.gather(*(invoke(full, "all", 1) for _ in range(30)))
+        await wait_until(lambda: acked(full, 30), 20, "three full batches acknowledged without lingering")
+    finally:
+        assert await sonar.stop(signal.SIGTERM) == 0, sonar.log_text()

@@ -91,6 +91,12 @@ async def test_s3_outage_keeps_invokes_fast_and_counts_drops(
             return metrics.get('hydro_sonar_records_dropped_total{reason="memory_limit"}', 0) > 0
 
         await wait_until(dropped, 30, "Sonar dropping (and counting) the oldest records at its memory bound")
+
+        async def all_acked() -> bool:  # the router's last batch may wait up to its linger time
+            router_metrics = parse_metrics(await router.metrics())
+            return router_metrics['hydro_router_sonar_records_total{outcome="acked"}'] == INVOKES + 1
+
+        await wait_until(all_acked, 20, "Sonar acknowledging every sampled record")
         metrics = await sonar.metrics()
         # The bound can be passed by the one part being written (what arrives in 0.2 s: a few records).
         assert metrics["hydro_sonar_buffered_bytes"] <= MAX_BUFFERED + 256 * 1024
