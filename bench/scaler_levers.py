@@ -5,7 +5,9 @@ the host) runs side by side; the cycles take turns, one cold start of each confi
 so that the noise of a shared machine falls on all of them alike. A cold start is Activate -> ready
 endpoint -> first answer. It prints the median and p95 of that, and the median of every phase the
 scaler recorded (`hydro_scaler_replica_start_seconds`). Before each cold start the version is at zero
-and that scaler's holder pool is full.
+and that scaler's holder pool is full. Levers that are not settings apply to every configuration alike:
+the listen check before ModelReady (`scaler/probe.py`) and the numeric thread pools sized to the CPU
+limit (`scaler/runtimes/docker.py`); their effect is measured against the previous code, not here.
 
     .venv/bin/python -m bench.scaler_levers --cycles 15
 """

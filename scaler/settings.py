@@ -69,8 +69,9 @@ class Settings(BaseSettings):
     scaler_probe_interval_s: float = Field(
         default=0.005,
         gt=0,
-        description="First interval between two ModelReady probes of a starting replica (and the gRPC "
-        "first reconnect backoff); it grows by a fifth each time up to scaler_probe_max_interval_s.",
+        description="Interval between two checks whether a starting replica listens yet (a TCP connect "
+        "and an HTTP/2 preface), then the first interval between two ModelReady probes; that one grows by "
+        "a fifth each time up to scaler_probe_max_interval_s.",
     )
     scaler_probe_max_interval_s: float = Field(
         default=0.05,
