@@ -122,6 +122,8 @@ class Sampler:
         """Records per batch sent on the current stream and not yet acknowledged, by seq."""
         self._seq = 0
         self._wakeup = asyncio.Event()
+        self.streaming = False
+        """A stream to Sonar is open (over a ready channel), whether or not a batch went out on it yet."""
         self._lingering = False
         """The sender waits for a batch to fill: wake it only when it has."""
         self.connected = False
@@ -237,6 +239,7 @@ class Sampler:
 
     async def _stream(self, stub: sonar_pb2_grpc.SonarStub) -> None:
         call = stub.Ingest()
+        self.streaming = True
         reader = asyncio.create_task(self._read_acks(call), name="sonar acks")
         try:
             while await self._batch_ready(reader):
@@ -249,6 +252,7 @@ class Sampler:
                     log.info("streaming sampled records to Sonar %s", self.address)
                 self.connected = True
         finally:
+            self.streaming = False
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                 await reader
@@ -324,9 +328,11 @@ class Sampler:
 
     async def drain(self, timeout_s: float) -> None:
         """Give the sender up to `timeout_s` to send and see acknowledged what is buffered (on stop)."""
+        self.batch_linger_s = 0.0  # stopping: send what is buffered at once
+        self._wakeup.set()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                while self.connected and (self._queue or self._unacked):
+                while self.streaming and (self._queue or self._unacked):
                     await asyncio.sleep(0.02)
 
     def close(self) -> None:

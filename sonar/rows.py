@@ -312,7 +312,9 @@ def _nbytes(array: np.ndarray) -> int:
 
 
 def _repeat_strings(values: list[str], counts: np.ndarray) -> pa.Array:
-    return pa.array(np.repeat(np.array(values, dtype=object), counts), type=pa.string())
+    """Each record's string on each of its rows (repeated by Arrow: no Python object per row)."""
+    rows = np.repeat(np.arange(len(values), dtype=np.int64), counts)
+    return pa.array(values, type=pa.string()).take(pa.array(rows))
 
 
 def _text(values: np.ndarray) -> list[str]:

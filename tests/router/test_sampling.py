@@ -9,13 +9,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+from prometheus_client import CollectorRegistry
 
 from protos.hydro.v1 import catalog_pb2
+from protos.tensors import encode_infer_request, encode_infer_response
+from router.routing import RoutingTable
+from router.sampler import Sampler
 from tests.router import models
-from tests.router.harness import RouterUnderTest, StartRouter, wait_until
+from tests.router.harness import RouterUnderTest, StartRouter, cancel, wait_until
 from tests.router.standins import application, config, snapshot, version
 from tests.sonar.harness import local_parts, parse_metrics, start_sonar
 
@@ -145,4 +151,29 @@ async def test_records_wait_to_share_a_batch_unless_it_is_full(
         await asyncio.gather(*(invoke(full, "all", 1) for _ in range(30)))
         await wait_until(lambda: acked(full, 30), 20, "three full batches acknowledged without lingering")
     finally:
+        assert await sonar.stop(signal.SIGTERM) == 0, sonar.log_text()
+
+
+async def test_stopping_sends_a_lingering_batch_at_once(tmp_path: Path) -> None:
+    rates = rates_snapshot({"all": 1.0})
+    sonar = await start_sonar(tmp_path, snapshot=rates, object_store_url=(tmp_path / "objects").as_uri())
+    sampler = Sampler(sonar.address, registry=CollectorRegistry(), batch_linger_s=600.0)
+    sender = asyncio.create_task(sampler.run())
+    try:
+        route = RoutingTable.from_snapshot(rates).routes["all"]
+        (version,) = route.plan(lambda: 0.0)
+        request = encode_infer_request("double", {"x": np.array([1.0, 2.0])})
+        response = encode_infer_response("double", {"y": np.array([2.0, 4.0])})
+        sample = sampler.start(route, "lingering")
+        assert sample is not None
+        sample.record(0, version, request, response, time.perf_counter())
+        await wait_until(lambda: sampler.streaming, 20, "the sampler's stream to Sonar open")
+        await asyncio.sleep(0.2)
+        assert sampler.counts["sent"] == 0  # the batch lingers
+        started = time.perf_counter()
+        await sampler.drain(timeout_s=10)
+        assert sampler.counts["acked"] == 1
+        assert time.perf_counter() - started < 5
+    finally:
+        await cancel(sender)
         assert await sonar.stop(signal.SIGTERM) == 0, sonar.log_text()
