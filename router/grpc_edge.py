@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 
 import grpc
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router import __version__
@@ -140,11 +139,7 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             self.plane.authenticate(route, authorization)
             self.plane.check_version(route, version)
             plan = self.plane.plan(route)
-            try:
-                arrays = tensors.decode_infer_request(request)
-            except tensors.TensorError as exc:
-                raise InvalidInputError(str(exc)) from None
-            self.plane.check(plan, arrays)
+            self.plane.check_request(plan, request)
             self.plane.check_outputs(plan, [output.name for output in request.outputs])
             remaining = context.time_remaining()
             deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
@@ -168,5 +163,4 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise AssertionError("unreachable: abort raises") from None
         finally:
-            self.plane.observe(label, "grpc", code, call.elapsed_s())
-            self.plane.request_log.finish(call, status, code, problem)
+            self.plane.finish(call, label, code, status, problem)
