@@ -312,10 +312,7 @@ class DataPlane:
                 raise _replica_error(exc, application, index, version, replica, retried) from None
             finally:
                 queue.release(replica)
-            self.metrics.forwards.labels(application, version.key, "OK").inc()
-            self.metrics.forward_latency.labels(application, version.key).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.forwarded(application, version.key, time.perf_counter() - started)
             if sample is not None:
                 sample.record(index, version, request, response, started)
             return response
