@@ -132,8 +132,8 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
         authorization, given_id = _invocation(context)
         request_id, refused = request_id_from(given_id)
         call = RequestContext(request_id, "grpc", application, refused_id=refused)
-        label, code, status = application, "ok", "OK"
-        problem: str | None = None
+        # Every way out counts the invoke (`finish`) before the answer or the error status is sent: an
+        # abort sends the status and waits for it to go out before it raises.
         try:
             route = await self.plane.route(application)
             self.plane.authenticate(route, authorization)
@@ -147,20 +147,18 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             response.model_name = application
             response.model_version = version
             context.set_trailing_metadata(call.metadata)
+            self.plane.finish(call, application, "ok", "OK", None)
             return response
         except RouterError as exc:
-            code, status, problem = exc.reason, status_of(exc).name, str(exc)
-            if isinstance(exc, ApplicationNotFoundError):
-                label = "unknown"
+            label = "unknown" if isinstance(exc, ApplicationNotFoundError) else application
+            self.plane.finish(call, label, exc.reason, status_of(exc).name, str(exc))
             await _abort(context, exc, self.retry_after_s, call.metadata)
-        except asyncio.CancelledError:
-            code, status = "cancelled", "CANCELLED"  # the caller went away or its deadline passed
+        except asyncio.CancelledError:  # the caller went away or its deadline passed
+            self.plane.finish(call, application, "cancelled", "CANCELLED", None)
             raise
         except Exception as exc:
-            code, status, problem = "internal", "INTERNAL", f"{type(exc).__name__}: {exc}"
             log.exception("request %s to application %r failed", request_id, application)
+            self.plane.finish(call, application, "internal", "INTERNAL", f"{type(exc).__name__}: {exc}")
             context.set_trailing_metadata(call.metadata)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise AssertionError("unreachable: abort raises") from None
-        finally:
-            self.plane.finish(call, label, code, status, problem)
