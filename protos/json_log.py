@@ -43,7 +43,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, separators=(",", ":"))
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to `sys.stderr` as it is at each record (test runners and launchers may swap it)."""
 
     def __init__(self) -> None:
@@ -62,7 +62,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 def json_lines(logger: logging.Logger, level: int | str | None = None) -> Iterator[None]:
     """While in the block, `logger` writes JSON lines to stderr (not through the root's format), at
     `level` if given ('OFF': none)."""
-    handler = _StderrHandler()
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     previous = (logger.level, logger.propagate)
     if level is not None:

@@ -199,6 +199,54 @@ def decode_infer_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]
     return _decode_tensors(request.inputs, request.raw_input_contents, "request")
 
 
+# Datatypes whose typed contents field holds exactly their values (the narrower integers travel in
+# wider fields, and a value out of their range fails only when decoded).
+_EXACT_CONTENTS = frozenset({"BOOL", "INT32", "INT64", "UINT32", "UINT64", "FP32", "FP64", "BYTES"})
+
+
+def fits(request: pb.ModelInferRequest, signature: Signature) -> bool:
+    """Whether `request`'s inputs decode (`decode_infer_request`) into arrays that `signature` takes,
+    told from the message alone, without building the arrays (a router forwards the message as is).
+
+    False means only "not sure": decode and check to find out what is wrong. BYTES and FP16 raw contents
+    and the narrow integers are always left to that.
+    """
+    inputs = request.inputs
+    specs = signature.inputs
+    if len(inputs) != len(specs):
+        return False
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(inputs):
+        return False
+    seen: set[str] = set()
+    for i, tensor in enumerate(inputs):
+        name = tensor.name
+        spec = next((spec for spec in specs if spec.name == name), None)
+        if spec is None or name in seen:
+            return False
+        seen.add(name)
+        datatype = tensor.datatype
+        shape = tensor.shape
+        if datatype != spec.datatype or len(shape) != len(spec.shape):
+            return False
+        count = 1
+        for want, have in zip(spec.shape, shape, strict=True):
+            if have < 0 or (want != -1 and want != have):
+                return False
+            count *= have
+        if _SHARED_MEMORY in tensor.parameters:
+            return False
+        if raw:
+            if datatype == "BYTES" or len(raw[i]) != count * _DTYPES[datatype].itemsize:
+                return False
+        elif (
+            datatype not in _EXACT_CONTENTS
+            or len(getattr(tensor.contents, _CONTENTS_FIELD[datatype])) != count
+        ):
+            return False
+    return True
+
+
 def decode_infer_response(response: pb.ModelInferResponse) -> dict[str, np.ndarray]:
     return _decode_tensors(response.outputs, response.raw_output_contents, "response")
 

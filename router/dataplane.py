@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
+from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from protos.signature import Signature, SignatureError
 from protos.tensors import TensorError
@@ -204,6 +205,18 @@ class DataPlane:
                     + ", ".join(produced)
                 )
 
+    @classmethod
+    def check_request(cls, plan: Plan, request: pb.ModelInferRequest) -> None:
+        """Raise InvalidInputError naming the field unless the inputs of `request` fit the first stage's
+        signature (told from the message when it can be: a well-formed request is never decoded here)."""
+        if tensors.fits(request, plan.signature):
+            return
+        try:
+            arrays = tensors.decode_infer_request(request)
+        except TensorError as exc:
+            raise InvalidInputError(str(exc)) from None
+        cls.check(plan, arrays)
+
     @staticmethod
     def check(plan: Plan, arrays: Mapping[str, np.ndarray]) -> None:
         """Raise InvalidInputError naming the field unless `arrays` fit the first stage's signature."""
@@ -299,10 +312,7 @@ class DataPlane:
                 raise _replica_error(exc, application, index, version, replica, retried) from None
             finally:
                 queue.release(replica)
-            self.metrics.forwards.labels(application, version.key, "OK").inc()
-            self.metrics.forward_latency.labels(application, version.key).observe(
-                time.perf_counter() - started
-            )
+            self.metrics.forwarded(application, version.key, time.perf_counter() - started)
             if sample is not None:
                 sample.record(index, version, request, response, started)
             return response
@@ -389,6 +399,23 @@ class DataPlane:
                 context.held_s += held
 
     # -- accounting -------------------------------------------------------------------------------
+
+    def finish(
+        self, context: RequestContext, label: str, code: str, status: int | str, problem: str | None
+    ) -> None:
+        """Count one answered invoke and write its log line (`label`: the application, or 'unknown').
+
+        The edges call this as the answer is ready; its latency is taken now, and the counting and the
+        line are left to the loop's next turn, so that the answer goes out first.
+        """
+        context.stop()
+        asyncio.get_running_loop().call_soon(self._finished, context, label, code, status, problem)
+
+    def _finished(
+        self, context: RequestContext, label: str, code: str, status: int | str, problem: str | None
+    ) -> None:
+        self.observe(label, context.transport, code, context.elapsed_s())
+        self.request_log.finish(context, status, code, problem)
 
     def observe(self, application: str, protocol: str, code: str, seconds: float) -> None:
         """Count one answered request (`code` is 'ok' or an error reason)."""

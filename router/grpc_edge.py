@@ -18,7 +18,6 @@ from typing import Any, NoReturn
 
 import grpc
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router import __version__
@@ -133,18 +132,14 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
         authorization, given_id = _invocation(context)
         request_id, refused = request_id_from(given_id)
         call = RequestContext(request_id, "grpc", application, refused_id=refused)
-        label, code, status = application, "ok", "OK"
-        problem: str | None = None
+        # Every way out counts the invoke (`finish`) before the answer or the error status is sent: an
+        # abort sends the status and waits for it to go out before it raises.
         try:
             route = await self.plane.route(application)
             self.plane.authenticate(route, authorization)
             self.plane.check_version(route, version)
             plan = self.plane.plan(route)
-            try:
-                arrays = tensors.decode_infer_request(request)
-            except tensors.TensorError as exc:
-                raise InvalidInputError(str(exc)) from None
-            self.plane.check(plan, arrays)
+            self.plane.check_request(plan, request)
             self.plane.check_outputs(plan, [output.name for output in request.outputs])
             remaining = context.time_remaining()
             deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
@@ -152,21 +147,18 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             response.model_name = application
             response.model_version = version
             context.set_trailing_metadata(call.metadata)
+            self.plane.finish(call, application, "ok", "OK", None)
             return response
         except RouterError as exc:
-            code, status, problem = exc.reason, status_of(exc).name, str(exc)
-            if isinstance(exc, ApplicationNotFoundError):
-                label = "unknown"
+            label = "unknown" if isinstance(exc, ApplicationNotFoundError) else application
+            self.plane.finish(call, label, exc.reason, status_of(exc).name, str(exc))
             await _abort(context, exc, self.retry_after_s, call.metadata)
-        except asyncio.CancelledError:
-            code, status = "cancelled", "CANCELLED"  # the caller went away or its deadline passed
+        except asyncio.CancelledError:  # the caller went away or its deadline passed
+            self.plane.finish(call, application, "cancelled", "CANCELLED", None)
             raise
         except Exception as exc:
-            code, status, problem = "internal", "INTERNAL", f"{type(exc).__name__}: {exc}"
             log.exception("request %s to application %r failed", request_id, application)
+            self.plane.finish(call, application, "internal", "INTERNAL", f"{type(exc).__name__}: {exc}")
             context.set_trailing_metadata(call.metadata)
             await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
             raise AssertionError("unreachable: abort raises") from None
-        finally:
-            self.plane.observe(label, "grpc", code, call.elapsed_s())
-            self.plane.request_log.finish(call, status, code, problem)

@@ -199,8 +199,7 @@ def create_app(
                 {"error": f"internal error (request id {request_id})"}, 500, {"X-Request-Id": request_id}
             )
         finally:
-            plane.observe(label, "http", code, context.elapsed_s())
-            plane.request_log.finish(context, status, code, problem)
+            plane.finish(context, label, code, status, problem)
 
     def decode_oip(request: Request, body: bytes, plan: Plan) -> Call:
         binary: bytes | None = None

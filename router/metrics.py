@@ -68,6 +68,19 @@ class Metrics:
             buckets=_HOLD_BUCKETS,
             registry=self.registry,
         )
+        self._forwarded: dict[tuple[str, str], tuple[Counter, Histogram]] = {}
+
+    def forwarded(self, application: str, version: str, seconds: float) -> None:
+        """Count one forwarded call a replica answered, and its time (once per call: the children of the
+        two metrics are kept per application and version rather than looked up by label each time)."""
+        children = self._forwarded.get((application, version))
+        if children is None:
+            children = self._forwarded[(application, version)] = (
+                self.forwards.labels(application, version, "OK"),
+                self.forward_latency.labels(application, version),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def watch(self, queues: Callable[[], Iterable[VersionQueue]]) -> None:
         """Report the dispatcher's live state at every scrape."""

@@ -11,20 +11,27 @@ untouched by all this: it is the caller's, and answers echo it.
 served it, the time spent held); later consumers of a request (Sonar's sampler) read the id there.
 
 The line goes through the logger `router.requests` at INFO (WARNING for answers that are the router's
-or a replica's fault: 5xx / UNAVAILABLE, INTERNAL, ...), formatted by `protos.json_log.JsonFormatter`.
-Nothing is built when that level is disabled.
+or a replica's fault: 5xx / UNAVAILABLE, INTERNAL, ...), in the form of `protos.json_log.JsonFormatter`.
+Nothing is built when that level is disabled. It is written once per invoke, on the request path, so
+while the logger writes only through `request_logging`'s stderr handler (the router's set-up) the line
+is serialized here with orjson and written straight to stderr, without a `LogRecord`; any other handler
+gets the usual record.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from protos.json_log import json_lines
+import orjson
+
+from protos.json_log import StderrHandler, json_lines
 
 REQUEST_ID_KEY = "x-request-id"
 """The HTTP header (case-insensitive) and gRPC metadata key that carries the request id."""
@@ -77,12 +84,19 @@ class RequestContext:
     """Seconds spent waiting for a replica with room, over all stages."""
     metadata: tuple[tuple[str, str], ...] = ()
     """gRPC metadata sent with every call forwarded for this request."""
+    stopped: float | None = None
+    """When the answer was ready (`stop`); None while the invoke runs."""
 
     def __post_init__(self) -> None:
         self.metadata = ((REQUEST_ID_KEY, self.request_id),)
 
+    def stop(self) -> None:
+        """The answer is ready: `elapsed_s` stays what it is now."""
+        if self.stopped is None:
+            self.stopped = time.perf_counter()
+
     def elapsed_s(self) -> float:
-        return time.perf_counter() - self.started
+        return (time.perf_counter() if self.stopped is None else self.stopped) - self.started
 
 
 class RequestLog:
@@ -90,6 +104,8 @@ class RequestLog:
 
     def __init__(self, router_id: str) -> None:
         self.router_id = router_id
+        self._second = -1
+        self._prefix = ""
 
     def finish(self, context: RequestContext, status: int | str, code: str, error: str | None = None) -> None:
         """Log `context`'s invoke, answered with `status` (HTTP status or gRPC code name) and `code`
@@ -115,8 +131,29 @@ class RequestLog:
             fields["refused_request_id"] = True
         if error is not None:
             fields["error"] = error
+        handlers = log.handlers
+        if len(handlers) == 1 and type(handlers[0]) is StderrHandler and not log.filters:
+            self._write(level, fields)
+            return
         # makeRecord + handle, not log.log: the caller's file and line are not worth a stack walk here.
         log.handle(log.makeRecord(LOGGER_NAME, level, "", 0, "invoke", (), None, extra={"fields": fields}))
+
+    def _write(self, level: int, fields: dict[str, Any]) -> None:
+        """The line `JsonFormatter` would make of the record, written to stderr."""
+        now = time.time()
+        second = int(now)
+        if second != self._second:  # formatting the date once a second is enough
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        line = {
+            "time": f"{self._prefix}.{int((now - second) * 1000):03d}Z",
+            "level": logging.getLevelName(level),
+            "logger": LOGGER_NAME,
+        }
+        line.update(fields)
+        stream = sys.stderr
+        stream.write(orjson.dumps(line).decode() + "\n")
+        stream.flush()
 
 
 def _is_server_fault(status: int | str) -> bool:
