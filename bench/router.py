@@ -8,6 +8,8 @@ requests/s and p50/p99 latency at concurrency 1 and 64 for:
   (c) Hydro's router over HTTP JSON (Open Inference Protocol `POST /v2/models/{app}/infer`, and the plain form
       `POST /apps/{app}`)
   (d) MLServer serving the same RowSum class with a custom runtime, over its own V2 REST and gRPC
+  (e) for scale: one bare Python gRPC hop in front of the container (bench/grpc_hop.py forwards the bytes
+      and does nothing else), the floor any Python process in the call path costs on this machine
 
 Hydro runs as real processes on the Docker runtime with one replica pinned (min = max = 1, no CPU limit
 below the machine's two cores); MLServer runs as one host process with its default settings, installed
@@ -222,12 +224,20 @@ def _plain_answer(body: dict[str, object]) -> float:
 def ensure_mlserver() -> Path:
     """MLServer in its own virtualenv, so its pins never touch Hydro's environment."""
     binary = MLSERVER_VENV / "bin" / "mlserver"
-    if not binary.exists():
+    python = MLSERVER_VENV / "bin" / "python"
+    # A venv made through another path (a symlinked .cache) has scripts whose interpreter may be gone.
+    usable = binary.exists() and _interpreter(binary).exists() and python.exists()
+    if not usable:
         print(f"installing mlserver=={MLSERVER_VERSION} into {MLSERVER_VENV} (once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(MLSERVER_VENV)], check=True)
         pip = [str(MLSERVER_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet"]
         subprocess.run([*pip, *MLSERVER_PINS], check=True)
     return binary
+
+
+def _interpreter(script: Path) -> Path:
+    first = script.read_bytes().split(b"\n", 1)[0]
+    return Path(first.removeprefix(b"#!").decode().strip().split(" ")[0])
 
 
 @dataclass
@@ -294,11 +304,12 @@ def deploy_row_sum(platform: Platform, home: Path) -> tuple[str, str]:
 
 
 async def run_cases(
-    platform: Platform, app: str, replica: str, mlserver: MLServer, seconds: float
+    platform: Platform, app: str, replica: str, mlserver: MLServer, hop: str, seconds: float
 ) -> list[Result]:
     results = []
     for concurrency in (1, 64):
         results += [
+            await grpc_case("(e) one bare Python gRPC hop", hop, app, concurrency, seconds),
             await grpc_case("(a) direct gRPC to the container", replica, app, concurrency, seconds),
             await grpc_case("(b) Hydro router, gRPC", platform.router_grpc, app, concurrency, seconds),
             await http_case(
@@ -327,7 +338,7 @@ async def run_cases(
                 seconds,
             ),
         ]
-        for result in results[-6:]:
+        for result in results[-7:]:
             print(result.line(), flush=True)
     return results
 
@@ -340,8 +351,10 @@ def summarize(results: list[Result]) -> None:
         return float(np.percentile(result.latencies, 50)) * 1000
 
     overhead = p50(find("(b)", 1)) - p50(find("(a)", 1))
+    floor = p50(find("(e)", 1)) - p50(find("(a)", 1))
     print()
     print(f"router overhead over direct gRPC, p50 at c=1: {overhead:.2f} ms (target <= 1 ms)")
+    print(f"  for scale, one bare Python gRPC hop (bench.grpc_hop) over direct, p50 at c=1: {floor:.2f} ms")
     for concurrency in (1, 64):
         best_hydro = max(
             r.requests / r.seconds
@@ -372,14 +385,34 @@ def main() -> None:
 
     with bench_platform() as (platform, home):
         mlserver = start_mlserver(home)
+        hop: subprocess.Popen[bytes] | None = None
         try:
             app, replica = deploy_row_sum(platform, home)
+            hop_port = free_port()
+            hop = start_hop(hop_port, replica)
             print(f"{args.seconds:.0f} s per case after 1 s warm-up; one asyncio client process")
-            results = asyncio.run(run_cases(platform, app, replica, mlserver, args.seconds))
+            results = asyncio.run(
+                run_cases(platform, app, replica, mlserver, f"127.0.0.1:{hop_port}", args.seconds)
+            )
             summarize(results)
         finally:
             mlserver.process.terminate()
             mlserver.process.wait(timeout=30)
+            if hop is not None:
+                hop.terminate()
+                hop.wait(timeout=30)
+
+
+def start_hop(port: int, target: str) -> subprocess.Popen[bytes]:
+    """The bare pass-through proxy (bench/grpc_hop.py) in a process of its own, once it listens."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.grpc_hop", str(port), target], stdout=subprocess.PIPE, cwd=REPO_ROOT
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != b"listening":
+        process.kill()
+        raise SystemExit("the bare gRPC hop did not start")
+    return process
 
 
 if __name__ == "__main__":
