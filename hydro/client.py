@@ -347,18 +347,10 @@ class HydroClient:
 
         Asks for the Open Inference Protocol metadata of that version, which never starts a replica. An
         application that needs an invoke key answers 401 before routing, so that counts as served.
-        Raises HydroConnectionError when nothing answers at the router's address.
+        Raises HydroConnectionError when nothing answers at the router's address (or in time).
         """
         url = f"{self.router_url}/v2/models/{_seg(app)}/versions/{model_version}"
-        try:
-            response = self._http.get(url, headers={"Authorization": ""})
-        except httpx.TimeoutException:
-            return False
-        except httpx.TransportError as exc:
-            raise HydroConnectionError(
-                f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
-            ) from None
-        return response.status_code in (200, 401)
+        return self._send("GET", url, token=False).status_code in (200, 401)
 
     # plumbing
 
@@ -370,6 +362,13 @@ class HydroClient:
 
     def _request(self, method: str, url: str, *, token: bool = True, **kwargs: Any) -> httpx.Response:
         """Send one request (with the admin token unless `token` is False); raise on any error."""
+        response = self._send(method, url, token=token, **kwargs)
+        if response.is_error:
+            raise HydroClientError(response.status_code, _error_message(response), url=url)
+        return response
+
+    def _send(self, method: str, url: str, *, token: bool = True, **kwargs: Any) -> httpx.Response:
+        """Send one request (with the admin token unless `token` is False); raise only when no answer came."""
         try:
             request = self._http.build_request(method, url, **kwargs)
             if not token and not kwargs.get("headers"):
@@ -381,8 +380,6 @@ class HydroClient:
             raise HydroConnectionError(
                 f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
             ) from None
-        if response.is_error:
-            raise HydroClientError(response.status_code, _error_message(response), url=url)
         return response
 
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from control_plane.errors import (
     Conflict,
@@ -49,6 +49,24 @@ def status_of(exc: HydroError | ObjectStoreError) -> int:
         if isinstance(exc, kind):
             return status
     return 500
+
+
+async def stream_object(
+    chunks: AsyncIterator[bytes], media_type: str, headers: dict[str, str]
+) -> StreamingResponse:
+    """Stream an object from the store; its first chunk is read here, so a missing object is an error
+    status (ObjectNotFound -> 404) rather than a response that breaks off after its headers."""
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = b""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first
+        async for chunk in chunks:
+            yield chunk
+
+    return StreamingResponse(body(), media_type=media_type, headers=headers)
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:

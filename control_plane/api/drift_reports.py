@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from control_plane import drift_reports
-from control_plane.api.common import PREFIX, authorize, endpoint, json_body, path_int, state
+from control_plane.api.common import PREFIX, authorize, endpoint, json_body, path_int, state, stream_object
 from control_plane.errors import InvalidRequest
 
 DEFAULT_LIMIT = 50
@@ -51,21 +49,10 @@ async def get(request: Request) -> Response:
 @endpoint
 async def html(request: Request) -> Response:
     current = state(request)
-    chunks = await drift_reports.html(current.catalog, current.store, request.path_params["report_id"])
-    try:
-        first = await anext(chunks)  # NotFound surfaces here, before the response starts
-    except StopAsyncIteration:
-        first = b""
-
-    async def body() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in chunks:
-            yield chunk
-
-    return StreamingResponse(
-        body(),
-        media_type="text/html; charset=utf-8",
-        headers={"Content-Security-Policy": HTML_POLICY, "X-Content-Type-Options": "nosniff"},
+    return await stream_object(
+        await drift_reports.html(current.catalog, current.store, request.path_params["report_id"]),
+        "text/html; charset=utf-8",
+        {"Content-Security-Policy": HTML_POLICY, "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from control_plane import versions
-from control_plane.api.common import PREFIX, authorize, endpoint, path_int, state
+from control_plane.api.common import PREFIX, authorize, endpoint, path_int, state, stream_object
 from control_plane.errors import PackageTooLarge
 from control_plane.object_store import package_key
 from control_plane.versions import VersionRef
@@ -75,22 +74,11 @@ async def artifact(request: Request) -> Response:
     """The stored package (tar.gz with hydro.json at its root), for the process runtime backend."""
     current = state(request)
     row = await versions.find(current.catalog, request.path_params["model"], path_int(request, "version"))
-    chunks = current.store.stream(package_key(row.model_name, row.version))
-    try:
-        first = await anext(chunks)  # NotFound surfaces here, before the response starts
-    except StopAsyncIteration:
-        first = b""
-
-    async def body() -> AsyncIterator[bytes]:
-        yield first
-        async for chunk in chunks:
-            yield chunk
-
     filename = f"{row.model_name}-{row.version}.tar.gz"
-    return StreamingResponse(
-        body(),
-        media_type="application/gzip",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return await stream_object(
+        current.store.stream(package_key(row.model_name, row.version)),
+        "application/gzip",
+        {"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
 
