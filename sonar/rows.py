@@ -117,6 +117,24 @@ class RecordRows:
     nbytes: int = field(default=0)
     """Memory the record's values hold (what the buffer's bounds count)."""
 
+    @classmethod
+    def of(
+        cls, record: sonar_pb2.ExecutionRecord, count: int, values: list[np.ndarray | None], nbytes: int
+    ) -> RecordRows:
+        """The rows of `record`: its meta fields, with `values` decoded from its tensors."""
+        return cls(
+            count=count,
+            time_unix_ms=record.time_unix_ms,
+            request_id=record.request_id,
+            application=record.application,
+            stage=record.stage,
+            latency_ms=record.latency_ms,
+            status=record.status,
+            shadow=record.shadow,
+            values=values,
+            nbytes=nbytes,
+        )
+
 
 class SampleSchema:
     """The sample layout of one model version (see the module docstring)."""
@@ -198,18 +216,7 @@ class SampleSchema:
                         f"{where}: {'output' if column.output else 'input'} '{column.spec.name}' has "
                         f"{array.shape[0]} items where the other batched fields have {count}"
                     )
-        return RecordRows(
-            count=1 if count is None else count,
-            time_unix_ms=record.time_unix_ms,
-            request_id=record.request_id,
-            application=record.application,
-            stage=record.stage,
-            latency_ms=record.latency_ms,
-            status=record.status,
-            shadow=record.shadow,
-            values=values,
-            nbytes=nbytes + 128,
-        )
+        return RecordRows.of(record, 1 if count is None else count, values, nbytes + 128)
 
     def _check_outputs(self, outputs: dict[str, np.ndarray]) -> None:
         """Every output given must be the signature's; outputs left out (not asked for) become nulls."""
@@ -282,18 +289,7 @@ def _view(record: sonar_pb2.ExecutionRecord, layout: _Layout, columns: int) -> R
             if len(raw) != nbytes:
                 return None
             values[column] = np.frombuffer(raw, dtype=dtype).reshape(shape)
-    return RecordRows(
-        count=layout.count,
-        time_unix_ms=record.time_unix_ms,
-        request_id=record.request_id,
-        application=record.application,
-        stage=record.stage,
-        latency_ms=record.latency_ms,
-        status=record.status,
-        shadow=record.shadow,
-        values=values,
-        nbytes=layout.nbytes,
-    )
+    return RecordRows.of(record, layout.count, values, layout.nbytes)
 
 
 def _column(spec: TensorSpec, name: str, *, output: bool) -> Column:
