@@ -3,7 +3,8 @@
 Start-up order is what makes cold starts short: read hydro.json, listen (ServerLive answers at once),
 then import and instantiate the model on a worker thread; ServerReady and ModelReady turn true when it
 has loaded. A load failure stops the server and raises LoadError (the process exits non-zero).
-Predictions run on worker threads so the event loop keeps answering health checks while a model works.
+Predictions run on worker threads so the event loop keeps answering health checks while a model works,
+except a fast model's when it is the only request in flight (see `runtime.placement`).
 Each ModelInfer is logged as one JSON line with the caller's `x-request-id` (see `runtime.request_log`).
 """
 
@@ -25,8 +26,9 @@ from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.signature import SignatureError
 from runtime import __version__, request_log
 from runtime.errors import ListenError, ModelError, ModelNotFoundError, NotReadyError
-from runtime.loader import Model, load_model
+from runtime.loader import Arrays, Model, load_model
 from runtime.manifest import Manifest, load_manifest
+from runtime.placement import PredictPlacement
 from runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,10 +70,13 @@ class Stats:
 class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
     """`inference.GRPCInferenceService` for the one model named in the manifest."""
 
-    def __init__(self, manifest: Manifest, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, manifest: Manifest, executor: ThreadPoolExecutor, *, inline_predict_below_s: float = 0.0
+    ) -> None:
         self.manifest = manifest
         self.model: Model | None = None
         self.stats = Stats()
+        self.placement = PredictPlacement(inline_predict_below_s)
         self._executor = executor
         self._version = str(manifest.version)
 
@@ -154,8 +159,12 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
                     f"requested output '{name}' is not one of the model's outputs: {', '.join(sorted(known))}"
                 )
 
-        loop = asyncio.get_running_loop()
-        outputs = await loop.run_in_executor(self._executor, model.predict, inputs)
+        if self.placement.inline(self.stats.in_flight):
+            outputs = self._predict(model, inputs)
+        else:
+            outputs = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._predict, model, inputs
+            )
         try:
             signature.check_outputs(outputs)
         except (SignatureError, tensors.TensorError) as exc:
@@ -168,6 +177,13 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             )
         except tensors.TensorError as exc:
             raise ModelError(f"the model's answer cannot be encoded: {exc}") from None
+
+    def _predict(self, model: Model, inputs: Arrays) -> Arrays:
+        started = time.perf_counter()
+        try:
+            return model.predict(inputs)
+        finally:
+            self.placement.observe(time.perf_counter() - started)
 
     def _check_model(self, name: str, version: str) -> None:
         if name and name != self.manifest.name:
@@ -247,7 +263,9 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
     manifest = load_manifest(model_dir)  # a small file: reading it inline is faster than a thread hop
 
     executor = ThreadPoolExecutor(thread_name_prefix="hydro-model")
-    service = InferenceService(manifest, executor)
+    service = InferenceService(
+        manifest, executor, inline_predict_below_s=settings.inline_predict_below_ms / 1000
+    )
     server = grpc.aio.server(options=_GRPC_OPTIONS)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     runtime_pb2_grpc.add_RuntimeInfoServicer_to_server(RuntimeInfoService(service.stats), server)  # type: ignore[no-untyped-call]

@@ -15,6 +15,7 @@ from pathlib import Path
 DEFAULT_HOST = "0.0.0.0"
 DEFAULT_PORT = 9000
 DEFAULT_GRACE_S = 5.0
+DEFAULT_INLINE_PREDICT_BELOW_MS = 1.0
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -30,6 +31,9 @@ class Settings:
     """On SIGTERM, how long in-flight requests may take before they are cancelled (HYDRO_SHUTDOWN_GRACE_S)."""
     log_level: str = "INFO"
     """Python logging level for the runtime's log on stderr (HYDRO_LOG_LEVEL)."""
+    inline_predict_below_ms: float = DEFAULT_INLINE_PREDICT_BELOW_MS
+    """A model whose recent predictions all took less runs on the event loop when it serves one request
+    at a time; 0 = always on worker threads (HYDRO_INLINE_PREDICT_BELOW_MS; see runtime.placement)."""
 
 
 def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +73,14 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         default=env.get("HYDRO_LOG_LEVEL", "INFO"),
         help=f"{', '.join(LOG_LEVELS)} (env HYDRO_LOG_LEVEL, default INFO)",
     )
+    parser.add_argument(
+        "--inline-predict-below-ms",
+        type=_milliseconds,
+        default=env.get("HYDRO_INLINE_PREDICT_BELOW_MS", str(DEFAULT_INLINE_PREDICT_BELOW_MS)),
+        help="a model whose recent predictions all took less runs on the event loop while it serves one "
+        "request at a time; 0 = always on worker threads "
+        f"(env HYDRO_INLINE_PREDICT_BELOW_MS, default {DEFAULT_INLINE_PREDICT_BELOW_MS})",
+    )
     args = parser.parse_args(argv)
     if args.model_dir is None:
         parser.error("--model-dir is required (or set HYDRO_MODEL_DIR)")
@@ -80,6 +92,7 @@ def parse_args(argv: Sequence[str] | None = None, environ: Mapping[str, str] | N
         host=args.host,
         shutdown_grace_s=args.shutdown_grace_s,
         log_level=args.log_level,
+        inline_predict_below_ms=args.inline_predict_below_ms,
     )
 
 
@@ -101,3 +114,13 @@ def _seconds(text: str) -> float:
     if not seconds >= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 0 seconds")
     return seconds
+
+
+def _milliseconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of milliseconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0 milliseconds")
+    return value

@@ -39,6 +39,7 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             holder_image=settings.runtime_base_image,
             holder_refill_delay_s=settings.scaler_holder_refill_delay_s,
             spares=settings.scaler_spares,
+            replica_address=settings.scaler_replica_address,
         )
     return ProcessRuntime(settings.home_dir, stop_timeout_s=settings.scaler_stop_timeout_s)
 

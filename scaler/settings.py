@@ -137,6 +137,12 @@ class Settings(BaseSettings):
         description="docker: keep one created (not started) container per version, so that a cold start "
         "only starts it (made when the image is pre-pulled, remade after each use).",
     )
+    scaler_replica_address: Literal["bridge", "published"] = Field(
+        default="bridge",
+        description="docker: the address replicas are announced (and probed) at. `bridge`: the container's "
+        "address on the Docker bridge network (calls skip docker's userland proxy; the router must run on "
+        "the Docker host); `published`: 127.0.0.1 and the port published for it.",
+    )
     scaler_pids_limit: int = Field(default=256, gt=0, description="docker: pids limit of every container.")
     scaler_tmpfs_mb: int = Field(default=64, gt=0, description="docker: size of the tmpfs mounted on /tmp.")
 

@@ -44,6 +44,7 @@ from docker.utils import parse_repository_tag
 from scaler.errors import ImageError, StartError
 from scaler.metrics import Metrics
 from scaler.probe import ReadyProbe
+from scaler.runtimes.addresses import AddressMode, Reach, reach_of_inspected, reach_of_listed
 from scaler.runtimes.base import (
     INSTANCE_LABEL,
     MANAGED_LABEL,
@@ -80,8 +81,10 @@ class DockerRuntime:
         holder_image: str = "",
         holder_refill_delay_s: float = 1.0,
         spares: bool = False,
+        replica_address: AddressMode = "bridge",
     ) -> None:
         self.instance = instance
+        self.replica_address = replica_address
         self.stop_timeout_s = stop_timeout_s
         self.pids_limit = pids_limit
         self.tmpfs_mb = tmpfs_mb
@@ -145,7 +148,7 @@ class DockerRuntime:
                 began = pulled
                 container_id = await asyncio.to_thread(self._create, spec, holder)
             created = time.monotonic()
-            host_port = await asyncio.to_thread(self._start, spec, container_id, holder)
+            reach = await asyncio.to_thread(self._start, spec, container_id, holder)
         except BaseException:
             if holder is not None and self.holders is not None:
                 await asyncio.shield(self.holders.remove(holder.container_id))
@@ -154,7 +157,7 @@ class DockerRuntime:
             self._holder_of[container_id] = holder.container_id
         phases += [("create", created - began), ("start", time.monotonic() - created)]
         return ReplicaHandle(
-            container_id, spec.version_key, spec.model, f"127.0.0.1:{host_port}", phases=tuple(phases)
+            container_id, spec.version_key, spec.model, self._address(reach), phases=tuple(phases)
         )
 
     async def wait_ready(self, replica: ReplicaHandle, probe: ReadyProbe, timeout: float) -> None:
@@ -235,7 +238,7 @@ class DockerRuntime:
     async def _start_spare(self, spare: _Spare) -> ReplicaHandle:
         began = time.monotonic()
         try:
-            host_port = await asyncio.to_thread(self._start, spare.spec, spare.container_id, spare.holder)
+            reach = await asyncio.to_thread(self._start, spare.spec, spare.container_id, spare.holder)
         except BaseException:
             if spare.holder is not None and self.holders is not None:
                 await asyncio.shield(self.holders.remove(spare.holder.container_id))
@@ -245,7 +248,7 @@ class DockerRuntime:
         phases = (("holder-wait", 0.0), ("create", 0.0), ("start", time.monotonic() - began))
         spec = spare.spec
         return ReplicaHandle(
-            spare.container_id, spec.version_key, spec.model, f"127.0.0.1:{host_port}", phases=phases
+            spare.container_id, spec.version_key, spec.model, self._address(reach), phases=phases
         )
 
     async def _discard(self, spare: _Spare) -> None:
@@ -349,23 +352,26 @@ class DockerRuntime:
         container_id: str = created["Id"]
         return container_id
 
-    def _start(self, spec: ReplicaSpec, container_id: str, holder: Holder | None = None) -> str:
-        """Start a created container; return the host port its gRPC port is published on."""
+    def _address(self, reach: Reach) -> str:
+        return reach.address(self.replica_address, PORT_NUMBER)
+
+    def _start(self, spec: ReplicaSpec, container_id: str, holder: Holder | None = None) -> Reach:
+        """Start a created container; return how its gRPC port is reached."""
         api = self.client.api
         try:
             api.start(container_id)
             if holder is not None:
-                return holder.host_port
-            bindings = api.port(container_id, PORT_NUMBER)
+                return holder.reach
+            reach = reach_of_inspected(api.inspect_container(container_id), PORT_NUMBER)
         except docker.errors.DockerException as exc:
             self._stop_and_remove(container_id)
             raise StartError(f"cannot start a container of {spec.image!r}: {_explain(exc)}") from exc
-        if not bindings:
+        if reach is None:
             self._stop_and_remove(container_id)
             raise StartError(
                 f"container {container_id[:12]} of {spec.image!r} has no host port for {CONTAINER_PORT}"
             )
-        return str(bindings[0]["HostPort"])
+        return reach
 
     def _stop_and_remove(self, container_id: str) -> None:
         api = self.client.api
@@ -425,11 +431,11 @@ class DockerRuntime:
             key = labels.get(VERSION_LABEL, "")
             holder_id = labels.get(HOLDER_LABEL)
             holder = holders.get(holder_id) if holder_id else None
-            port = _published_port(summary if not holder_id else holder or {})
+            reach = reach_of_listed(summary if not holder_id else holder or {}, PORT_NUMBER)
             running = summary.get("State") == "running"
             if holder_id and (holder is None or holder.get("State") != "running"):
                 running = False
-            if not running or not key or port is None:
+            if not running or not key or reach is None:
                 log.info("removing leftover container %s (%s)", container_id[:12], summary.get("Status"))
                 self._stop_and_remove(container_id)
                 if holder_id:
@@ -440,14 +446,14 @@ class DockerRuntime:
                 used.add(holder_id)
                 self._holder_of[container_id] = holder_id
             model = key.rpartition(":")[0]
-            found.append(ReplicaHandle(container_id, key, model, f"127.0.0.1:{port}"))
+            found.append(ReplicaHandle(container_id, key, model, self._address(reach)))
         idle = []
         for holder_id, summary in holders.items():
             if holder_id in used:
                 continue
-            port = _published_port(summary)
-            if summary.get("State") == "running" and port is not None:
-                idle.append(Holder(holder_id, str(port)))
+            reach = reach_of_listed(summary, PORT_NUMBER)
+            if summary.get("State") == "running" and reach is not None:
+                idle.append(Holder(holder_id, reach))
             else:
                 log.info("removing leftover holder %s (%s)", holder_id[:12], summary.get("Status"))
                 self._remove_holder(holder_id)
@@ -576,11 +582,6 @@ def thread_env(cpu: float) -> dict[str, str]:
         return {}
     threads = str(max(1, math.floor(cpu)))
     return {name: threads for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-
-
-def _published_port(summary: dict[str, Any]) -> int | None:
-    """The host port a container summary publishes the gRPC port on (None: not published)."""
-    return next((p.get("PublicPort") for p in summary.get("Ports", []) if p.get("PrivatePort") == 9000), None)
 
 
 def _explain(exc: docker.errors.DockerException) -> str:

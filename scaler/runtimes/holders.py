@@ -31,6 +31,7 @@ import docker
 import docker.errors
 
 from scaler.errors import StartError
+from scaler.runtimes.addresses import Reach, reach_of_inspected
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +44,10 @@ RETRY_AFTER_S = 30.0
 
 @dataclass(frozen=True)
 class Holder:
-    """A running holder: its container id and the host port its namespace's port 9000 is published on."""
+    """A running holder: its container id and how its namespace's port 9000 is reached."""
 
     container_id: str
-    host_port: str
+    reach: Reach
 
 
 class HolderPool:
@@ -167,15 +168,15 @@ class HolderPool:
             )
             container_id = created["Id"]
             api.start(container_id)
-            bindings = api.port(container_id, self.port)
+            reach = reach_of_inspected(api.inspect_container(container_id), self.port)
         except docker.errors.DockerException as exc:
             if container_id:
                 self.remove_now(container_id)
             raise StartError(f"cannot run a holder container of {self.image!r}: {exc}") from exc
-        if not bindings:
+        if reach is None:
             self.remove_now(container_id)
             raise StartError(f"holder container {container_id[:12]} has no host port for {self.port}/tcp")
-        return Holder(container_id, str(bindings[0]["HostPort"]))
+        return Holder(container_id, reach)
 
     def remove_now(self, container_id: str) -> None:
         """Remove a holder (it runs nothing worth a graceful stop)."""

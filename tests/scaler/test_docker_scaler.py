@@ -106,9 +106,14 @@ async def test_activate_pulls_and_runs_a_hardened_container_on_loopback_then_sca
 ) -> None:
     docker_client.images.remove(image)  # the host lacks the image: the first activation pulls it
     catalog.publish(docker_snapshot(2, image))
-    # Each replica with a network of its own (the holders' path has its own test).
+    # Each replica with a network of its own (the holders' path has its own test), announced at its
+    # published port (the holders' test covers the default, the bridge address).
     scaler = await start_scaler(
-        runtime="docker", scaler_keep_containers=False, scaler_prepull=False, scaler_netns_holders=0
+        runtime="docker",
+        scaler_keep_containers=False,
+        scaler_prepull=False,
+        scaler_netns_holders=0,
+        scaler_replica_address="published",
     )
     watch = scaler.watch()
 
@@ -182,9 +187,12 @@ async def test_a_replica_joins_a_pooled_hardened_holders_network_and_both_go_whe
     assert holder.labels["hydro.managed"] == "true" and holder.labels["hydro.role"] == "netns-holder"
     published = holder.attrs["NetworkSettings"]["Ports"]["9000/tcp"]
     assert {binding["HostIp"] for binding in published} == {"127.0.0.1"}
+    # The replica is announced at its holder's bridge address (calls skip docker's userland proxy);
+    # the published port answers too.
     endpoint = state[KEY].ready[0]
-    assert endpoint.address == f"127.0.0.1:{published[0]['HostPort']}"
+    assert endpoint.address == f"{holder.attrs['NetworkSettings']['IPAddress']}:9000"
     assert await infer(endpoint.address, [4.0], MODEL) == [8.0]
+    assert await infer(f"127.0.0.1:{published[0]['HostPort']}", [4.0], MODEL) == [8.0]
     # The pool refills in the background: two idle holders again, besides the replica's own.
     await until(lambda: len(holders(docker_client)) == 3, "the pool refills")
 
