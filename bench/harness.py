@@ -22,6 +22,8 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
+from scaler.runtimes.addresses import reach_of_inspected
+from scaler.runtimes.docker import PORT_NUMBER
 from tests.e2e.platform import Platform, running_platform
 from tests.e2e.replicas import published_address
 from tests.e2e.stories import copy_example
@@ -56,6 +58,21 @@ def host_port(container_id: str) -> str:
     if address is None:
         raise RuntimeError(f"container {container_id[:12]} publishes no gRPC port")
     return address.rsplit(":", 1)[1]
+
+
+def bridge_address(container_id: str) -> str:
+    """`ip:9000` of a replica on the Docker bridge (its holder's, if it joined one): where the scaler
+    announces it by default, so where the router calls it."""
+    client = docker.from_env()
+    try:
+        labels = client.api.inspect_container(container_id)["Config"]["Labels"] or {}
+        publisher = labels.get("hydro.holder") or container_id
+        reach = reach_of_inspected(client.api.inspect_container(publisher), PORT_NUMBER)
+    finally:
+        client.close()
+    if reach is None or not reach.bridge_ip:
+        raise RuntimeError(f"container {container_id[:12]} has no bridge address")
+    return reach.address("bridge", PORT_NUMBER)
 
 
 def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -12,6 +12,7 @@ import logging
 import grpc
 import uvicorn
 
+from protos.gc_tuning import tune_for_serving
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from protos.serving import CancellableServer, listen_tcp
 from router.catalog_watch import CatalogWatch
@@ -120,6 +121,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
                 raise OSError(
                     f"the router's HTTP invoke stopped while starting on port {settings.router_http_port}"
                 )
+            tune_for_serving()
             log.info(
                 "router %s listening: HTTP on %s:%d, gRPC on %s; catalog %s, scaler %s, sonar %s",
                 settings.router_id,

@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 
 from protos import tensors
+from protos.gc_tuning import tune_for_serving
 from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
@@ -287,7 +288,9 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
     try:
         loading = time.perf_counter()
         loop = asyncio.get_running_loop()
-        service.model = await loop.run_in_executor(executor, load_model, manifest, model_dir)
+        model = await loop.run_in_executor(executor, load_model, manifest, model_dir)
+        tune_for_serving()
+        service.model = model
         now = time.perf_counter()
         log.info(
             "model %s version %d ready: loaded in %.3f s, %.3f s after serve() began",
