@@ -59,10 +59,12 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 @contextmanager
-def json_lines(logger: logging.Logger, level: int | str | None = None) -> Iterator[None]:
+def json_lines(
+    logger: logging.Logger, level: int | str | None = None, handler: logging.Handler | None = None
+) -> Iterator[None]:
     """While in the block, `logger` writes JSON lines to stderr (not through the root's format), at
-    `level` if given ('OFF': none)."""
-    handler = StderrHandler()
+    `level` if given ('OFF': none), through `handler` if given (written out when the block ends)."""
+    handler = handler or StderrHandler()
     handler.setFormatter(JsonFormatter())
     previous = (logger.level, logger.propagate)
     if level is not None:
@@ -72,6 +74,7 @@ def json_lines(logger: logging.Logger, level: int | str | None = None) -> Iterat
     try:
         yield
     finally:
+        handler.flush()
         logger.removeHandler(handler)
         logger.setLevel(previous[0])
         logger.propagate = previous[1]

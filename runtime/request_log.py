@@ -5,11 +5,18 @@ it into the line of the request (`null` when a caller sent none), so one id can 
 router's log into every model container a request went through. Lines go through the logger
 `runtime.requests` (INFO; WARNING when the runtime or the model failed) at the runtime's log level
 (`HYDRO_LOG_LEVEL`), and cost nothing when that level is disabled.
+
+Lines are written in batches (`BatchedLines`): in a container every write to stderr wakes containerd's
+shim and dockerd, about 0.15 CPU-ms per line here, a fifth of what the runtime itself spends on a small
+request. A line waits at most `LINGER_S`; WARNING lines, and everything before them, go out at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
+import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -18,6 +25,9 @@ from protos.json_log import json_lines
 LOGGER_NAME = "runtime.requests"
 REQUEST_ID_KEY = "x-request-id"
 MAX_REQUEST_ID_LENGTH = 128
+LINGER_S = 0.1
+"""Longest a request line waits to be written."""
+MAX_BATCH_LINES = 512
 
 log = logging.getLogger(LOGGER_NAME)
 
@@ -50,6 +60,47 @@ def served(
     log.log(level, "infer", extra={"fields": fields})
 
 
-def request_logging() -> AbstractContextManager[None]:
-    """Write `runtime.requests` lines as JSON to stderr (not through the root's plain format) in the block."""
-    return json_lines(log)
+class BatchedLines(logging.Handler):
+    """Formats each record at once and writes the lines to stderr together: `LINGER_S` after the first
+    of a batch, at once for a WARNING or worse (with the lines before it), and on `flush`.
+
+    Records come from the event loop's thread (the request handlers); one from another thread is
+    written at once."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self._loop = loop
+        self._loop_thread = threading.get_ident()
+        self._lines: list[str] = []
+        self._pending: asyncio.TimerHandle | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(self.format(record))
+        except Exception:
+            self.handleError(record)
+            return
+        if (
+            record.levelno >= logging.WARNING
+            or len(self._lines) >= MAX_BATCH_LINES
+            or threading.get_ident() != self._loop_thread
+        ):
+            self.flush()
+        elif self._pending is None:
+            self._pending = self._loop.call_later(LINGER_S, self.flush)
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+        if self._lines:
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+            sys.stderr.write(text)
+            sys.stderr.flush()
+
+
+def request_logging(loop: asyncio.AbstractEventLoop) -> AbstractContextManager[None]:
+    """Write `runtime.requests` lines as JSON to stderr (not through the root's plain format), batched
+    on `loop`, in the block."""
+    return json_lines(log, handler=BatchedLines(loop))

@@ -254,7 +254,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
 
     Raises ManifestError, ListenError or LoadError when the model cannot be served at all.
     """
-    with request_log.request_logging():
+    with request_log.request_logging(asyncio.get_running_loop()):
         await _serve(settings, started)
 
 

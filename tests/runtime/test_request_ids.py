@@ -7,7 +7,9 @@ from the process's own stderr.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 
 from protos import tensors
+from runtime import request_log
 from tests.runtime.conftest import StartRuntime
 from tests.runtime.harness import RuntimeProcess
 from tests.runtime.models import DOUBLE_FUNCTION, DOUBLE_INPUTS, DOUBLE_OUTPUTS, write_model
@@ -95,3 +98,36 @@ def test_the_log_level_silences_request_lines(tmp_path: Path, start_runtime: Sta
 
     assert request_lines(runtime, 1, timeout=0.5) == []
     assert "quiet-1" not in runtime.stderr
+
+
+async def test_request_lines_go_out_together_and_a_warning_at_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a container every write to stderr costs the engine's log pipeline a wake-up: lines are batched
+    (at most LINGER_S late), a WARNING goes out at once with the lines before it."""
+    writes: list[str] = []
+
+    class Stderr:
+        def write(self, text: str) -> None:
+            writes.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    monkeypatch.setattr("sys.stderr", Stderr())
+    caplog.set_level(logging.INFO, logger=request_log.LOGGER_NAME)
+    with request_log.request_logging(asyncio.get_running_loop()):
+        for number in range(5):
+            request_log.served(f"r{number}", "double", "3", "OK", 0.001)
+        assert writes == []
+        await asyncio.sleep(request_log.LINGER_S + 0.05)
+        assert len(writes) == 1 and writes[0].count("\n") == 5
+
+        request_log.served("r5", "double", "3", "OK", 0.001)
+        request_log.served("r6", "double", "3", "INTERNAL", 0.001)  # a WARNING line
+        assert len(writes) == 2 and [json.loads(line)["request_id"] for line in writes[1].splitlines()] == [
+            "r5",
+            "r6",
+        ]
+        request_log.served("r7", "double", "3", "OK", 0.001)
+    assert json.loads(writes[-1])["request_id"] == "r7", "the block's end writes what is left"
