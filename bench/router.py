@@ -361,20 +361,21 @@ def summarize(results: list[Result]) -> None:
     print(f"router overhead over direct gRPC, p50 at c=1: {overhead:.2f} ms (target <= 1 ms)")
     print(f"  over direct gRPC to the published port: {over_published:.2f} ms")
     print(f"  for scale, one bare Python gRPC hop (bench.grpc_hop) over direct, p50 at c=1: {floor:.2f} ms")
+
+    def rate(prefix: str, concurrency: int) -> float:
+        result = find(prefix, concurrency)
+        return result.requests / result.seconds
+
     for concurrency in (1, 64):
-        best_hydro = max(
-            r.requests / r.seconds
-            for r in results
-            if r.name[:3] in ("(b)", "(c)") and r.concurrency == concurrency
-        )
+        best_hydro = max(rate(prefix, concurrency) for prefix in ("(b)", "(c)", "(c')"))
         best_mlserver = max(
-            r.requests / r.seconds
-            for r in results
-            if r.name.startswith("(d)") and r.concurrency == concurrency
+            rate(prefix, concurrency) for prefix in ("(d) MLServer, gRPC", "(d) MLServer, V2")
         )
         print(
             f"c={concurrency}: best Hydro-through-router {best_hydro:.0f} req/s vs best MLServer direct "
-            f"{best_mlserver:.0f} req/s (ratio {best_hydro / best_mlserver:.2f}, target >= 1)"
+            f"{best_mlserver:.0f} req/s (ratio {best_hydro / best_mlserver:.2f}, target >= 1); "
+            f"gRPC to gRPC {rate('(b)', concurrency) / rate('(d) MLServer, gRPC', concurrency):.2f}, "
+            f"V2 JSON to V2 JSON {rate('(c)', concurrency) / rate('(d) MLServer, V2', concurrency):.2f}"
         )
     failed = sum(r.failures for r in results)
     print(f"failed requests: {failed}")
