@@ -22,10 +22,9 @@ import httpx
 import numpy as np
 from prometheus_client.parser import text_string_to_metric_families
 
-from scaler.runtimes.addresses import reach_of_inspected
 from scaler.runtimes.docker import PORT_NUMBER
 from tests.e2e.platform import Platform, running_platform
-from tests.e2e.replicas import published_address
+from tests.e2e.replicas import published_address, replica_reach
 from tests.e2e.stories import copy_example
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -65,9 +64,7 @@ def bridge_address(container_id: str) -> str:
     announces it by default, so where the router calls it."""
     client = docker.from_env()
     try:
-        labels = client.api.inspect_container(container_id)["Config"]["Labels"] or {}
-        publisher = labels.get("hydro.holder") or container_id
-        reach = reach_of_inspected(client.api.inspect_container(publisher), PORT_NUMBER)
+        reach = replica_reach(client, container_id)
     finally:
         client.close()
     if reach is None or not reach.bridge_ip:

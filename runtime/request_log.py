@@ -90,14 +90,18 @@ class BatchedLines(logging.Handler):
             self._pending = self._loop.call_later(LINGER_S, self.flush)
 
     def flush(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-        if self._lines:
-            text = "\n".join(self._lines) + "\n"
-            self._lines.clear()
-            sys.stderr.write(text)
-            sys.stderr.flush()
+        self.acquire()  # the timer's flush and a record from another thread must not interleave
+        try:
+            if self._pending is not None:
+                self._pending.cancel()
+                self._pending = None
+            if self._lines:
+                text = "\n".join(self._lines) + "\n"
+                self._lines.clear()
+                sys.stderr.write(text)
+                sys.stderr.flush()
+        finally:
+            self.release()
 
 
 def request_logging(loop: asyncio.AbstractEventLoop) -> AbstractContextManager[None]:

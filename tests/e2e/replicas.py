@@ -14,6 +14,8 @@ import docker.errors
 import grpc
 
 from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc, scaler_pb2, scaler_pb2_grpc
+from scaler.runtimes.addresses import Reach, reach_of_inspected
+from scaler.runtimes.docker import PORT_NUMBER
 from tests.e2e.platform import Platform
 
 
@@ -47,16 +49,21 @@ def containers(platform: Platform, version_key: str, include_stopped: bool = Fal
         client.close()
 
 
-def published_address(client: docker.DockerClient, container_id: str) -> str | None:
-    """`127.0.0.1:port` where a replica's gRPC port 9000 is published: on the replica itself, or, when it
-    joined a network-namespace holder's network (label `hydro.holder`), on that holder."""
+def replica_reach(client: docker.DockerClient, container_id: str) -> Reach | None:
+    """How a replica's gRPC port 9000 is reached: on the replica itself, or, when it joined a
+    network-namespace holder's network (label `hydro.holder`), on that holder (None: not published)."""
     labels = client.api.inspect_container(container_id)["Config"]["Labels"] or {}
     publisher = labels.get("hydro.holder") or container_id
     try:
-        bindings = client.api.port(publisher, 9000) or []
+        return reach_of_inspected(client.api.inspect_container(publisher), PORT_NUMBER)
     except docker.errors.NotFound:
         return None
-    return f"127.0.0.1:{bindings[0]['HostPort']}" if bindings else None
+
+
+def published_address(client: docker.DockerClient, container_id: str) -> str | None:
+    """`127.0.0.1:port` where a replica's gRPC port 9000 is published (see `replica_reach`)."""
+    reach = replica_reach(client, container_id)
+    return None if reach is None else reach.address("published", PORT_NUMBER)
 
 
 def stats(address: str, timeout: float = 5) -> runtime_pb2.RuntimeStats:
