@@ -56,10 +56,12 @@ test: venv services base-image wheelhouse
 run: venv
 	$(VENV)/bin/hydro up --example
 
+## lint: ruff format check, ruff, mypy strict, import-linter contracts (pyproject.toml)
 lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 generate: venv
 	$(PY) -m protos.generate

@@ -18,10 +18,10 @@ import httpx
 import numpy as np
 
 from bench.harness import bench_platform, containers, deploy_example, host_port, percentile
-from protos import tensors
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from tests.e2e.platform import Platform
 from tests.e2e.stories import wait_until
+from wire import oip_grpc, plain_form
 
 BODY = {"amount": [12.5], "country": ["DE"]}
 
@@ -40,7 +40,7 @@ def cold_starts(platform: Platform, app: str, key: str, cycles: int) -> list[flo
 
 
 def warm_latencies(address: str, model_name: str, arrays: dict[str, np.ndarray], n: int) -> list[float]:
-    request = tensors.encode_infer_request(model_name, arrays)
+    request = oip_grpc.encode_infer_request(model_name, arrays)
     with grpc.insecure_channel(address) as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         for _ in range(50):
@@ -89,9 +89,9 @@ def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None
     httpx.post(f"{platform.router}/apps/{model}", json=BODY, timeout=60).raise_for_status()
     port = host_port(containers(key)[0])
     signature_body = httpx.get(f"{platform.api}/models/{model}/versions/1").json()["signature"]
-    from protos.signature import Signature
+    from wire.signature import Signature
 
-    arrays = tensors.decode_plain_request(BODY, Signature.from_dict(signature_body))
+    arrays = plain_form.decode_plain_request(BODY, Signature.from_dict(signature_body))
     direct = warm_latencies(f"127.0.0.1:{port}", model, arrays, warm_requests)
     routed = warm_latencies(platform.router_grpc, model, arrays, warm_requests)
     plain_http = warm_http_latencies(f"{platform.router}/apps/{model}", warm_requests)

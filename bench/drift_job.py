@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from protos.object_store import open_object_store
+from servicekit.object_store import open_object_store
 from sonar.jobs import DriftJob, compare, read_window
 from sonar.reference import build_reference, features_from_signature
 

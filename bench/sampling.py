@@ -35,12 +35,12 @@ import httpx
 import numpy as np
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from protos.tensors import encode_infer_request
 from tests.ports import free_port
 from tests.router import models
 from tests.router.harness import write_models
 from tests.router.standins import CatalogStandIn, ScalerStandIn, application, config, snapshot, version
 from tests.sonar.harness import SonarProcess, parse_metrics, start_sonar
+from wire.oip_grpc import encode_infer_request
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from control_plane.server import serve
 from control_plane.settings import Settings
-from protos.serving import run_service
+from servicekit.serving import run_service
 
 
 def main() -> None:

@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.catalog import Catalog
 from control_plane.deployment_configs import DEFAULT
 from control_plane.errors import Conflict, InvalidRequest, NotFound
-from control_plane.models import (
+from control_plane.names import check_name
+from control_plane.pipeline_check import StageVariant, pipeline_problem
+from control_plane.scaler_client import Replicas
+from control_plane.tables import (
     Application,
     ApplicationVariant,
     DeploymentConfig,
@@ -21,12 +24,9 @@ from control_plane.models import (
     VersionStatus,
     utcnow,
 )
-from control_plane.names import check_name
-from control_plane.pipeline_check import StageVariant, pipeline_problem
-from control_plane.replicas import Replicas
 from control_plane.timestamps import iso
 from control_plane.validation import parse
-from protos.signature import Signature, SignatureError
+from wire.signature import Signature, SignatureError
 
 
 class VariantSpec(BaseModel):

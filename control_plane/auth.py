@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions, insert_ignore
 from control_plane.errors import Unauthorized
-from control_plane.models import ApiToken, utcnow
 from control_plane.settings import Settings
+from control_plane.tables import ApiToken, utcnow
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions
-from control_plane.models import Application, CatalogState, DeploymentConfig, InvokeKey, VersionStatus
+from control_plane.tables import Application, CatalogState, DeploymentConfig, InvokeKey, VersionStatus
 from protos.hydro.v1 import catalog_pb2
-from protos.signature import Signature
+from wire.signature import Signature
 
 logger = logging.getLogger(__name__)
 

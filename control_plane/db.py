@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from control_plane.errors import InvalidRequest
-from control_plane.models import Base
+from control_plane.tables import Base
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works: it only keeps two control planes from migrating the same PostgreSQL database at once.

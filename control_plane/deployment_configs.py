@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from control_plane.catalog import Catalog
 from control_plane.errors import NotFound
-from control_plane.models import DeploymentConfig
 from control_plane.names import check_name
+from control_plane.tables import DeploymentConfig
 from control_plane.timestamps import iso
 from control_plane.validation import parse
 

@@ -1,13 +1,13 @@
 """Building a version's image with the docker SDK and pushing it to the registry (blocking: run in a thread).
 
 The build context holds the runtime (`runtime/`, located with `find_spec`, never imported), the
-protos package (`.py` files only), the model folder (with its `hydro.json`) and, when the model has
+protos and wire packages (`.py` files only), the model folder (with its `hydro.json`) and, when the model has
 requirements and a wheelhouse is configured, the wheels. The generated Dockerfile installs the
 requirements in a first stage (`pip --target /opt/hydro/deps`, constrained to the versions the base
 image already carries) and copies only the installed packages into the final image, so wheels and
 pip caches never ship; the stage's leftover image is pruned once no build is running. The image
-follows the contract in DESIGN.md: runtime at /opt/hydro/runtime, protos at /opt/hydro/protos, model
-at /model, `PYTHONPATH=/opt/hydro:/opt/hydro/deps`, user 10001.
+follows the contract in DESIGN.md: runtime at /opt/hydro/runtime, protos and wire at
+/opt/hydro/{protos,wire}, model at /model, `PYTHONPATH=/opt/hydro:/opt/hydro/deps`, user 10001.
 """
 
 from __future__ import annotations
@@ -117,9 +117,10 @@ def dockerfile(spec: ImageSpec, requirements: str | None) -> str:
         "USER root",
         "COPY runtime/ /opt/hydro/runtime/",
         "COPY protos/ /opt/hydro/protos/",
+        "COPY wire/ /opt/hydro/wire/",
         # Bytecode in the image: the root filesystem is read-only at run time, so without it every cold
         # start compiles these modules again in memory. (This layer is shared by every version's image.)
-        "RUN python3 -m compileall -q -j0 /opt/hydro/runtime /opt/hydro/protos",
+        "RUN python3 -m compileall -q -j0 /opt/hydro/runtime /opt/hydro/protos /opt/hydro/wire",
         "COPY model/ /model/",
         # A model file that does not compile is reported here and again, clearly, when the model loads.
         "RUN python3 -m compileall -q -j0 /model || true",
@@ -137,13 +138,14 @@ def dockerfile(spec: ImageSpec, requirements: str | None) -> str:
 def prepare_context(context: Path, model_dir: Path, spec: ImageSpec, requirements: str | None) -> None:
     """Fill `context` (an empty folder) with the Dockerfile and everything it copies."""
     shutil.copytree(package_dir("runtime"), context / "runtime", ignore=_IGNORE)
-    protos = package_dir("protos")
-    for source in sorted(protos.rglob("*.py")):
-        if "__pycache__" in source.parts:
-            continue
-        target = context / "protos" / source.relative_to(protos)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+    for name in ("protos", "wire"):
+        package = package_dir(name)
+        for source in sorted(package.rglob("*.py")):
+            if "__pycache__" in source.parts:
+                continue
+            target = context / name / source.relative_to(package)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
     shutil.copytree(model_dir, context / "model")
     if requirements is not None and spec.wheelhouse is not None:
         _link_wheels(spec.wheelhouse, context / "wheelhouse")

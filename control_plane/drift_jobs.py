@@ -31,18 +31,18 @@ from control_plane.drift_reports import get as get_report
 from control_plane.drift_reports import html_key, new_id
 from control_plane.errors import Conflict, NotFound
 from control_plane.metrics import Metrics
-from control_plane.models import (
+from control_plane.monitoring import MAX_COUNTED_SKIPS, due_windows
+from control_plane.object_store import package_key
+from control_plane.tables import (
     DriftReport,
     ModelVersion,
     MonitoringSchedule,
     ReportStatus,
     ReportTrigger,
 )
-from control_plane.monitoring import MAX_COUNTED_SKIPS, due_windows
-from control_plane.object_store import package_key
 from control_plane.timestamps import iso
 from control_plane.validation import parse
-from protos.object_store import ObjectStore
+from servicekit.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ from control_plane.catalog import Catalog
 from control_plane.clock import aware
 from control_plane.durations import parse_duration
 from control_plane.errors import InvalidRequest, NotFound
-from control_plane.models import DriftReport, ReportStatus, ReportTrigger
 from control_plane.monitoring import MAX_WINDOW_S, Thresholds, require_training_data, thresholds_of
+from control_plane.tables import DriftReport, ReportStatus, ReportTrigger
 from control_plane.timestamps import iso
 from control_plane.validation import parse
 from control_plane.versions import find
-from protos.object_store import ObjectStore
+from servicekit.object_store import ObjectStore
 
 PREFIX = "/api/v1"
 MAX_LIST = 500

@@ -10,8 +10,8 @@ HydroError                    anything the control plane refuses or cannot do; t
 └── BuildError                building or pushing a version's image failed (kept in its log, never
                               answered to an API call)
 
-The shared object store's errors (`protos.object_store`) are mapped at the same edge: ObjectNotFound -> 404,
-InvalidObjectLocation -> 400, any other ObjectStoreError -> 503.
+The shared object store's errors (`servicekit.object_store`) are mapped at the same edge:
+ObjectNotFound -> 404, InvalidObjectLocation -> 400, any other ObjectStoreError -> 503.
 """
 
 

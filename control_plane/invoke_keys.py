@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from control_plane.catalog import Catalog
 from control_plane.errors import NotFound
-from control_plane.models import Application, InvokeKey, utcnow
+from control_plane.tables import Application, InvokeKey, utcnow
 from control_plane.timestamps import iso
 
 KEY_PREFIX = "hk_"

@@ -1,4 +1,4 @@
-"""Where the control plane keeps things in the shared object store (see `protos.object_store`)."""
+"""Where the control plane keeps things in the shared object store (see `servicekit.object_store`)."""
 
 from __future__ import annotations
 

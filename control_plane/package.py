@@ -24,7 +24,7 @@ import yaml
 
 from control_plane.errors import PackageError, PackageTooLarge
 from control_plane.names import describe_rule, is_dns_label
-from protos.signature import Signature, SignatureError
+from wire.signature import Signature, SignatureError
 
 MANIFEST_YAML = "hydro.yaml"
 MANIFEST_JSON = "hydro.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from protos.signature import Signature, TensorSpec
+from wire.signature import Signature, TensorSpec
 
 
 @dataclass(frozen=True)

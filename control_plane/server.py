@@ -8,11 +8,11 @@ import logging
 import uvicorn
 
 from control_plane.app import create_app
-from control_plane.catalog_service import start_catalog_server
 from control_plane.clock import Clock, system_clock
+from control_plane.grpc_edge import start_catalog_server
 from control_plane.settings import Settings
 from control_plane.state import open_state
-from protos.serving import CancellableServer, listen_tcp
+from servicekit.serving import CancellableServer, listen_tcp
 
 logger = logging.getLogger(__name__)
 

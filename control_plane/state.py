@@ -20,9 +20,9 @@ from control_plane.catalog import Catalog, Notifier
 from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
-from control_plane.replicas import ScalerClient
+from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
-from protos.object_store import ObjectStore, open_object_store
+from servicekit.object_store import ObjectStore, open_object_store
 
 logger = logging.getLogger(__name__)
 

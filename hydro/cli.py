@@ -525,7 +525,7 @@ def control_plane() -> None:
     """Run the control plane alone (REST API, UI and the catalog watch)."""
     from control_plane.server import serve
     from control_plane.settings import Settings as ControlPlaneSettings
-    from protos.serving import run_service
+    from servicekit.serving import run_service
 
     run_service("control plane", lambda: serve(ControlPlaneSettings()))
 
@@ -533,9 +533,9 @@ def control_plane() -> None:
 @cli.command()
 def router() -> None:
     """Run the router alone (HTTP and gRPC invoke)."""
-    from protos.serving import run_service
     from router.server import serve
     from router.settings import Settings as RouterSettings
+    from servicekit.serving import run_service
 
     run_service("router", lambda: serve(RouterSettings()))
 
@@ -543,9 +543,9 @@ def router() -> None:
 @cli.command()
 def scaler() -> None:
     """Run the scaler alone (replicas per version)."""
-    from protos.serving import run_service
     from scaler.server import serve
     from scaler.settings import Settings as ScalerSettings
+    from servicekit.serving import run_service
 
     run_service("scaler", lambda: serve(ScalerSettings()))
 
@@ -553,7 +553,7 @@ def scaler() -> None:
 @cli.command()
 def sonar() -> None:
     """Run Sonar alone (ingest of sampled traffic, Parquet samples, drift jobs)."""
-    from protos.serving import run_service
+    from servicekit.serving import run_service
     from sonar.server import serve
     from sonar.settings import SonarSettings
 

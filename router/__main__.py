@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from protos.serving import run_service
 from router.server import serve
 from router.settings import Settings
+from servicekit.serving import run_service
 
 
 def main() -> None:

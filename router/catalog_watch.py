@@ -12,8 +12,8 @@ import logging
 from collections.abc import Callable
 
 from protos.hydro.v1 import catalog_pb2
-from protos.streams import CatalogFollower
 from router.routing import RoutingTable
+from servicekit.stream_follower import CatalogFollower
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,7 @@ from dataclasses import dataclass
 import grpc
 import numpy as np
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
-from protos.signature import Signature, SignatureError
-from protos.tensors import TensorError
 from router.catalog_watch import CatalogWatch
 from router.dispatch import Dispatch, Replica, VersionQueue
 from router.errors import (
@@ -47,6 +44,9 @@ from router.metrics import Metrics
 from router.request_log import RequestContext, RequestLog
 from router.routing import Route, Version
 from router.sampler import Sample, Sampler
+from wire import oip_grpc
+from wire.datatypes import TensorError
+from wire.signature import Signature, SignatureError
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +209,10 @@ class DataPlane:
     def check_request(cls, plan: Plan, request: pb.ModelInferRequest) -> None:
         """Raise InvalidInputError naming the field unless the inputs of `request` fit the first stage's
         signature (told from the message when it can be: a well-formed request is never decoded here)."""
-        if tensors.fits(request, plan.signature):
+        if oip_grpc.fits(request, plan.signature):
             return
         try:
-            arrays = tensors.decode_infer_request(request)
+            arrays = oip_grpc.decode_infer_request(request)
         except TensorError as exc:
             raise InvalidInputError(str(exc)) from None
         cls.check(plan, arrays)

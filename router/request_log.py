@@ -11,7 +11,7 @@ untouched by all this: it is the caller's, and answers echo it.
 served it, the time spent held); later consumers of a request (Sonar's sampler) read the id there.
 
 The line goes through the logger `router.requests` at INFO (WARNING for answers that are the router's
-or a replica's fault: 5xx / UNAVAILABLE, INTERNAL, ...), in the form of `protos.json_log.JsonFormatter`.
+or a replica's fault: 5xx / UNAVAILABLE, INTERNAL, ...), in the form of `wire.json_log.JsonFormatter`.
 Nothing is built when that level is disabled. It is written once per invoke, on the request path, so
 while the logger writes only through `request_logging`'s stderr handler (the router's set-up) the line
 is serialized here with orjson and written straight to stderr, without a `LogRecord`; any other handler
@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from protos.json_log import StderrHandler, json_lines
+from wire.json_log import StderrHandler, json_lines
 
 REQUEST_ID_KEY = "x-request-id"
 """The HTTP header (case-insensitive) and gRPC metadata key that carries the request id."""

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from protos.hydro.v1 import catalog_pb2
-from protos.signature import Signature
+from wire.signature import Signature
 
 DEFAULT_CONTAINER_CONCURRENCY = 0
 DEFAULT_HOLD_TIMEOUT_S = 30.0

@@ -35,8 +35,8 @@ from prometheus_client.registry import Collector
 
 from protos.hydro.v1 import sonar_pb2, sonar_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
-from protos.streams import RECONNECT_CHANNEL_OPTIONS
 from router.routing import Route, Version
+from servicekit.stream_follower import RECONNECT_CHANNEL_OPTIONS
 
 log = logging.getLogger(__name__)
 

@@ -12,20 +12,20 @@ import logging
 import grpc
 import uvicorn
 
-from protos.gc_tuning import tune_for_serving
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from protos.serving import CancellableServer, listen_tcp
 from router.catalog_watch import CatalogWatch
 from router.channels import ChannelPool
 from router.dataplane import DataPlane
 from router.dispatch import Dispatch
-from router.endpoints import ScalerClient
 from router.grpc_edge import InferenceEdge
-from router.http import create_app
+from router.http_edge import create_app
 from router.metrics import Metrics
 from router.request_log import RequestLog, request_logging
 from router.sampler import Sampler
+from router.scaler_client import ScalerClient
 from router.settings import Settings
+from servicekit.serving import CancellableServer, listen_tcp
+from wire.gc_tuning import tune_for_serving
 
 log = logging.getLogger(__name__)
 

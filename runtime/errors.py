@@ -11,7 +11,7 @@
         └── ModelError           the model raised, or answered something that is
                                  not a dict of arrays matching the signature        -> INTERNAL
 
-Bad tensors in a request raise `protos.signature.SignatureError` or `protos.tensors.TensorError`
+Bad tensors in a request raise `wire.signature.SignatureError` or `wire.datatypes.TensorError`
 (both `ValueError`s), which the server answers with INVALID_ARGUMENT.
 """
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from protos.signature import Signature, SignatureError
 from runtime.errors import ManifestError
+from wire.signature import Signature, SignatureError
 
 MANIFEST_FILE = "hydro.json"
 

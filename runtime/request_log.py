@@ -20,7 +20,7 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Any
 
-from protos.json_log import json_lines
+from wire.json_log import json_lines
 
 LOGGER_NAME = "runtime.requests"
 REQUEST_ID_KEY = "x-request-id"

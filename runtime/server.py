@@ -19,18 +19,18 @@ from typing import Any
 
 import grpc
 
-from protos import tensors
-from protos.gc_tuning import tune_for_serving
 from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from protos.signature import SignatureError
 from runtime import __version__, request_log
 from runtime.errors import ListenError, ModelError, ModelNotFoundError, NotReadyError
 from runtime.loader import Arrays, Model, load_model
 from runtime.manifest import Manifest, load_manifest
 from runtime.placement import PredictPlacement
 from runtime.settings import Settings
+from wire import datatypes, oip_grpc
+from wire.gc_tuning import tune_for_serving
+from wire.signature import SignatureError
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         if model is None:
             raise NotReadyError(f"model {self.manifest.name!r} version {self._version} is still loading")
         signature = self.manifest.signature
-        inputs = tensors.decode_infer_request(request)
+        inputs = oip_grpc.decode_infer_request(request)
         signature.check_inputs(inputs)
         wanted = [output.name for output in request.outputs]
         known = {spec.name for spec in signature.outputs}
@@ -168,15 +168,15 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
             )
         try:
             signature.check_outputs(outputs)
-        except (SignatureError, tensors.TensorError) as exc:
+        except (SignatureError, datatypes.TensorError) as exc:
             raise ModelError(f"the model's answer does not match its signature: {exc}") from None
         if wanted:
             outputs = {name: outputs[name] for name in wanted}
         try:
-            return tensors.encode_infer_response(
+            return oip_grpc.encode_infer_response(
                 self.manifest.name, outputs, request_id=request.id, model_version=self._version
             )
-        except tensors.TensorError as exc:
+        except datatypes.TensorError as exc:
             raise ModelError(f"the model's answer cannot be encoded: {exc}") from None
 
     def _predict(self, model: Model, inputs: Arrays) -> Arrays:
@@ -223,7 +223,7 @@ def _status_of(exc: Exception) -> grpc.StatusCode:
         return grpc.StatusCode.NOT_FOUND
     if isinstance(exc, NotReadyError):
         return grpc.StatusCode.UNAVAILABLE
-    if isinstance(exc, SignatureError | tensors.TensorError):
+    if isinstance(exc, SignatureError | datatypes.TensorError):
         return grpc.StatusCode.INVALID_ARGUMENT
     return grpc.StatusCode.INTERNAL
 
@@ -231,7 +231,7 @@ def _status_of(exc: Exception) -> grpc.StatusCode:
 def _message(exc: Exception) -> str:
     """The message naming the problem; an unexpected error is logged and answered without its text."""
     if isinstance(
-        exc, ModelNotFoundError | NotReadyError | SignatureError | tensors.TensorError | ModelError
+        exc, ModelNotFoundError | NotReadyError | SignatureError | datatypes.TensorError | ModelError
     ):
         return str(exc)
     log.error("unexpected error while answering a request", exc_info=exc)

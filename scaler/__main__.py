@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from protos.serving import run_service
 from scaler.server import serve
 from scaler.settings import Settings
+from servicekit.serving import run_service
 
 
 def main() -> None:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from protos.hydro.v1 import catalog_pb2
-from protos.streams import CatalogFollower
 from scaler.changes import Changes
+from servicekit.stream_follower import CatalogFollower
 
 log = logging.getLogger(__name__)
 

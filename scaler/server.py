@@ -12,7 +12,8 @@ import grpc
 from protos.hydro.v1 import scaler_pb2_grpc
 from scaler.autoscaler import Autoscaler
 from scaler.catalog_watch import CatalogWatch
-from scaler.http_server import start_http_server
+from scaler.grpc_edge import ScalerService
+from scaler.http_edge import start_http_server
 from scaler.load import LoadBoard
 from scaler.metrics import Metrics
 from scaler.prepull import Prepuller
@@ -20,7 +21,6 @@ from scaler.replicas import Fleet
 from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
-from scaler.service import ScalerService
 from scaler.settings import Settings
 
 log = logging.getLogger(__name__)

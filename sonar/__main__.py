@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from protos.serving import run_service
+from servicekit.serving import run_service
 from sonar.server import serve
 from sonar.settings import SonarSettings
 

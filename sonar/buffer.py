@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from protos.object_store import ObjectStore, ObjectStoreError
+from servicekit.object_store import ObjectStore, ObjectStoreError
 from sonar.metrics import Metrics
 from sonar.parquet_writer import encode, hour_of, part_key
 from sonar.rows import RecordRows, SampleSchema

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 
 from protos.hydro.v1 import catalog_pb2
-from protos.signature import Signature
-from protos.streams import CatalogFollower
+from servicekit.stream_follower import CatalogFollower
 from sonar.rows import SampleSchema
+from wire.signature import Signature
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 SonarError          anything Sonar refuses or cannot do; the message names the problem
 └── InvalidRequest  bad input (a record that does not match its version's signature, a bad URL)
 
-The object store's own errors (`protos.object_store.ObjectStoreError`, `ObjectNotFound`) pass through as
+The object store's own errors (`servicekit.object_store.ObjectStoreError`, `ObjectNotFound`) pass through as
 they are: the writer retries them, the drift worker reports them as the job's failure.
 """
 

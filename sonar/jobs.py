@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from protos.object_store import ObjectStore
+from servicekit.object_store import ObjectStore
 from sonar.drift import DEFAULT_THRESHOLDS, DriftConfig, DriftReport, detect_drift
 from sonar.errors import InvalidRequest
 from sonar.reference import Reference, column_values

@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from protos.object_store import ObjectNotFound, ObjectStore
+from servicekit.object_store import ObjectNotFound, ObjectStore
 from sonar.errors import InvalidRequest
 from sonar.profile import (
     FeatureKind,

@@ -13,7 +13,7 @@ import logging
 
 import httpx
 
-from protos.object_store import ObjectStore
+from servicekit.object_store import ObjectStore
 from sonar.reference import ensure_reference
 from sonar.settings import SonarSettings
 from sonar.worker import ControlPlane

@@ -33,9 +33,10 @@ import numpy as np
 import pyarrow as pa
 
 from protos.hydro.v1 import sonar_pb2
-from protos.signature import Signature, SignatureError, TensorSpec
-from protos.tensors import TensorError, decode_infer_request, decode_infer_response, numpy_dtype
 from sonar.errors import InvalidRequest
+from wire.datatypes import TensorError, numpy_dtype
+from wire.oip_grpc import decode_infer_request, decode_infer_response
+from wire.signature import Signature, SignatureError, TensorSpec
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "BOOL": pa.bool_(),

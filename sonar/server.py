@@ -25,11 +25,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from protos.hydro.v1 import sonar_pb2_grpc
-from protos.object_store import open_object_store
-from protos.serving import CancellableServer, listen_tcp
+from servicekit.object_store import open_object_store
+from servicekit.serving import CancellableServer, listen_tcp
 from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
-from sonar.ingest import IngestService
+from sonar.grpc_edge import IngestService
 from sonar.metrics import CONTENT_TYPE, Metrics
 from sonar.settings import SonarSettings
 

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 import httpx
 
-from protos.object_store import ObjectStore, ObjectStoreError
+from servicekit.object_store import ObjectStore, ObjectStoreError
 from sonar.errors import InvalidRequest, SonarError
 from sonar.jobs import DriftJob, JobResult, run_job
 from sonar.reference import ensure_reference, load_reference

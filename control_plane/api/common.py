@@ -25,7 +25,7 @@ from control_plane.errors import (
     Unauthorized,
 )
 from control_plane.state import State
-from protos.object_store import InvalidObjectLocation, ObjectNotFound, ObjectStoreError
+from servicekit.object_store import InvalidObjectLocation, ObjectNotFound, ObjectStoreError
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from control_plane.models import Base
+from control_plane.tables import Base
 
 connection = context.config.attributes.get("connection")
 if connection is None:

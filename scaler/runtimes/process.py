@@ -2,7 +2,7 @@
 
 The version's package is unpacked once into `{HYDRO_HOME}/replicas/{model}/{version}/`; each replica is
 `sys.executable -m runtime --model-dir DIR --port P --host 127.0.0.1` with the repository root (the folder
-that holds `runtime/` and `protos/`) on PYTHONPATH. Its output goes to `{HYDRO_HOME}/replicas/.logs/`
+that holds `runtime/`, `protos/` and `wire/`) on PYTHONPATH. Its output goes to `{HYDRO_HOME}/replicas/.logs/`
 (deleted after a clean stop, kept when the replica failed).
 A small JSON file per running replica under `{HYDRO_HOME}/replicas/.run/` lets a scaler that restarts
 after a crash find (and adopt or stop) processes its predecessor left behind.
@@ -194,9 +194,9 @@ class ProcessRuntime:
 
 
 def _pythonpath() -> str:
-    """The repository root (holding `runtime/` and `protos/`), found without importing either."""
+    """The repository root (holding `runtime/`, `protos/` and `wire/`), found without importing either."""
     roots: list[str] = []
-    for package in ("runtime", "protos"):
+    for package in ("runtime", "protos", "wire"):
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
             raise StartError(f"the {package!r} package is not importable; the process runtime needs it")

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 import yaml
 
-from protos import tensors
-from protos.signature import Signature
+from wire import plain_form
+from wire.signature import Signature
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -60,7 +60,7 @@ def batch(example: str, rows: list[dict[str, str]]) -> dict[str, np.ndarray]:
     for spec in signature.inputs:
         values = [row[spec.name] for row in rows]
         body[spec.name] = values if spec.datatype == "BYTES" else [float(v) for v in values]
-    return tensors.decode_plain_request(body, signature)
+    return plain_form.decode_plain_request(body, signature)
 
 
 @pytest.mark.parametrize("example", ["fraud-detector", "iris-classifier"])

@@ -8,9 +8,9 @@ from pathlib import Path
 import grpc
 
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-from protos.signature import Signature
 from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
 from tests.control_plane.packages import SIGNATURE, package
+from wire.signature import Signature
 
 
 async def _next(

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 
 from protos.inference import grpc_service_pb2, grpc_service_pb2_grpc
-from protos.tensors import decode_infer_response, encode_infer_request
 from tests.control_plane.conftest import make_settings, running, unique
 from tests.control_plane.packages import model_files, tar_gz
 from tests.real_parts import BASE_IMAGE, REGISTRY, require_docker_parts
+from wire.oip_grpc import decode_infer_response, encode_infer_request
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
 
@@ -147,7 +147,7 @@ async def test_a_version_is_built_pushed_and_its_image_serves_the_model(
             [
                 "python3",
                 "-c",
-                "import os, runtime.server, protos.signature, hydro_cp_testdep, numpy; "
+                "import os, runtime.server, wire.signature, hydro_cp_testdep, numpy; "
                 "from importlib.util import cache_from_source as pyc; "
                 "print(os.getuid(), os.environ['PYTHONPATH'], hydro_cp_testdep.__file__, "
                 "os.path.exists('/wheelhouse'), os.path.exists('/model/hydro.json'), numpy.__version__, "

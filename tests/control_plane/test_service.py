@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 
 from control_plane.app import create_app
 from control_plane.db import create_engine, migrate
-from control_plane.models import Base
+from control_plane.tables import Base
 from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, unique
 from tests.control_plane.packages import package
 from tests.ports import free_port

@@ -16,11 +16,11 @@ import httpx
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from tests.e2e.platform import Platform, example_model
 from tests.e2e.stories import copy_example, wait_until
+from wire import oip_grpc, plain_form
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
 
@@ -67,7 +67,7 @@ def test_first_request_cold_starts_one_container_then_it_scales_to_zero_and_back
 ) -> None:
     model, key = fraud_app
     expected = example_model("fraud-detector").predict(
-        tensors.decode_plain_request(FRAUD_INPUT, _signature(docker_platform, model))
+        plain_form.decode_plain_request(FRAUD_INPUT, _signature(docker_platform, model))
     )
 
     answer = docker_platform.invoke(model, FRAUD_INPUT)
@@ -123,13 +123,13 @@ def test_the_grpc_endpoint_and_the_v2_http_path_answer_the_same(
     outputs = {o["name"]: o["data"] for o in v2.json()["outputs"]}
     np.testing.assert_allclose(outputs["score"], plain["score"])
 
-    arrays = tensors.decode_plain_request(FRAUD_INPUT, _signature(docker_platform, model))
+    arrays = plain_form.decode_plain_request(FRAUD_INPUT, _signature(docker_platform, model))
     with grpc.insecure_channel(docker_platform.router_grpc) as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
-        reply = stub.ModelInfer(tensors.encode_infer_request(model, arrays), timeout=60)
-        np.testing.assert_allclose(tensors.decode_infer_response(reply)["score"], plain["score"])
+        reply = stub.ModelInfer(oip_grpc.encode_infer_request(model, arrays), timeout=60)
+        np.testing.assert_allclose(oip_grpc.decode_infer_response(reply)["score"], plain["score"])
         with pytest.raises(grpc.RpcError) as wrong:
-            stub.ModelInfer(tensors.encode_infer_request(model, {"amount": arrays["amount"]}), timeout=60)
+            stub.ModelInfer(oip_grpc.encode_infer_request(model, {"amount": arrays["amount"]}), timeout=60)
         assert wrong.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "country" in (wrong.value.details() or "")
         with pytest.raises(grpc.RpcError) as unknown:
@@ -167,14 +167,14 @@ def test_the_scikit_learn_example_builds_with_its_requirements_from_the_wheelhou
     }
     answer = docker_platform.invoke(model, features)
     assert answer.status_code == 200, answer.text
-    expected = example_model("iris-classifier").predict(tensors.decode_plain_request(features, signature))
+    expected = example_model("iris-classifier").predict(plain_form.decode_plain_request(features, signature))
     for name, value in expected.items():
         np.testing.assert_allclose(answer.json()[name], value)
     assert answer.json()["class"] == [0, 2]
 
 
 def _signature(platform: Platform, model: str):  # type: ignore[no-untyped-def]
-    from protos.signature import Signature
+    from wire.signature import Signature
 
     body = httpx.get(f"{platform.api}/models/{model}/versions/1").json()
     return Signature.from_dict(body["signature"])

@@ -29,11 +29,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, platform_env
 from tests.e2e.stories import copy_example, wait_until
 from tests.ports import free_port
+from wire import oip_grpc
 
 pytestmark = [pytest.mark.slow]
 
@@ -103,7 +103,7 @@ def send_phase(
             amount[rng.random(BATCH) < missing] = np.nan
             country = np.array([p["country"].encode() for p in picks], dtype=object)
             country[rng.random(BATCH) < new_country] = b"XX"
-            request = tensors.encode_infer_request(APP, {"amount": amount, "country": country})
+            request = oip_grpc.encode_infer_request(APP, {"amount": amount, "country": country})
             stub.ModelInfer(request, timeout=60)
     end = datetime.now(UTC) + timedelta(milliseconds=2)
     time.sleep(0.05)

@@ -8,10 +8,10 @@ import httpx
 import numpy as np
 import pytest
 
-from protos import tensors
-from protos.signature import Signature
 from tests.e2e.platform import Platform, example_model
 from tests.e2e.stories import copy_example, wait_until
+from wire import plain_form
+from wire.signature import Signature
 
 pytestmark = [pytest.mark.slow]
 
@@ -47,7 +47,9 @@ def test_deploy_invoke_scale_to_zero_and_back(embedded_platform: Platform, tmp_p
     signature = Signature.from_dict(
         httpx.get(f"{platform.api}/models/{model}/versions/1").json()["signature"]
     )
-    expected = example_model("fraud-detector").predict(tensors.decode_plain_request(FRAUD_INPUT, signature))
+    expected = example_model("fraud-detector").predict(
+        plain_form.decode_plain_request(FRAUD_INPUT, signature)
+    )
 
     answer = platform.invoke("fraud", FRAUD_INPUT)
     assert answer.status_code == 200, answer.text + platform.logs()

@@ -24,13 +24,13 @@ import httpx
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2_grpc
-from protos.signature import Signature
 from tests.e2e import replicas
 from tests.e2e.background_load import Load, describe_failures
 from tests.e2e.platform import Platform, example_model
 from tests.e2e.stories import copy_example, wait_until
+from wire import oip_grpc, plain_form
+from wire.signature import Signature
 
 pytestmark = [pytest.mark.docker, pytest.mark.postgres, pytest.mark.slow]
 
@@ -155,7 +155,7 @@ def fraud(docker_platform: Platform, tmp_path_factory: pytest.TempPathFactory) -
     )
     assert result.returncode == 0, result.stderr + result.stdout + docker_platform.logs()
     body = httpx.get(f"{docker_platform.api}/models/{model}/versions/1").json()
-    arrays = tensors.decode_plain_request(FRAUD_INPUT, Signature.from_dict(body["signature"]))
+    arrays = plain_form.decode_plain_request(FRAUD_INPUT, Signature.from_dict(body["signature"]))
     expected = example_model("fraud-detector").predict(arrays)["score"]
     return Fraud(model, f"{model}:1", docker_platform.env["HYDRO_SCALER_INSTANCE"], expected)
 
@@ -326,9 +326,9 @@ def test_a_slow_request_on_a_replica_scaled_to_zero_completes_before_its_contain
         try:
             with grpc.insecure_channel(container.address or "") as channel:
                 stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
-                request = tensors.encode_infer_request(name, {"x": np.array([SLOW_S])})
+                request = oip_grpc.encode_infer_request(name, {"x": np.array([SLOW_S])})
                 response = stub.ModelInfer(request, timeout=SLOW_S + 30)
-            answer["y"] = tensors.decode_infer_response(response)["y"].tolist()
+            answer["y"] = oip_grpc.decode_infer_response(response)["y"].tolist()
         except Exception as exc:
             answer["error"] = exc
         answer["at"] = time.monotonic()

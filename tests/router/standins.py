@@ -30,9 +30,9 @@ import grpc
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc, scaler_pb2, scaler_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from protos.signature import Signature
 from tests.ports import free_port
 from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
+from wire.signature import Signature
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

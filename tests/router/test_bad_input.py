@@ -12,9 +12,9 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from tests.router.harness import StartRouter
+from wire import oip_grpc
 
 
 def _oip(
@@ -94,9 +94,9 @@ async def test_wrong_grpc_inputs_get_invalid_argument_naming_the_field_and_no_ac
     start_router: StartRouter,
 ) -> None:
     router = await start_router()
-    wrong_name = tensors.encode_infer_request("double", {"amount": np.array([1.0])})
-    wrong_dtype = tensors.encode_infer_request("double", {"x": np.array([1], dtype=np.int64)})
-    wrong_shape = tensors.encode_infer_request("double", {"x": np.array([[1.0]])})
+    wrong_name = oip_grpc.encode_infer_request("double", {"amount": np.array([1.0])})
+    wrong_dtype = oip_grpc.encode_infer_request("double", {"x": np.array([1], dtype=np.int64)})
+    wrong_shape = oip_grpc.encode_infer_request("double", {"x": np.array([[1.0]])})
     short_data = pb.ModelInferRequest(model_name="double")
     short_data.inputs.add(name="x", datatype="FP64", shape=[3])
     short_data.raw_input_contents.append(np.array([1.0, 2.0]).tobytes())
@@ -126,7 +126,7 @@ async def test_an_unknown_application_gets_404_and_not_found(start_router: Start
         assert response.status_code == 404
         assert response.json() == {"error": "unknown application 'nope'"}
     for call in (
-        router.inference.ModelInfer(tensors.encode_infer_request("nope", {"x": np.array([1.0])}), timeout=5),
+        router.inference.ModelInfer(oip_grpc.encode_infer_request("nope", {"x": np.array([1.0])}), timeout=5),
         router.inference.ModelReady(pb.ModelReadyRequest(name="nope"), timeout=5),
         router.inference.ModelMetadata(pb.ModelMetadataRequest(name="nope"), timeout=5),
     ):
@@ -143,10 +143,12 @@ async def test_an_oversized_body_gets_413_naming_the_limit(start_router: StartRo
 
     response = await router.http.post("/apps/double", json={"x": values})
     # Without a Content-Length (chunked), the limit is enforced while reading.
-    chunked = await router.http.post("/apps/double", content=_chunks([b'{"x": [', b"1," * 6_000, b"1]}"]))
+    chunked = await router.http.post(
+        "/apps/double", content=_chunks([b'{"x": [', b"1," * 6_000, b"1]}"])
+    )
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(
-            tensors.encode_infer_request("double", {"x": np.zeros(5_000)}), timeout=5
+            oip_grpc.encode_infer_request("double", {"x": np.zeros(5_000)}), timeout=5
         )
 
     for answer in (response, chunked):
@@ -165,7 +167,7 @@ async def test_a_replica_refusing_the_input_passes_its_invalid_argument_through(
     response = await router.http.post("/apps/strict", json={"x": [1.0, 2.0, 3.0]})
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(
-            tensors.encode_infer_request("strict", {"x": np.ones(3)}), timeout=10
+            oip_grpc.encode_infer_request("strict", {"x": np.ones(3)}), timeout=10
         )
 
     assert response.status_code == 400
@@ -180,7 +182,7 @@ async def test_a_failing_model_gets_502_with_its_message_never_a_bare_500(start_
     response = await router.http.post("/apps/failing", json={"x": [1.0]})
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(
-            tensors.encode_infer_request("failing", {"x": np.ones(1)}), timeout=10
+            oip_grpc.encode_infer_request("failing", {"x": np.ones(1)}), timeout=10
         )
 
     assert response.status_code == 502

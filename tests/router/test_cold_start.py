@@ -13,8 +13,8 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from tests.router.harness import StartRouter, gauge, until_queued, until_ready
+from wire import oip_grpc
 
 
 async def test_fifty_concurrent_first_requests_all_succeed_and_activate_once(
@@ -42,14 +42,14 @@ async def test_fifty_concurrent_first_requests_all_succeed_and_activate_once(
 
 async def test_cold_start_over_grpc_and_http_together_activates_once(start_router: StartRouter) -> None:
     router = await start_router()
-    request = tensors.encode_infer_request("double", {"x": np.array([4.0])})
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([4.0])})
 
     grpc_answers = [router.inference.ModelInfer(request, timeout=30) for _ in range(10)]
     http_answers = [router.http.post("/v2/models/double/infer", json=_oip([4.0])) for _ in range(10)]
     results = await asyncio.gather(*grpc_answers, *http_answers)
 
     for answer in results[:10]:
-        assert tensors.decode_infer_response(answer)["y"].tolist() == [8.0]
+        assert oip_grpc.decode_infer_response(answer)["y"].tolist() == [8.0]
     for response in results[10:]:
         assert response.json()["outputs"][0]["data"] == [8.0]
     assert router.scaler.activations == {"double:1": 1}
@@ -75,7 +75,7 @@ async def test_a_hold_past_the_hold_timeout_answers_503_naming_the_application(
 
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(
-            tensors.encode_infer_request("double", {"x": np.array([1.0])}), timeout=10
+            oip_grpc.encode_infer_request("double", {"x": np.array([1.0])}), timeout=10
         )
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "hold timeout" in (failure.value.details() or "")
@@ -93,7 +93,7 @@ async def test_a_full_queue_answers_429_with_retry_after(start_router: StartRout
     assert time.monotonic() - started < 1, "a full queue refuses at once, without holding"
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(
-            tensors.encode_infer_request("double", {"x": np.array([1.0])}), timeout=5
+            oip_grpc.encode_infer_request("double", {"x": np.array([1.0])}), timeout=5
         )
 
     assert refused.status_code == 429
@@ -125,7 +125,9 @@ async def test_load_spreads_over_ready_replicas_by_outstanding_requests(start_ro
     first, second = await asyncio.gather(*(router.scaler.start_replica("slow:1") for _ in range(2)))
     await until_ready(router, "slow:1", 2)
 
-    responses = await asyncio.gather(*(router.http.post("/apps/slow", json={"x": [1.0]}) for _ in range(8)))
+    responses = await asyncio.gather(
+        *(router.http.post("/apps/slow", json={"x": [1.0]}) for _ in range(8))
+    )
 
     pids = [r.json()["pid"][0] for r in responses]
     # Least outstanding requests: eight at once land four and four (at least three each under load).
@@ -138,12 +140,14 @@ def _oip(values: list[float]) -> dict[str, object]:
 
 async def test_the_callers_deadline_bounds_the_hold(start_router: StartRouter) -> None:
     router = await start_router(knobs={"hold_timeout_s": 30}, scaler={"start_on_activate": False})
-    request = tensors.encode_infer_request("double", {"x": np.array([1.0])})
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([1.0])})
 
     started = time.monotonic()
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(request, timeout=0.5)
-    response = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"Request-Timeout": "0.5"})
+    response = await router.http.post(
+        "/apps/double", json={"x": [1.0]}, headers={"Request-Timeout": "0.5"}
+    )
 
     assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert response.status_code == 504

@@ -19,8 +19,8 @@ import pytest
 import tritonclient.http as httpclient
 import tritonclient.http.aio as aiohttpclient
 
-from protos import tensors
 from tests.router.harness import RouterUnderTest, StartRouter
+from wire import datatypes
 
 # Large enough that the answer (8 KB of FP64) is above the default compression threshold of 1 KiB.
 X = np.linspace(-5.0, 5.0, 1000)
@@ -28,7 +28,7 @@ OIP_BODY = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1000], "data"
 
 
 def _input(array: np.ndarray, *, binary: bool) -> httpclient.InferInput:
-    tensor = httpclient.InferInput("x", list(array.shape), tensors.datatype_of(array))
+    tensor = httpclient.InferInput("x", list(array.shape), datatypes.datatype_of(array))
     tensor.set_data_from_numpy(array, binary_data=binary)
     return tensor
 
@@ -115,7 +115,9 @@ async def test_a_binary_answer_is_compressed_whole_and_its_header_length_counts_
 async def test_small_answers_and_callers_that_refuse_compression_get_plain_bodies(
     router: RouterUnderTest,
 ) -> None:
-    small = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"Accept-Encoding": "gzip"})
+    small = await router.http.post(
+        "/apps/double", json={"x": [1.0]}, headers={"Accept-Encoding": "gzip"}
+    )
     refused = await router.http.post(
         "/v2/models/double/infer", json=OIP_BODY, headers={"Accept-Encoding": "gzip;q=0, identity"}
     )

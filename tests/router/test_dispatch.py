@@ -10,11 +10,11 @@ import asyncio
 
 import pytest
 
-from protos.signature import Signature, TensorSpec
 from router.channels import ChannelPool
 from router.dispatch import Dispatch, VersionQueue
 from router.errors import ActivationError, DeadlineExceededError, HoldTimeoutError, QueueFullError
 from router.routing import Limits, Version
+from wire.signature import Signature, TensorSpec
 
 
 class Activations:

@@ -14,7 +14,6 @@ import httpx
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from tests.router.harness import (
     RouterUnderTest,
@@ -27,6 +26,7 @@ from tests.router.harness import (
 )
 from tests.router.models import V, X, Y
 from tests.router.standins import application, snapshot, version
+from wire import oip_grpc
 
 
 async def test_a_killed_replica_is_taken_out_and_the_request_retried_on_another(
@@ -114,7 +114,7 @@ async def _hold_one_each_way(
     """One HTTP and one gRPC request to `double`, both held (the scaler starts no replica)."""
 
     async def infer() -> pb.ModelInferResponse:
-        request = tensors.encode_infer_request("double", {"x": np.array([1.0])})
+        request = oip_grpc.encode_infer_request("double", {"x": np.array([1.0])})
         response: pb.ModelInferResponse = await router.inference.ModelInfer(request, timeout=60)
         return response
 

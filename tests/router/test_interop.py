@@ -28,10 +28,10 @@ import tritonclient.http as httpclient
 import tritonclient.http.aio as aiohttpclient
 from tritonclient.utils import InferenceServerException
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from tests.router import models, standins
 from tests.router.harness import RouterUnderTest, StartRouter, routing_snapshot
+from wire import datatypes, oip_binary, oip_grpc
 
 T = TypeVar("T")
 
@@ -136,7 +136,7 @@ def _infer_step(application: str, inputs: dict[str, np.ndarray], **extra: Any) -
         "call": "infer",
         "args": [application],
         "inputs": {
-            name: [tensors.datatype_of(array), list(array.shape), array.tolist()]
+            name: [datatypes.datatype_of(array), list(array.shape), array.tolist()]
             for name, array in inputs.items()
         },
         **extra,
@@ -144,7 +144,7 @@ def _infer_step(application: str, inputs: dict[str, np.ndarray], **extra: Any) -
 
 
 def _http_input(name: str, array: np.ndarray, *, binary: bool) -> httpclient.InferInput:
-    tensor = httpclient.InferInput(name, list(array.shape), tensors.datatype_of(array))
+    tensor = httpclient.InferInput(name, list(array.shape), datatypes.datatype_of(array))
     tensor.set_data_from_numpy(array, binary_data=binary)
     return tensor
 
@@ -199,7 +199,7 @@ async def test_every_client_gets_the_same_answer_as_plain_json(
         typed = pb.ModelInferRequest(model_name=application)
         typed.inputs.add(name="x", datatype="FP64", shape=[3]).contents.fp64_contents.extend(X.tolist())
         answer = await router.inference.ModelInfer(typed, timeout=30)
-        typed_answers.append(tensors.decode_infer_response(answer)[output])
+        typed_answers.append(oip_grpc.decode_infer_response(answer)[output])
 
     for answer in [a for a, _ in binary_answers + json_answers] + aio_answers + typed_answers:
         assert answer.dtype == np.float64 and answer.tolist() == expected
@@ -291,7 +291,7 @@ async def test_tritonclient_grpc_aio_works_unchanged(router: RouterUnderTest) ->
 async def test_plain_http_speaks_the_binary_extension_and_honours_requested_outputs(
     router: RouterUnderTest,
 ) -> None:
-    header, data = tensors.encode_binary_request({"x": np.array([3.0, 4.0])}, binary_output=False)
+    header, data = oip_binary.encode_binary_request({"x": np.array([3.0, 4.0])}, binary_output=False)
     # `slow` answers y, peak and pid: ask for two of them, one as binary data.
     header["outputs"] = [{"name": "pid", "parameters": {"binary_data": True}}, {"name": "y"}]
     head = json.dumps(header).encode()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from tests.router.harness import StartRouter
+from wire import oip_grpc
 
 
 async def test_json_invoke_answers_in_oip_json_and_wakes_the_version(start_router: StartRouter) -> None:
@@ -40,20 +40,20 @@ async def test_plain_invoke_takes_and_returns_named_nested_lists(start_router: S
 
 async def test_grpc_model_infer_through_the_router(start_router: StartRouter) -> None:
     router = await start_router()
-    request = tensors.encode_infer_request("double", {"x": np.array([1.0, 3.0])}, request_id="grpc-1")
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([1.0, 3.0])}, request_id="grpc-1")
 
     response = await router.inference.ModelInfer(request, timeout=30)
 
     assert response.model_name == "double"
     assert response.id == "grpc-1"
-    np.testing.assert_array_equal(tensors.decode_infer_response(response)["y"], [2.0, 6.0])
+    np.testing.assert_array_equal(oip_grpc.decode_infer_response(response)["y"], [2.0, 6.0])
 
     # Typed contents (what many OIP clients send) work as well as raw contents.
     typed = pb.ModelInferRequest(model_name="double")
     tensor = typed.inputs.add(name="x", datatype="FP64", shape=[2])
     tensor.contents.fp64_contents.extend([10.0, 20.0])
     answer = await router.inference.ModelInfer(typed, timeout=30)
-    np.testing.assert_array_equal(tensors.decode_infer_response(answer)["y"], [20.0, 40.0])
+    np.testing.assert_array_equal(oip_grpc.decode_infer_response(answer)["y"], [20.0, 40.0])
     assert answer.id == "", "the answer's id echoes the request's, which had none"
 
 

@@ -8,9 +8,9 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.hydro.v1 import catalog_pb2
 from tests.router.harness import RouterUnderTest, StartRouter, routing_snapshot, wait_until
+from wire import oip_grpc
 
 DOUBLE_KEY = "hk_double-key-0123456789"
 PIPELINE_KEY = "hk_pipeline-key-9876543210"
@@ -41,10 +41,10 @@ def _bearer(key: str) -> dict[str, str]:
 
 
 async def _grpc_infer(router: RouterUnderTest, key: str | None) -> np.ndarray:
-    request = tensors.encode_infer_request("double", {"x": np.array([1.0, 2.0])})
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([1.0, 2.0])})
     metadata = None if key is None else (("authorization", f"Bearer {key}"),)
     response = await router.inference.ModelInfer(request, metadata=metadata, timeout=30)
-    return tensors.decode_infer_response(response)["y"]
+    return oip_grpc.decode_infer_response(response)["y"]
 
 
 MISSING = "application 'double' requires an invoke key (Authorization: Bearer ...)"
@@ -120,7 +120,9 @@ async def test_grpc_accepts_the_right_key(start_router: StartRouter) -> None:
 async def test_a_revoked_key_is_refused_as_soon_as_the_snapshot_drops_it(start_router: StartRouter) -> None:
     spare = "hk_spare-key-000"
     router = await start_router(snapshot=keyed_snapshot(double_keys=(DOUBLE_KEY, spare)))
-    assert (await router.http.post("/apps/double", json=BODY, headers=_bearer(DOUBLE_KEY))).status_code == 200
+    assert (
+        await router.http.post("/apps/double", json=BODY, headers=_bearer(DOUBLE_KEY))
+    ).status_code == 200
 
     await router.catalog.publish(keyed_snapshot(2, double_keys=(spare,)))
 

@@ -12,11 +12,11 @@ import collections
 import numpy as np
 import scipy.stats
 
-from protos import tensors
 from router.routing import RoutingTable
 from tests.router.harness import StartRouter, routing_snapshot, wait_until
 from tests.router.models import V, X
 from tests.router.standins import application, snapshot, version
+from wire import oip_grpc
 
 
 async def test_a_two_stage_pipeline_feeds_each_stage_the_previous_outputs(start_router: StartRouter) -> None:
@@ -28,7 +28,7 @@ async def test_a_two_stage_pipeline_feeds_each_stage_the_previous_outputs(start_
         json={"id": "p-1", "inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [10]}]},
     )
     answer = await router.inference.ModelInfer(
-        tensors.encode_infer_request("pipeline", {"x": np.array([-1.0])}, request_id="p-2"), timeout=30
+        oip_grpc.encode_infer_request("pipeline", {"x": np.array([-1.0])}, request_id="p-2"), timeout=30
     )
 
     assert plain.json() == {"z": [3.0, 5.0]}  # (x * 2) + 1
@@ -38,7 +38,7 @@ async def test_a_two_stage_pipeline_feeds_each_stage_the_previous_outputs(start_
         "outputs": [{"name": "z", "datatype": "FP64", "shape": [1], "data": [21.0]}],
     }
     assert answer.model_name == "pipeline" and answer.id == "p-2"
-    assert tensors.decode_infer_response(answer)["z"].tolist() == [-1.0]
+    assert oip_grpc.decode_infer_response(answer)["z"].tolist() == [-1.0]
     assert router.scaler.activations == {"double:1": 1, "add-one:1": 1}
 
 
@@ -46,7 +46,7 @@ async def test_ten_thousand_requests_on_an_80_20_stage_pass_a_chi_square_test(
     start_router: StartRouter,
 ) -> None:
     router = await start_router()
-    request = tensors.encode_infer_request("ab", {"x": np.array([0.0])})
+    request = oip_grpc.encode_infer_request("ab", {"x": np.array([0.0])})
     total, workers = 10_000, 64
     served: collections.Counter[int] = collections.Counter()
 
@@ -54,7 +54,7 @@ async def test_ten_thousand_requests_on_an_80_20_stage_pass_a_chi_square_test(
         for _ in range(count):
             response = await router.inference.ModelInfer(request, timeout=60)
             # The replica that answered says which variant it is: each runtime returns its own version.
-            served[int(tensors.decode_infer_response(response)["v"][0])] += 1
+            served[int(oip_grpc.decode_infer_response(response)["v"][0])] += 1
 
     await asyncio.gather(*(worker(total // workers + (i < total % workers)) for i in range(workers)))
 

@@ -19,9 +19,9 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from tests.router.harness import RouterUnderTest, StartRouter, routing_snapshot, wait_until
 from tests.router.standins import application
+from wire import oip_grpc
 
 GENERATED = re.compile(r"[0-9a-f]{16}")
 OIP_BODY = {"id": "oip-body-9", "inputs": [{"name": "x", "datatype": "FP64", "shape": [2], "data": [1, 2]}]}
@@ -111,13 +111,13 @@ async def test_the_callers_id_comes_back_and_reaches_every_stage_and_shadow_over
 async def test_the_callers_id_comes_back_and_reaches_every_stage_over_grpc(
     router: RouterUnderTest, router_log: RouterLog
 ) -> None:
-    request = tensors.encode_infer_request("traced", {"x": np.array([4.0])}, request_id="oip-g")
+    request = oip_grpc.encode_infer_request("traced", {"x": np.array([4.0])}, request_id="oip-g")
 
     call = router.inference.ModelInfer(request, metadata=(("x-request-id", "grpc-trace-7"),), timeout=60)
     answer = await call
 
     assert answer.id == "oip-g"
-    assert tensors.decode_infer_response(answer)["z"].tolist() == [9.0]
+    assert oip_grpc.decode_infer_response(answer)["z"].tolist() == [9.0]
     assert ("x-request-id", "grpc-trace-7") in tuple(await call.trailing_metadata())
     line = router_log.of("grpc-trace-7")
     assert (line["transport"], line["status"], line["versions"]) == ("grpc", "OK", ["double:1", "add-one:1"])
@@ -131,7 +131,7 @@ async def test_a_request_without_an_id_gets_a_new_one_everywhere(
     first = await router.http.post("/apps/double", json={"x": [1.0]})
     second = await router.http.post("/apps/double", json={"x": [2.0]})
     call = router.inference.ModelInfer(
-        tensors.encode_infer_request("double", {"x": np.array([3.0])}), timeout=60
+        oip_grpc.encode_infer_request("double", {"x": np.array([3.0])}), timeout=60
     )
     answer = await call
 
@@ -171,7 +171,7 @@ async def test_an_insane_grpc_id_is_replaced_not_echoed(
 ) -> None:
     for given in ("y" * 300, "has space"):
         call = router.inference.ModelInfer(
-            tensors.encode_infer_request("double", {"x": np.array([1.0])}),
+            oip_grpc.encode_infer_request("double", {"x": np.array([1.0])}),
             metadata=(("x-request-id", given),),
             timeout=60,
         )
@@ -194,7 +194,7 @@ async def test_errors_carry_the_request_id_too(router: RouterUnderTest, router_l
     )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await router.inference.ModelInfer(
-            tensors.encode_infer_request("nope", {"x": np.array([1.0])}),
+            oip_grpc.encode_infer_request("nope", {"x": np.array([1.0])}),
             metadata=(("x-request-id", "lost-2"),),
             timeout=10,
         )
@@ -218,7 +218,9 @@ async def test_at_level_warning_only_failures_are_logged(
     router = await start_router(snapshot=routing, router_request_log_level="warning")
 
     ok = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"X-Request-Id": "fine-1"})
-    unavailable = await router.http.post("/apps/later", json={"x": [1.0]}, headers={"X-Request-Id": "down-1"})
+    unavailable = await router.http.post(
+        "/apps/later", json={"x": [1.0]}, headers={"X-Request-Id": "down-1"}
+    )
 
     assert (ok.status_code, unavailable.status_code) == (200, 503)
     assert [line["request_id"] for line in router_log.lines()] == ["down-1"]

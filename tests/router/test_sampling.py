@@ -17,13 +17,13 @@ import pyarrow as pa
 from prometheus_client import CollectorRegistry
 
 from protos.hydro.v1 import catalog_pb2
-from protos.tensors import encode_infer_request, encode_infer_response
 from router.routing import RoutingTable
 from router.sampler import Sampler
 from tests.router import models
 from tests.router.harness import RouterUnderTest, StartRouter, cancel, wait_until
 from tests.router.standins import application, config, snapshot, version
 from tests.sonar.harness import local_parts, parse_metrics, start_sonar
+from wire.oip_grpc import encode_infer_request, encode_infer_response
 
 
 def rates_snapshot(rates: dict[str, float]) -> catalog_pb2.Snapshot:

@@ -14,7 +14,6 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.hydro.v1 import runtime_pb2, runtime_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
@@ -23,6 +22,7 @@ from runtime.settings import Settings
 from tests.ports import free_port
 from tests.runtime.conftest import StartRuntime
 from tests.runtime.models import DOUBLE_INPUTS, DOUBLE_OUTPUTS, write_model
+from wire import oip_grpc
 
 SLOW_LOADING = """
     import time
@@ -70,7 +70,7 @@ def test_live_at_once_and_ready_only_after_the_model_loaded(
     assert runtime.stub.ServerLive(pb.ServerLiveRequest(), timeout=5).live
     assert not runtime.stub.ServerReady(pb.ServerReadyRequest(), timeout=5).ready
     assert not runtime.stub.ModelReady(pb.ModelReadyRequest(name="double"), timeout=5).ready
-    request = tensors.encode_infer_request("double", {"x": np.array([1.0])})
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([1.0])})
     with pytest.raises(grpc.RpcError) as caught:
         runtime.stub.ModelInfer(request, timeout=5)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -79,7 +79,7 @@ def test_live_at_once_and_ready_only_after_the_model_loaded(
     ready_after = runtime.wait_ready()
     assert ready_after - live_after > 0.5, "ready should wait for the model's 1 s __init__"
     assert runtime.stub.ServerReady(pb.ServerReadyRequest(), timeout=5).ready
-    outputs = tensors.decode_infer_response(runtime.stub.ModelInfer(request, timeout=5))
+    outputs = oip_grpc.decode_infer_response(runtime.stub.ModelInfer(request, timeout=5))
     assert outputs["y"].tolist() == [2.0]
 
 
@@ -137,7 +137,7 @@ def test_predictions_run_off_the_event_loop(tmp_path: Path, start_runtime: Start
     began = time.monotonic()
     calls = [
         runtime.stub.ModelInfer.future(
-            tensors.encode_infer_request("double", {"x": np.array([0.8, float(i)])}), timeout=10
+            oip_grpc.encode_infer_request("double", {"x": np.array([0.8, float(i)])}), timeout=10
         )
         for i in range(4)
     ]
@@ -147,7 +147,7 @@ def test_predictions_run_off_the_event_loop(tmp_path: Path, start_runtime: Start
     assert runtime.stub.ServerLive(pb.ServerLiveRequest(), timeout=5).live
     assert time.monotonic() - probe < 0.3
     for call in calls:
-        assert tensors.decode_infer_response(call.result())["y"][0] == 1.6
+        assert oip_grpc.decode_infer_response(call.result())["y"][0] == 1.6
     # Four 0.8 s predictions overlap instead of queueing behind one another (3.2 s).
     assert time.monotonic() - began < 2.4
 
@@ -158,7 +158,7 @@ def test_the_runtime_reports_its_own_request_counters(tmp_path: Path, start_runt
     info = runtime_pb2_grpc.RuntimeInfoStub(runtime.channel)  # type: ignore[no-untyped-call]
     calls = [
         runtime.stub.ModelInfer.future(
-            tensors.encode_infer_request("double", {"x": np.array([0.5, float(i)])}), timeout=10
+            oip_grpc.encode_infer_request("double", {"x": np.array([0.5, float(i)])}), timeout=10
         )
         for i in range(3)
     ]
@@ -169,7 +169,9 @@ def test_the_runtime_reports_its_own_request_counters(tmp_path: Path, start_runt
     for call in calls:
         call.result()
     with pytest.raises(grpc.RpcError):
-        runtime.stub.ModelInfer(tensors.encode_infer_request("double", {"wrong": np.array([1.0])}), timeout=5)
+        runtime.stub.ModelInfer(
+            oip_grpc.encode_infer_request("double", {"wrong": np.array([1.0])}), timeout=5
+        )
     after = info.GetStats(runtime_pb2.RuntimeStatsRequest(), timeout=5)
     assert (after.in_flight, after.max_in_flight, after.served, after.failed) == (0, 3, 3, 1)
     assert after.uptime_s > 0
@@ -181,7 +183,7 @@ def test_sigterm_finishes_the_in_flight_request_then_exits_zero(
     runtime = start_runtime(double_model(tmp_path / "model", SLOW_PREDICT))
     runtime.wait_ready()
     in_flight = runtime.stub.ModelInfer.future(
-        tensors.encode_infer_request("double", {"x": np.array([1.5, 0.0])}, request_id="last"), timeout=10
+        oip_grpc.encode_infer_request("double", {"x": np.array([1.5, 0.0])}, request_id="last"), timeout=10
     )
     wait_for_file(tmp_path / "model" / "started-0")
 
@@ -190,12 +192,12 @@ def test_sigterm_finishes_the_in_flight_request_then_exits_zero(
     # No new work is taken once stopping...
     with pytest.raises(grpc.RpcError) as refused:
         runtime.stub.ModelInfer(
-            tensors.encode_infer_request("double", {"x": np.array([0.0, 1.0])}), timeout=5
+            oip_grpc.encode_infer_request("double", {"x": np.array([0.0, 1.0])}), timeout=5
         )
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     # ... but the request in flight still gets its answer.
     response = in_flight.result()
-    assert response.id == "last" and tensors.decode_infer_response(response)["y"].tolist() == [3.0, 0.0]
+    assert response.id == "last" and oip_grpc.decode_infer_response(response)["y"].tolist() == [3.0, 0.0]
     assert runtime.wait_exit(timeout=10) == 0
     assert "stopped: served 1" in runtime.stderr
 
@@ -206,7 +208,7 @@ def test_sigterm_cuts_a_request_off_after_the_grace_period(
     runtime = start_runtime(double_model(tmp_path / "model", SLOW_PREDICT), "--shutdown-grace-s", "0.5")
     runtime.wait_ready()
     stuck = runtime.stub.ModelInfer.future(
-        tensors.encode_infer_request("double", {"x": np.array([30.0, 0.0])}), timeout=30
+        oip_grpc.encode_infer_request("double", {"x": np.array([30.0, 0.0])}), timeout=30
     )
     wait_for_file(tmp_path / "model" / "started-0")
 
@@ -256,9 +258,9 @@ async def test_serve_runs_in_process_until_cancelled(tmp_path: Path) -> None:
                 if (await stub.ModelReady(pb.ModelReadyRequest(), timeout=5)).ready:
                     break
                 await asyncio.sleep(0.01)
-            request = tensors.encode_infer_request("double", {"x": np.array([2.0])})
+            request = oip_grpc.encode_infer_request("double", {"x": np.array([2.0])})
             response = await stub.ModelInfer(request, timeout=5)
-            assert tensors.decode_infer_response(response)["y"].tolist() == [4.0]
+            assert oip_grpc.decode_infer_response(response)["y"].tolist() == [4.0]
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await asyncio.wait_for(task, 10)

@@ -8,10 +8,10 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from tests.runtime.conftest import StartRuntime
 from tests.runtime.models import DOUBLE_INPUTS, DOUBLE_OUTPUTS, write_model
+from wire import oip_grpc
 
 # The first value of x picks how the model misbehaves.
 MISBEHAVING = """
@@ -59,7 +59,7 @@ def test_a_misbehaving_model_gets_internal_with_its_message(
     runtime = start_runtime(model_dir)
     runtime.wait_ready()
 
-    bad = tensors.encode_infer_request("moody", {"x": np.array([float(mode)])})
+    bad = oip_grpc.encode_infer_request("moody", {"x": np.array([float(mode)])})
     with pytest.raises(grpc.RpcError) as caught:
         runtime.stub.ModelInfer(bad, timeout=5)
     assert caught.value.code() == grpc.StatusCode.INTERNAL
@@ -67,8 +67,11 @@ def test_a_misbehaving_model_gets_internal_with_its_message(
 
     # The process keeps serving, and the model's traceback is in the log.
     assert runtime.stub.ServerLive(pb.ServerLiveRequest(), timeout=5).live
-    good = tensors.encode_infer_request("moody", {"x": np.array([0.0, 4.0])})
-    assert tensors.decode_infer_response(runtime.stub.ModelInfer(good, timeout=5))["y"].tolist() == [0.0, 8.0]
+    good = oip_grpc.encode_infer_request("moody", {"x": np.array([0.0, 4.0])})
+    assert oip_grpc.decode_infer_response(runtime.stub.ModelInfer(good, timeout=5))["y"].tolist() == [
+        0.0,
+        8.0,
+    ]
     if mode == 1:
         assert (
             "Traceback" in runtime.stderr and 'raise ValueError("amount must be positive")' in runtime.stderr

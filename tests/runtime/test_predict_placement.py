@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from protos import tensors
 from runtime.placement import PredictPlacement
 from tests.runtime.conftest import StartRuntime
 from tests.runtime.harness import RuntimeProcess
 from tests.runtime.models import write_model
+from wire import oip_grpc
 
 THREAD_MODEL = """
     import threading, time
@@ -44,8 +44,8 @@ def start(tmp_path: Path, start_runtime: StartRuntime, *args: str) -> RuntimePro
 
 
 def thread_of(runtime: RuntimeProcess, sleep_s: float = 0.0) -> str:
-    request = tensors.encode_infer_request("where", {"sleep_s": np.array([sleep_s])})
-    answer = tensors.decode_infer_response(runtime.stub.ModelInfer(request, timeout=10))
+    request = oip_grpc.encode_infer_request("where", {"sleep_s": np.array([sleep_s])})
+    answer = oip_grpc.decode_infer_response(runtime.stub.ModelInfer(request, timeout=10))
     return bytes(answer["thread"][0]).decode()
 
 

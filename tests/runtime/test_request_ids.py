@@ -18,11 +18,11 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from runtime import request_log
 from tests.runtime.conftest import StartRuntime
 from tests.runtime.harness import RuntimeProcess
 from tests.runtime.models import DOUBLE_FUNCTION, DOUBLE_INPUTS, DOUBLE_OUTPUTS, write_model
+from wire import oip_grpc
 
 
 @pytest.fixture
@@ -53,7 +53,7 @@ def request_lines(runtime: RuntimeProcess, count: int, timeout: float = 5.0) -> 
 
 
 def test_a_request_id_in_the_metadata_is_logged_with_the_request(double: RuntimeProcess) -> None:
-    request = tensors.encode_infer_request("double", {"x": np.array([1.0, 2.0])}, request_id="oip-7")
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([1.0, 2.0])}, request_id="oip-7")
 
     answer = double.stub.ModelInfer(request, metadata=(("x-request-id", "trace-abc-123"),), timeout=10)
 
@@ -67,8 +67,8 @@ def test_a_request_id_in_the_metadata_is_logged_with_the_request(double: Runtime
 
 
 def test_requests_without_an_id_and_refused_requests_are_logged_too(double: RuntimeProcess) -> None:
-    double.stub.ModelInfer(tensors.encode_infer_request("double", {"x": np.array([1.0])}), timeout=10)
-    wrong = tensors.encode_infer_request("double", {"x": np.array([1, 2], dtype=np.int64)})
+    double.stub.ModelInfer(oip_grpc.encode_infer_request("double", {"x": np.array([1.0])}), timeout=10)
+    wrong = oip_grpc.encode_infer_request("double", {"x": np.array([1, 2], dtype=np.int64)})
     with pytest.raises(grpc.RpcError) as caught:
         double.stub.ModelInfer(wrong, metadata=(("x-request-id", "bad-input-1"),), timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -91,7 +91,7 @@ def test_the_log_level_silences_request_lines(tmp_path: Path, start_runtime: Sta
     runtime.wait_ready()
 
     runtime.stub.ModelInfer(
-        tensors.encode_infer_request("double", {"x": np.array([1.0])}),
+        oip_grpc.encode_infer_request("double", {"x": np.array([1.0])}),
         metadata=(("x-request-id", "quiet-1"),),
         timeout=10,
     )

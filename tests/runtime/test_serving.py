@@ -9,7 +9,6 @@ import grpc
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
 from tests.runtime.conftest import StartRuntime
 from tests.runtime.harness import RuntimeProcess
@@ -20,6 +19,7 @@ from tests.runtime.models import (
     SCORING_CLASS,
     write_model,
 )
+from wire import oip_grpc
 
 GOOD_INPUTS = {
     "amount": np.array([10.0, 10.0, 10.0]),
@@ -48,11 +48,11 @@ def rpc_error(call: object) -> grpc.RpcError:
 
 
 def test_a_class_model_answers_raw_contents(scoring: RuntimeProcess) -> None:
-    request = tensors.encode_infer_request("scoring", GOOD_INPUTS, request_id="req-1")
+    request = oip_grpc.encode_infer_request("scoring", GOOD_INPUTS, request_id="req-1")
     response = scoring.stub.ModelInfer(request, timeout=5)
     assert (response.model_name, response.model_version, response.id) == ("scoring", "1", "req-1")
     assert len(response.raw_output_contents) == 3
-    outputs = tensors.decode_infer_response(response)
+    outputs = oip_grpc.decode_infer_response(response)
     assert outputs["score"].dtype == np.float64 and outputs["score"].tolist() == [5.0, 20.0, 10.0]
     assert outputs["label"].tolist() == [b"DE!", b"FR!", b"US!"]
     assert outputs["total"].dtype == np.int64 and outputs["total"].tolist() == [3, 7, 11]
@@ -77,16 +77,16 @@ def test_a_class_model_answers_typed_contents_and_an_empty_model_name(scoring: R
     )
     response = scoring.stub.ModelInfer(request, timeout=5)
     assert response.id == "typed"
-    outputs = tensors.decode_infer_response(response)
+    outputs = oip_grpc.decode_infer_response(response)
     assert outputs["score"].tolist() == [2.0, 4.0]
     assert outputs["label"].tolist() == [b"FR!", "\u00fc!".encode()]
     assert outputs["total"].tolist() == [2, -5]
 
 
 def test_only_the_requested_outputs_come_back(scoring: RuntimeProcess) -> None:
-    request = tensors.encode_infer_request("scoring", GOOD_INPUTS)
+    request = oip_grpc.encode_infer_request("scoring", GOOD_INPUTS)
     request.outputs.add(name="total")
-    outputs = tensors.decode_infer_response(scoring.stub.ModelInfer(request, timeout=5))
+    outputs = oip_grpc.decode_infer_response(scoring.stub.ModelInfer(request, timeout=5))
     assert list(outputs) == ["total"]
 
     request.outputs.add(name="probability")
@@ -118,14 +118,14 @@ def test_inputs_that_break_the_signature_are_refused_naming_the_field(
     merged = {**GOOD_INPUTS, **change}
     arrays = {name: array for name, array in merged.items() if array is not None}
     error = rpc_error(
-        lambda: scoring.stub.ModelInfer(tensors.encode_infer_request("scoring", arrays), timeout=5)
+        lambda: scoring.stub.ModelInfer(oip_grpc.encode_infer_request("scoring", arrays), timeout=5)
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in (error.details() or "")
 
 
 def test_raw_data_that_does_not_fit_its_shape_is_refused(scoring: RuntimeProcess) -> None:
-    request = tensors.encode_infer_request("scoring", GOOD_INPUTS)
+    request = oip_grpc.encode_infer_request("scoring", GOOD_INPUTS)
     request.inputs[0].shape[:] = [4]
     error = rpc_error(lambda: scoring.stub.ModelInfer(request, timeout=5))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -133,12 +133,12 @@ def test_raw_data_that_does_not_fit_its_shape_is_refused(scoring: RuntimeProcess
 
 
 def test_another_model_name_or_version_is_not_found(scoring: RuntimeProcess) -> None:
-    request = tensors.encode_infer_request("fraud", GOOD_INPUTS)
+    request = oip_grpc.encode_infer_request("fraud", GOOD_INPUTS)
     error = rpc_error(lambda: scoring.stub.ModelInfer(request, timeout=5))
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert "model 'fraud' is not served here" in (error.details() or "")
 
-    request = tensors.encode_infer_request("scoring", GOOD_INPUTS, model_version="7")
+    request = oip_grpc.encode_infer_request("scoring", GOOD_INPUTS, model_version="7")
     error = rpc_error(lambda: scoring.stub.ModelInfer(request, timeout=5))
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert "version '7'" in (error.details() or "")
@@ -179,8 +179,8 @@ def test_a_function_model_answers(tmp_path: Path, start_runtime: StartRuntime) -
     # A trivial model must be ready fast: the platform's first request waits for this.
     assert ready_after < 5.0, f"start to ModelReady took {ready_after:.2f} s"
 
-    request = tensors.encode_infer_request("double", {"x": np.array([1.5, -2.0])})
-    outputs = tensors.decode_infer_response(runtime.stub.ModelInfer(request, timeout=5))
+    request = oip_grpc.encode_infer_request("double", {"x": np.array([1.5, -2.0])})
+    outputs = oip_grpc.decode_infer_response(runtime.stub.ModelInfer(request, timeout=5))
     assert outputs["y"].tolist() == [3.0, -4.0]
 
 
@@ -208,5 +208,5 @@ def test_a_model_opens_its_files_relative_to_its_folder(tmp_path: Path, start_ru
     (model_dir / "weights.json").write_text('{"factor": 3}')
     runtime = start_runtime(model_dir)
     runtime.wait_ready()
-    request = tensors.encode_infer_request("weighted", {"x": np.array([2.0])})
-    assert tensors.decode_infer_response(runtime.stub.ModelInfer(request, timeout=5))["y"].tolist() == [6.0]
+    request = oip_grpc.encode_infer_request("weighted", {"x": np.array([2.0])})
+    assert oip_grpc.decode_infer_response(runtime.stub.ModelInfer(request, timeout=5))["y"].tolist() == [6.0]

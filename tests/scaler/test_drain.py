@@ -13,12 +13,12 @@ import httpx
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2_grpc
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.conftest import ScalerFactory
 from tests.scaler.harness import eventually, pid_alive, ready_ids
 from tests.scaler.packages import write_package
+from wire import oip_grpc
 
 KEY = "sleepy:1"
 # y = 2x after sleeping x seconds: the answer proves the request ran to its end.
@@ -39,9 +39,9 @@ def sleepy_url(tmp_path: Path) -> str:
 async def slow_infer(address: str, seconds: float) -> list[float]:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
-        request = tensors.encode_infer_request("sleepy", {"x": np.array([seconds])})
+        request = oip_grpc.encode_infer_request("sleepy", {"x": np.array([seconds])})
         response = await stub.ModelInfer(request, timeout=60)
-    result: list[float] = tensors.decode_infer_response(response)["y"].tolist()
+    result: list[float] = oip_grpc.decode_infer_response(response)["y"].tolist()
     return result
 
 

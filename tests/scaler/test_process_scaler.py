@@ -17,13 +17,13 @@ import httpx
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.hydro.v1 import scaler_pb2
 from protos.inference import grpc_service_pb2_grpc
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.conftest import ScalerFactory
 from tests.scaler.harness import eventually, pid_alive, ready_ids
 from tests.scaler.packages import write_package
+from wire import oip_grpc
 
 KEY = "double:1"
 
@@ -31,9 +31,9 @@ KEY = "double:1"
 async def infer(address: str, x: list[float], model: str = "double") -> list[float]:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = grpc_service_pb2_grpc.GRPCInferenceServiceStub(channel)  # type: ignore[no-untyped-call]
-        request = tensors.encode_infer_request(model, {"x": np.array(x)})
+        request = oip_grpc.encode_infer_request(model, {"x": np.array(x)})
         response = await stub.ModelInfer(request, timeout=10)
-    result: list[float] = tensors.decode_infer_response(response)["y"].tolist()
+    result: list[float] = oip_grpc.decode_infer_response(response)["y"].tolist()
     return result
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from protos.object_store import ObjectStore
+from servicekit.object_store import ObjectStore
 
 FIELD_TYPES: dict[str, pa.DataType] = {"amount": pa.float64(), "country": pa.string(), "score": pa.float64()}
 

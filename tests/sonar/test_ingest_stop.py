@@ -17,10 +17,10 @@ import pyarrow as pa
 import pytest
 
 from protos.hydro.v1 import sonar_pb2, sonar_pb2_grpc
-from protos.tensors import encode_infer_request, encode_infer_response
 from tests.router.standins import CatalogStandIn, application, snapshot, version
 from tests.sonar.conftest import S3Server
 from tests.sonar.harness import local_parts, s3_parts, start_sonar
+from wire.oip_grpc import encode_infer_request, encode_infer_response
 
 X = [{"name": "x", "datatype": "FP64", "shape": [-1]}]
 Y = [{"name": "y", "datatype": "FP64", "shape": [-1]}]

@@ -14,7 +14,7 @@ import pyarrow.csv as pa_csv
 import pytest
 from scipy import stats  # type: ignore[import-untyped]
 
-from protos.object_store import ObjectStore, open_object_store
+from servicekit.object_store import ObjectStore, open_object_store
 from sonar.errors import InvalidRequest
 from sonar.jobs import DriftJob, drift_config, partition_prefixes, run_job, window_keys
 from sonar.reference import Reference, build_reference, features_from_signature

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from protos.object_store import open_object_store
+from servicekit.object_store import open_object_store
 from sonar.catalog_watch import CatalogWatch
 from sonar.errors import InvalidRequest
 from sonar.reference import (

@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 
 from protos.hydro.v1 import sonar_pb2
-from protos.signature import Signature
-from protos.tensors import encode_infer_request, encode_infer_response
 from sonar.errors import InvalidRequest
 from sonar.rows import RecordRows, SampleSchema
+from wire.oip_grpc import encode_infer_request, encode_infer_response
+from wire.signature import Signature
 
 SIGNATURE = Signature.from_dict(
     {

@@ -19,9 +19,9 @@ import pytest
 
 from protos.hydro.v1 import catalog_pb2, sonar_pb2, sonar_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
-from protos.tensors import encode_infer_request, encode_infer_response
 from tests.router.standins import CatalogStandIn, application, snapshot, version
 from tests.sonar.harness import local_parts, start_sonar
+from wire.oip_grpc import encode_infer_request, encode_infer_response
 
 INPUTS = [
     {"name": "amount", "datatype": "FP64", "shape": [-1]},

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from protos.object_store import ObjectStore, open_object_store
+from servicekit.object_store import ObjectStore, open_object_store
 from sonar.jobs import DriftJob
 from sonar.reference import profile_key
 from sonar.settings import SonarSettings

@@ -2,7 +2,7 @@
 
 A thin translator: JSON in, arrays to the data plane, JSON out. The OIP routes also speak the binary
 tensor data extension (raw tensor bytes after a JSON header whose length is the
-`Inference-Header-Content-Length` header, both ways; see `protos.tensors`), and honour the `outputs`
+`Inference-Header-Content-Length` header, both ways; see `wire.oip_binary`), and honour the `outputs`
 a request asks for. Invoke bodies may come gzip- or deflate-encoded and answers go back compressed when
 the caller accepts it (`router.encoding`). Router errors become HTTP statuses here (`{"error": "..."}`,
 with Retry-After on 429 and 503); anything unexpected is logged with its traceback and answered 500 with
@@ -30,8 +30,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from protos import tensors
-from protos.signature import Signature, TensorSpec
 from router import __version__, encoding
 from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane, Plan
 from router.errors import (
@@ -49,6 +47,8 @@ from router.errors import (
 )
 from router.metrics import CONTENT_TYPE
 from router.request_log import RequestContext, request_id_from
+from wire import datatypes, oip_binary, oip_grpc, oip_json, plain_form
+from wire.signature import Signature, TensorSpec
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class Call:
 
     arrays: dict[str, np.ndarray]
     body_id: str = ""
-    outputs: tensors.RequestedOutputs = field(default_factory=tensors.RequestedOutputs)
+    outputs: oip_json.RequestedOutputs = field(default_factory=oip_json.RequestedOutputs)
 
 
 Decode = Callable[[Request, bytes, Plan], Call]
@@ -164,20 +164,20 @@ def create_app(
             plan = plane.plan(route)
             try:
                 call = decode(request, body, plan)
-            except tensors.TensorError as exc:
+            except datatypes.TensorError as exc:
                 raise InvalidInputError(str(exc)) from None
             plane.check(plan, call.arrays)
             wanted = call.outputs.names
             plane.check_outputs(plan, wanted)
-            outgoing = tensors.encode_infer_request("", call.arrays, request_id=call.body_id)
+            outgoing = oip_grpc.encode_infer_request("", call.arrays, request_id=call.body_id)
             for name in wanted:
                 outgoing.outputs.add(name=name)
             answer = await plane.infer(plan, outgoing, deadline=deadline, context=context)
             try:
-                outputs = tensors.decode_infer_response(answer)
+                outputs = oip_grpc.decode_infer_response(answer)
                 if wanted:
                     outputs = {name: outputs[name] for name in wanted}
-            except (tensors.TensorError, KeyError) as exc:
+            except (datatypes.TensorError, KeyError) as exc:
                 raise ModelFailedError(
                     f"application {application!r}: the answer cannot be read: {exc}"
                 ) from None
@@ -212,18 +212,18 @@ def create_app(
                 )
             body, binary = body[: int(header_length)], body[int(header_length) :]
         parsed = _parse_json(body, "the JSON header" if binary is not None else "request body")
-        arrays, body_id = tensors.decode_json_request(parsed, binary=binary)
-        return Call(arrays, body_id, tensors.decode_json_outputs(parsed))
+        arrays, body_id = oip_json.decode_json_request(parsed, binary=binary)
+        return Call(arrays, body_id, oip_json.decode_json_outputs(parsed))
 
     def encode_oip(application: str, outputs: Mapping[str, np.ndarray], call: Call, version: str) -> Response:
         binary = [name for name in outputs if call.outputs.is_binary(name)]
         if not binary:
             return _json(
-                tensors.encode_json_response(
+                oip_json.encode_json_response(
                     application, outputs, request_id=call.body_id, model_version=version
                 )
             )
-        header, data = tensors.encode_binary_response(
+        header, data = oip_binary.encode_binary_response(
             application, outputs, binary, request_id=call.body_id, model_version=version
         )
         head = orjson.dumps(header)
@@ -232,12 +232,12 @@ def create_app(
         )
 
     def decode_plain(request: Request, body: bytes, plan: Plan) -> Call:
-        return Call(tensors.decode_plain_request(_parse_json(body, "request body"), plan.signature))
+        return Call(plain_form.decode_plain_request(_parse_json(body, "request body"), plan.signature))
 
     def encode_plain(
         application: str, outputs: Mapping[str, np.ndarray], call: Call, version: str
     ) -> Response:
-        return _json(tensors.encode_plain_response(outputs))
+        return _json(plain_form.encode_plain_response(outputs))
 
     async def infer(request: Request) -> Response:
         return await invoke(request, decode_oip, encode_oip)

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import tritonclient.http as httpclient
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
-from tests.protos.test_tensors import SAMPLES, assert_same
+from tests.wire.test_tensors import SAMPLES, assert_same
+from wire import datatypes, oip_binary, oip_grpc, oip_json
 
 
 def _triton_input(name: str, array: np.ndarray, *, binary: bool = True) -> httpclient.InferInput:
-    tensor = httpclient.InferInput(name, list(array.shape), tensors.datatype_of(array))
+    tensor = httpclient.InferInput(name, list(array.shape), datatypes.datatype_of(array))
     tensor.set_data_from_numpy(array, binary_data=binary)
     return tensor
 
@@ -31,12 +31,12 @@ def test_a_tritonclient_binary_request_decodes_to_the_same_arrays() -> None:
     assert header_length is not None, "tritonclient sends binary data with a header length"
 
     header, binary = _split(body, header_length)
-    arrays, request_id = tensors.decode_json_request(header, binary=binary)
+    arrays, request_id = oip_json.decode_json_request(header, binary=binary)
 
     assert request_id == "r7"
     assert_same(arrays, SAMPLES)
     # tritonclient asks for every output in binary when it names none.
-    wanted = tensors.decode_json_outputs(header)
+    wanted = oip_json.decode_json_outputs(header)
     assert wanted.names == () and wanted.is_binary("anything")
 
 
@@ -50,24 +50,26 @@ def test_binary_and_json_inputs_mix_in_one_request() -> None:
     body, header_length = httpclient.InferenceServerClient.generate_request_body(inputs, outputs=outputs)
 
     header, binary = _split(body, header_length)
-    arrays, _ = tensors.decode_json_request(header, binary=binary)
+    arrays, _ = oip_json.decode_json_request(header, binary=binary)
 
     assert_same(arrays, {name: SAMPLES[name] for name in ("amount", "country", "count")})
-    wanted = tensors.decode_json_outputs(header)
+    wanted = oip_json.decode_json_outputs(header)
     assert wanted.names == ("y", "z")
     assert not wanted.is_binary("y") and wanted.is_binary("z")
 
 
 def test_own_binary_request_round_trips() -> None:
-    header, binary = tensors.encode_binary_request(SAMPLES, request_id="abc")
-    arrays, request_id = tensors.decode_json_request(header, binary=binary)
+    header, binary = oip_binary.encode_binary_request(SAMPLES, request_id="abc")
+    arrays, request_id = oip_json.decode_json_request(header, binary=binary)
     assert request_id == "abc"
     assert_same(arrays, SAMPLES)
 
 
 def test_a_binary_answer_reads_back_through_tritonclient() -> None:
     binary = {"amount", "country", "half"}
-    header, data = tensors.encode_binary_response("app", SAMPLES, binary, request_id="r1", model_version="2")
+    header, data = oip_binary.encode_binary_response(
+        "app", SAMPLES, binary, request_id="r1", model_version="2"
+    )
     head = json.dumps(header).encode()
 
     result = httpclient.InferenceServerClient.parse_response_body(head + data, header_length=len(head))
@@ -87,9 +89,9 @@ def test_a_binary_answer_reads_back_through_tritonclient() -> None:
 
 
 def test_a_json_only_answer_is_the_plain_json_response() -> None:
-    header, data = tensors.encode_binary_response("app", SAMPLES, (), request_id="r1")
+    header, data = oip_binary.encode_binary_response("app", SAMPLES, (), request_id="r1")
     assert data == b""
-    assert header == tensors.encode_json_response("app", SAMPLES, request_id="r1")
+    assert header == oip_json.encode_json_response("app", SAMPLES, request_id="r1")
 
 
 def _binary_body(size: Any, **extra: Any) -> dict[str, Any]:
@@ -132,8 +134,8 @@ TWO = np.array([1.0, 2.0]).tobytes()
     ],
 )
 def test_bad_binary_requests_name_the_problem(body: Any, binary: bytes | None, message: str) -> None:
-    with pytest.raises(tensors.TensorError, match=message):
-        tensors.decode_json_request(body, binary=binary)
+    with pytest.raises(datatypes.TensorError, match=message):
+        oip_json.decode_json_request(body, binary=binary)
 
 
 @pytest.mark.parametrize(
@@ -150,8 +152,8 @@ def test_bad_binary_requests_name_the_problem(body: Any, binary: bytes | None, m
     ],
 )
 def test_bad_requested_outputs_name_the_problem(body: Any, message: str) -> None:
-    with pytest.raises(tensors.TensorError, match=message):
-        tensors.decode_json_outputs(body)
+    with pytest.raises(datatypes.TensorError, match=message):
+        oip_json.decode_json_outputs(body)
 
 
 def test_shared_memory_is_refused_naming_the_tensor() -> None:
@@ -165,7 +167,7 @@ def test_shared_memory_is_refused_naming_the_tensor() -> None:
         "shared_memory_region"
     ].string_param = "r0"
 
-    with pytest.raises(tensors.TensorError, match="'x': shared memory .* is not supported"):
-        tensors.decode_json_request(json_body)
-    with pytest.raises(tensors.TensorError, match="'x': shared memory .* is not supported"):
-        tensors.decode_infer_request(grpc_request)
+    with pytest.raises(datatypes.TensorError, match="'x': shared memory .* is not supported"):
+        oip_json.decode_json_request(json_body)
+    with pytest.raises(datatypes.TensorError, match="'x': shared memory .* is not supported"):
+        oip_grpc.decode_infer_request(grpc_request)

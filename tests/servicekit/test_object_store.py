@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from protos.object_store import (
+from servicekit.object_store import (
     FileObjectStore,
     InvalidObjectLocation,
     ObjectNotFound,

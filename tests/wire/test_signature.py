@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from protos.signature import Signature, SignatureError
+from wire.signature import Signature, SignatureError
 
 SIGNATURE = {
     "inputs": [

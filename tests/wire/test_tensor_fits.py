@@ -1,4 +1,4 @@
-"""`tensors.fits` tells from the message alone that a request decodes into what a signature takes.
+"""`oip_grpc.fits` tells from the message alone that a request decodes into what a signature takes.
 
 It may say "not sure" (False) about a good request, never "fits" (True) about a bad one: the router
 skips decoding the requests it says fit.
@@ -9,9 +9,9 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
-from protos.signature import Signature, SignatureError
+from wire import datatypes, oip_grpc
+from wire.signature import Signature, SignatureError
 
 SIGNATURE = Signature.from_dict(
     {
@@ -31,10 +31,10 @@ GOOD: dict[str, np.ndarray] = {
 
 
 def typed(arrays: dict[str, np.ndarray]) -> pb.ModelInferRequest:
-    """`arrays` in typed contents (the form tensors.encode_infer_request does not use)."""
+    """`arrays` in typed contents (the form oip_grpc.encode_infer_request does not use)."""
     request = pb.ModelInferRequest(model_name="m")
     for name, array in arrays.items():
-        datatype = tensors.datatype_of(array)
+        datatype = datatypes.datatype_of(array)
         tensor = request.inputs.add(name=name, datatype=datatype, shape=array.shape)
         field = {"FP32": "fp32_contents", "INT64": "int64_contents", "BYTES": "bytes_contents"}[datatype]
         getattr(tensor.contents, field).extend(array.reshape(-1).tolist())
@@ -43,20 +43,20 @@ def typed(arrays: dict[str, np.ndarray]) -> pb.ModelInferRequest:
 
 def decodes_and_fits(request: pb.ModelInferRequest) -> bool:
     try:
-        SIGNATURE.check_inputs(tensors.decode_infer_request(request))
-    except (tensors.TensorError, SignatureError):
+        SIGNATURE.check_inputs(oip_grpc.decode_infer_request(request))
+    except (datatypes.TensorError, SignatureError):
         return False
     return True
 
 
 def test_well_formed_requests_fit_in_typed_contents_and_raw_ones_without_bytes() -> None:
-    assert tensors.fits(typed(GOOD), SIGNATURE)
-    raw = tensors.encode_infer_request("m", {k: v for k, v in GOOD.items() if k != "s"})
+    assert oip_grpc.fits(typed(GOOD), SIGNATURE)
+    raw = oip_grpc.encode_infer_request("m", {k: v for k, v in GOOD.items() if k != "s"})
     numeric = Signature(inputs=SIGNATURE.inputs[:2], outputs=SIGNATURE.outputs)
-    assert tensors.fits(raw, numeric)
+    assert oip_grpc.fits(raw, numeric)
     # Raw BYTES are left to the decoder.
-    assert not tensors.fits(tensors.encode_infer_request("m", GOOD), SIGNATURE)
-    assert decodes_and_fits(tensors.encode_infer_request("m", GOOD))
+    assert not oip_grpc.fits(oip_grpc.encode_infer_request("m", GOOD), SIGNATURE)
+    assert decodes_and_fits(oip_grpc.encode_infer_request("m", GOOD))
 
 
 def _drop_input(r: pb.ModelInferRequest) -> None:
@@ -100,17 +100,17 @@ def test_a_request_that_does_not_decode_into_the_signature_never_fits(breakage: 
     request = typed(GOOD)
     BREAKAGES[breakage](request)
     assert not decodes_and_fits(request)
-    assert not tensors.fits(request, SIGNATURE)
+    assert not oip_grpc.fits(request, SIGNATURE)
 
 
 def test_raw_contents_of_the_wrong_length_or_count_never_fit() -> None:
     numeric = Signature(inputs=SIGNATURE.inputs[:2], outputs=SIGNATURE.outputs)
-    request = tensors.encode_infer_request("m", {k: v for k, v in GOOD.items() if k != "s"})
+    request = oip_grpc.encode_infer_request("m", {k: v for k, v in GOOD.items() if k != "s"})
     request.raw_input_contents[0] = request.raw_input_contents[0][:-4]
-    assert not tensors.fits(request, numeric)
-    request = tensors.encode_infer_request("m", {k: v for k, v in GOOD.items() if k != "s"})
+    assert not oip_grpc.fits(request, numeric)
+    request = oip_grpc.encode_infer_request("m", {k: v for k, v in GOOD.items() if k != "s"})
     del request.raw_input_contents[1]
-    assert not tensors.fits(request, numeric)
+    assert not oip_grpc.fits(request, numeric)
 
 
 def test_narrow_integers_are_left_to_the_decoder() -> None:
@@ -122,4 +122,4 @@ def test_narrow_integers_are_left_to_the_decoder() -> None:
     )
     request = pb.ModelInferRequest(model_name="m")
     request.inputs.add(name="b", datatype="UINT8", shape=[1]).contents.uint_contents.append(300)
-    assert not tensors.fits(request, signature)
+    assert not oip_grpc.fits(request, signature)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from protos import tensors
 from protos.inference import grpc_service_pb2 as pb
-from protos.signature import Signature
+from wire import datatypes, oip_grpc, oip_json, plain_form
+from wire.signature import Signature
 
 SAMPLES = {
     "amount": np.array([1.5, -2.25, 3.0]),
@@ -26,12 +26,12 @@ def assert_same(left: dict[str, np.ndarray], right: dict[str, np.ndarray]) -> No
 
 
 def test_raw_grpc_round_trip_keeps_every_datatype() -> None:
-    request = tensors.encode_infer_request("m", SAMPLES, request_id="r1")
+    request = oip_grpc.encode_infer_request("m", SAMPLES, request_id="r1")
     wire = pb.ModelInferRequest.FromString(request.SerializeToString())
     assert wire.id == "r1"
-    assert_same(tensors.decode_infer_request(wire), SAMPLES)
-    response = tensors.encode_infer_response("m", SAMPLES, model_version="3")
-    assert_same(tensors.decode_infer_response(response), SAMPLES)
+    assert_same(oip_grpc.decode_infer_request(wire), SAMPLES)
+    response = oip_grpc.encode_infer_response("m", SAMPLES, model_version="3")
+    assert_same(oip_grpc.decode_infer_response(response), SAMPLES)
 
 
 def test_typed_contents_are_decoded() -> None:
@@ -42,7 +42,7 @@ def test_typed_contents_are_decoded() -> None:
     request.inputs.add(
         name="s", datatype="BYTES", shape=[1], contents=pb.InferTensorContents(bytes_contents=[b"a"])
     )
-    arrays = tensors.decode_infer_request(request)
+    arrays = oip_grpc.decode_infer_request(request)
     assert arrays["x"].dtype == np.float32 and arrays["x"].tolist() == [1.0, 2.0]
     assert arrays["s"].tolist() == [b"a"]
 
@@ -50,8 +50,8 @@ def test_typed_contents_are_decoded() -> None:
 def test_raw_data_that_does_not_match_the_shape_is_refused() -> None:
     request = pb.ModelInferRequest(model_name="m", raw_input_contents=[b"\x00" * 12])
     request.inputs.add(name="x", datatype="FP64", shape=[2])
-    with pytest.raises(tensors.TensorError, match="'x'.*12 bytes.*needs 16"):
-        tensors.decode_infer_request(request)
+    with pytest.raises(datatypes.TensorError, match="'x'.*12 bytes.*needs 16"):
+        oip_grpc.decode_infer_request(request)
 
 
 def test_json_request_and_response() -> None:
@@ -62,10 +62,10 @@ def test_json_request_and_response() -> None:
             {"name": "c", "datatype": "BYTES", "shape": [1], "data": ["DE"]},
         ],
     }
-    arrays, request_id = tensors.decode_json_request(body)
+    arrays, request_id = oip_json.decode_json_request(body)
     assert request_id == "abc"
     assert arrays["x"].shape == (2, 2) and arrays["x"].dtype == np.float64
-    out = tensors.encode_json_response("app", arrays, request_id="abc")
+    out = oip_json.encode_json_response("app", arrays, request_id="abc")
     assert out["outputs"][1] == {"name": "c", "datatype": "BYTES", "shape": [1], "data": ["DE"]}
 
 
@@ -88,8 +88,8 @@ def test_json_request_and_response() -> None:
     ],
 )
 def test_bad_json_requests_name_the_problem(body: object, message: str) -> None:
-    with pytest.raises(tensors.TensorError, match=message):
-        tensors.decode_json_request(body)
+    with pytest.raises(datatypes.TensorError, match=message):
+        oip_json.decode_json_request(body)
 
 
 def test_plain_form_takes_datatypes_from_the_signature() -> None:
@@ -102,11 +102,11 @@ def test_plain_form_takes_datatypes_from_the_signature() -> None:
             "outputs": [{"name": "score", "datatype": "FP64", "shape": [-1]}],
         }
     )
-    arrays = tensors.decode_plain_request({"amount": [1, 2], "country": ["DE", "FR"]}, signature)
+    arrays = plain_form.decode_plain_request({"amount": [1, 2], "country": ["DE", "FR"]}, signature)
     assert arrays["amount"].dtype == np.float64
     assert arrays["country"].tolist() == [b"DE", b"FR"]
-    assert tensors.encode_plain_response(arrays) == {"amount": [1.0, 2.0], "country": ["DE", "FR"]}
-    with pytest.raises(tensors.TensorError, match="unexpected input 'amt'"):
-        tensors.decode_plain_request({"amt": [1]}, signature)
-    with pytest.raises(tensors.TensorError, match="ragged"):
-        tensors.decode_plain_request({"amount": [[1, 2], [3]]}, signature)
+    assert plain_form.encode_plain_response(arrays) == {"amount": [1.0, 2.0], "country": ["DE", "FR"]}
+    with pytest.raises(datatypes.TensorError, match="unexpected input 'amt'"):
+        plain_form.decode_plain_request({"amt": [1]}, signature)
+    with pytest.raises(datatypes.TensorError, match="ragged"):
+        plain_form.decode_plain_request({"amount": [[1, 2], [3]]}, signature)

@@ -1,8 +1,8 @@
 """A model's signature: the named, typed and shaped tensors it takes and returns.
 
 Shared by the control plane (validating `hydro.yaml`), the router (checking requests before a
-cold start) and the runtime (checking requests and the model's answers). Imports only numpy and
-the generated catalog messages, because the runtime ships it inside every model image.
+cold start) and the runtime (checking requests and the model's answers). Imports only numpy,
+the generated catalog messages and `wire.datatypes`, because the runtime ships it inside every model image.
 """
 
 from __future__ import annotations
@@ -14,24 +14,8 @@ from typing import Any
 import numpy as np
 
 from protos.hydro.v1 import catalog_pb2
+from wire.datatypes import DATATYPES, datatype_of
 
-DATATYPES = frozenset(
-    {
-        "BOOL",
-        "INT8",
-        "INT16",
-        "INT32",
-        "INT64",
-        "UINT8",
-        "UINT16",
-        "UINT32",
-        "UINT64",
-        "FP16",
-        "FP32",
-        "FP64",
-        "BYTES",
-    }
-)
 PROFILES = frozenset({"", "numeric", "categorical", "text", "image", "none"})
 
 
@@ -82,8 +66,6 @@ class TensorSpec:
 
     def check(self, array: np.ndarray, kind: str) -> None:
         """Raise SignatureError unless `array` has this spec's datatype and shape."""
-        from protos.tensors import datatype_of  # tensors imports this module
-
         got = datatype_of(array)
         if got != self.datatype:
             raise SignatureError(f"{kind} '{self.name}': expected datatype {self.datatype}, got {got}")

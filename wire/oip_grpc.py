@@ -1,0 +1,152 @@
+"""Open Inference Protocol gRPC messages <-> numpy arrays (`inference.ModelInferRequest` / `Response`).
+
+Tensors go out as raw contents (`wire.raw_contents`); they come in as raw or typed contents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from protos.inference import grpc_service_pb2 as pb
+from wire.datatypes import NUMPY_DTYPES, TensorError, bytes_array, datatype_of, element_count, numpy_dtype
+from wire.raw_contents import SHARED_MEMORY, from_raw, to_raw
+from wire.signature import Signature
+
+# Which typed-contents field carries each datatype (FP16 travels only as raw contents).
+_CONTENTS_FIELD = {
+    "BOOL": "bool_contents",
+    "INT8": "int_contents",
+    "INT16": "int_contents",
+    "INT32": "int_contents",
+    "INT64": "int64_contents",
+    "UINT8": "uint_contents",
+    "UINT16": "uint_contents",
+    "UINT32": "uint_contents",
+    "UINT64": "uint64_contents",
+    "FP32": "fp32_contents",
+    "FP64": "fp64_contents",
+    "BYTES": "bytes_contents",
+}
+
+
+# -- typed contents -------------------------------------------------------------------------------
+
+
+def _from_contents(
+    contents: pb.InferTensorContents, datatype: str, shape: tuple[int, ...], name: str
+) -> np.ndarray:
+    field = _CONTENTS_FIELD.get(datatype)
+    if field is None:
+        raise TensorError(f"tensor '{name}': datatype {datatype} must be sent as raw contents")
+    values = getattr(contents, field)
+    count = element_count(shape, name)
+    if len(values) != count:
+        raise TensorError(f"tensor '{name}': {len(values)} values given, shape {list(shape)} needs {count}")
+    if datatype == "BYTES":
+        return bytes_array(list(values), shape)
+    return np.array(values, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
+
+
+# -- gRPC -----------------------------------------------------------------------------------------
+
+
+def _decode_tensors(tensors: Any, raw_contents: Any, what: str) -> dict[str, np.ndarray]:
+    if raw_contents and len(raw_contents) != len(tensors):
+        raise TensorError(f"{what}: {len(raw_contents)} raw contents for {len(tensors)} tensors")
+    arrays: dict[str, np.ndarray] = {}
+    for i, tensor in enumerate(tensors):
+        name = tensor.name
+        if not name:
+            raise TensorError(f"{what}: tensor #{i} has no name")
+        if name in arrays:
+            raise TensorError(f"{what}: tensor '{name}' is given twice")
+        numpy_dtype(tensor.datatype)
+        if SHARED_MEMORY in tensor.parameters:
+            raise TensorError(f"tensor '{name}': shared memory ({SHARED_MEMORY}) is not supported")
+        shape = tuple(int(d) for d in tensor.shape)
+        if raw_contents:
+            arrays[name] = from_raw(raw_contents[i], tensor.datatype, shape, name)
+        else:
+            arrays[name] = _from_contents(tensor.contents, tensor.datatype, shape, name)
+    return arrays
+
+
+def decode_infer_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]:
+    return _decode_tensors(request.inputs, request.raw_input_contents, "request")
+
+
+# Datatypes whose typed contents field holds exactly their values (the narrower integers travel in
+# wider fields, and a value out of their range fails only when decoded).
+_EXACT_CONTENTS = frozenset({"BOOL", "INT32", "INT64", "UINT32", "UINT64", "FP32", "FP64", "BYTES"})
+
+
+def fits(request: pb.ModelInferRequest, signature: Signature) -> bool:
+    """Whether `request`'s inputs decode (`decode_infer_request`) into arrays that `signature` takes,
+    told from the message alone, without building the arrays (a router forwards the message as is).
+
+    False means only "not sure": decode and check to find out what is wrong. BYTES and FP16 raw contents
+    and the narrow integers are always left to that.
+    """
+    inputs = request.inputs
+    specs = signature.inputs
+    if len(inputs) != len(specs):
+        return False
+    raw = request.raw_input_contents
+    if raw and len(raw) != len(inputs):
+        return False
+    seen: set[str] = set()
+    for i, tensor in enumerate(inputs):
+        name = tensor.name
+        spec = next((spec for spec in specs if spec.name == name), None)
+        if spec is None or name in seen:
+            return False
+        seen.add(name)
+        datatype = tensor.datatype
+        shape = tensor.shape
+        if datatype != spec.datatype or len(shape) != len(spec.shape):
+            return False
+        count = 1
+        for want, have in zip(spec.shape, shape, strict=True):
+            if have < 0 or (want != -1 and want != have):
+                return False
+            count *= have
+        if SHARED_MEMORY in tensor.parameters:
+            return False
+        if raw:
+            if datatype == "BYTES" or len(raw[i]) != count * NUMPY_DTYPES[datatype].itemsize:
+                return False
+        elif (
+            datatype not in _EXACT_CONTENTS
+            or len(getattr(tensor.contents, _CONTENTS_FIELD[datatype])) != count
+        ):
+            return False
+    return True
+
+
+def decode_infer_response(response: pb.ModelInferResponse) -> dict[str, np.ndarray]:
+    return _decode_tensors(response.outputs, response.raw_output_contents, "response")
+
+
+def encode_infer_request(
+    model_name: str, arrays: Mapping[str, np.ndarray], *, request_id: str = "", model_version: str = ""
+) -> pb.ModelInferRequest:
+    request = pb.ModelInferRequest(model_name=model_name, model_version=model_version, id=request_id)
+    for name, array in arrays.items():
+        datatype = datatype_of(array)
+        request.inputs.add(name=name, datatype=datatype, shape=array.shape)
+        request.raw_input_contents.append(to_raw(array, datatype))
+    return request
+
+
+def encode_infer_response(
+    model_name: str, arrays: Mapping[str, np.ndarray], *, request_id: str = "", model_version: str = ""
+) -> pb.ModelInferResponse:
+    response = pb.ModelInferResponse(model_name=model_name, model_version=model_version, id=request_id)
+    for name, array in arrays.items():
+        datatype = datatype_of(array)
+        response.outputs.add(name=name, datatype=datatype, shape=array.shape)
+        response.raw_output_contents.append(to_raw(array, datatype))
+    return response
