@@ -1,0 +1,118 @@
+"""The settings every service shares, read from `HYDRO_*` environment variables.
+
+Each service's `settings.py` subclasses `ServiceSettings` and adds its own fields; a field shared by two
+services lives here once, so one variable means one thing everywhere. `load` reads a settings class and
+turns pydantic's validation report into one line naming the variable and what it accepts, which the
+entry points print before exiting non-zero (`hydro up`, `hydro router`, `python -m scaler`, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "HYDRO_"
+TOKEN_FILE = "token"
+"""The file under `home` that `hydro up` (the control plane) writes the generated admin token to."""
+
+Runtime = Literal["process", "docker"]
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used. The message is one line naming the variable and the allowed values."""
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every Hydro process may be told. Field `x_y` is read from `HYDRO_X_Y`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    home: Path = Field(
+        default=Path("~/.hydro"),
+        description="Where embedded state lives: SQLite database, local object store, admin token file, "
+        "process replicas.",
+    )
+    bind_host: str = Field(default="127.0.0.1", description="Address the service's servers listen on.")
+    catalog_address: str = Field(
+        default="127.0.0.1:9089", description="host:port of the control plane's hydro.v1.Catalog service."
+    )
+    control_plane_url: str = Field(
+        default="http://127.0.0.1:8080", description="Base URL of the control plane's REST API."
+    )
+    token: SecretStr | None = Field(
+        default=None, description="API token for the control plane (`Authorization: Bearer ...`)."
+    )
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="The control plane's admin token (the control plane's own; a client uses it when "
+        "HYDRO_TOKEN is not set).",
+    )
+    object_store_url: str = Field(
+        default="",
+        description="The shared object store: `file:///path` or `s3://bucket/prefix`; empty means "
+        "`file://{home}/objects`.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible server (MinIO, moto); None means AWS S3."
+    )
+    runtime: Runtime = Field(
+        default="process",
+        description="Where versions run: `process` (local processes from the stored package) or `docker` "
+        "(an image per version, pushed to the registry).",
+    )
+    runtime_base_image: str = Field(
+        default="hydro/runtime-base:py3.11", description="Image every version's image is built FROM."
+    )
+
+    @field_validator("home")
+    @classmethod
+    def _expand_home(cls, home: Path) -> Path:
+        return home.expanduser().absolute()
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / TOKEN_FILE
+
+    @property
+    def object_store(self) -> str:
+        """`object_store_url`, or the local store under `home` when it is empty."""
+        return self.object_store_url or f"file://{self.home}/objects"
+
+    def bearer_token(self) -> str | None:
+        """`HYDRO_TOKEN`, else `HYDRO_ADMIN_TOKEN`, else the token file `hydro up` wrote, else None."""
+        for secret in (self.token, self.admin_token):
+            if secret is not None and secret.get_secret_value():
+                return secret.get_secret_value()
+        try:
+            text = self.token_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return text or None
+
+
+Settings = TypeVar("Settings", bound=BaseSettings)
+
+
+def load(cls: type[Settings]) -> Settings:
+    """Read `cls` from the environment; raise SettingsError naming the first bad variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        raise SettingsError(describe(exc, cls)) from None
+
+
+def describe(exc: ValidationError, cls: type[BaseSettings]) -> str:
+    """One line for a settings validation error: `HYDRO_RUNTIME='swarm' is not allowed: expected 'process'
+    or 'docker'`."""
+    prefix = str(cls.model_config.get("env_prefix", ENV_PREFIX))
+    parts: list[str] = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "settings"
+        name = f"{prefix}{field}".upper()
+        given = error.get("input")
+        shown = f"={given!r}" if isinstance(given, str | int | float | bool) else ""
+        parts.append(f"{name}{shown}: {error['msg']}")
+    return "; ".join(parts)
