@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.db import Sessions, insert_ignore
 from control_plane.errors import Unauthorized
 from control_plane.settings import Settings
-from control_plane.tables import ApiToken, utcnow
+from control_plane.tables import ApiToken
+from control_plane.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 
