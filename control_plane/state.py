@@ -62,7 +62,7 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         await catalog.notifier.changed(await catalog.revision())
         tokens = await load_tokens(settings, catalog.sessions)
 
-        store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+        store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
         stack.push_async_callback(store.close)
         scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s)
         stack.push_async_callback(scaler.close)
