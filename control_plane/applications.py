@@ -22,9 +22,8 @@ from control_plane.tables import (
     DeploymentConfig,
     ModelVersion,
     VersionStatus,
-    utcnow,
 )
-from control_plane.timestamps import iso
+from control_plane.timestamps import iso, utcnow
 from control_plane.validation import parse
 from wire.signature import Signature, SignatureError
 

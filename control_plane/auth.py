@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.db import Sessions, insert_ignore
 from control_plane.errors import Unauthorized
 from control_plane.settings import Settings
-from control_plane.tables import ApiToken, utcnow
+from control_plane.tables import ApiToken
+from control_plane.timestamps import utcnow
 
 logger = logging.getLogger(__name__)
 
 ADMIN = "admin"
-TOKEN_FILE = "token"
 
 
 def digest(token: str) -> str:
@@ -65,11 +65,11 @@ async def load_tokens(settings: Settings, sessions: Sessions) -> TokenCheck:
     async with sessions() as session:
         existing = await session.get(ApiToken, ADMIN)
         if existing is not None:
-            if not (settings.home / TOKEN_FILE).exists():
+            if not settings.token_file.exists():
                 logger.warning(
                     "the admin token was generated earlier and is stored only hashed; %s is missing. "
                     "Set HYDRO_ADMIN_TOKEN to choose a token instead.",
-                    settings.home / TOKEN_FILE,
+                    settings.token_file,
                 )
             return TokenCheck([existing.token_sha256])
     token = secrets.token_urlsafe(32)
@@ -81,7 +81,7 @@ async def load_tokens(settings: Settings, sessions: Sessions) -> TokenCheck:
         )
     stored = await _stored_digest(sessions)
     if hmac.compare_digest(stored, digest(token)):  # we won any race with another starting process
-        path = write_token_file(settings.home, token)
+        path = write_token_file(settings.token_file, token)
         print(
             f"Hydro admin token (shown once; also written to {path}):\n  {token}",
             file=sys.stderr,
@@ -102,10 +102,9 @@ async def _admin(session: AsyncSession) -> ApiToken:
     return row
 
 
-def write_token_file(home: Path, token: str) -> Path:
-    """Write `token` to `home/token`, readable by its owner only."""
-    home.mkdir(parents=True, exist_ok=True)
-    path = home / TOKEN_FILE
+def write_token_file(path: Path, token: str) -> Path:
+    """Write `token` to `path` (`{home}/token`), readable by its owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

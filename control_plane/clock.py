@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+
+from control_plane.timestamps import utcnow
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware, in UTC."""
 
 
 def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def aware(value: datetime) -> datetime:
-    """`value` in UTC; SQLite hands back naive datetimes, which are UTC by the way they were written."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return utcnow()

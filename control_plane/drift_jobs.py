@@ -40,7 +40,7 @@ from control_plane.tables import (
     ReportStatus,
     ReportTrigger,
 )
-from control_plane.timestamps import iso
+from control_plane.timestamps import iso, iso_or_none
 from control_plane.validation import parse
 from servicekit.object_store import ObjectStore
 
@@ -218,8 +218,8 @@ def job(report: DriftReport) -> dict[str, Any]:
         },
         "worker": report.claimed_by,
         "attempts": report.attempts,
-        "claimed_at": iso(report.claimed_at) if report.claimed_at else None,
-        "lease_expires_at": iso(report.lease_expires_at) if report.lease_expires_at else None,
+        "claimed_at": iso_or_none(report.claimed_at),
+        "lease_expires_at": iso_or_none(report.lease_expires_at),
     }
 
 

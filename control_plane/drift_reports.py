@@ -16,12 +16,11 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import select
 
 from control_plane.catalog import Catalog
-from control_plane.clock import aware
 from control_plane.durations import parse_duration
 from control_plane.errors import InvalidRequest, NotFound
 from control_plane.monitoring import MAX_WINDOW_S, Thresholds, require_training_data, thresholds_of
 from control_plane.tables import DriftReport, ReportStatus, ReportTrigger
-from control_plane.timestamps import iso
+from control_plane.timestamps import aware, iso, iso_or_none
 from control_plane.validation import parse
 from control_plane.versions import find
 from servicekit.object_store import ObjectStore
@@ -110,19 +109,15 @@ def describe(report: DriftReport, *, features: bool = True) -> dict[str, Any]:
         "error": report.error,
         "worker": report.claimed_by,
         "attempts": report.attempts,
-        "claimed_at": _iso_or_none(report.claimed_at),
-        "lease_expires_at": _iso_or_none(report.lease_expires_at),
+        "claimed_at": iso_or_none(report.claimed_at),
+        "lease_expires_at": iso_or_none(report.lease_expires_at),
         "html_url": f"{PREFIX}/drift-reports/{report.id}/html" if report.html_key else None,
         "created_at": iso(report.created_at),
-        "finished_at": _iso_or_none(report.finished_at),
+        "finished_at": iso_or_none(report.finished_at),
     }
     if features:
         body["features"] = report.features
     return body
-
-
-def _iso_or_none(value: datetime | None) -> str | None:
-    return None if value is None else iso(value)
 
 
 async def run(catalog: Catalog, model: str, number: int, body: Any, now: datetime) -> dict[str, Any]:

@@ -1,17 +1,20 @@
-"""The control plane's errors. Mapped to HTTP / gRPC status codes only at the edges (`api/errors.py`).
+"""The control plane's errors. Mapped to HTTP status codes at one edge only (`api/common.py`); the gRPC
+edge (`grpc_edge.py`) serves snapshots and raises none of them (a snapshot it cannot load is UNAVAILABLE).
 
 HydroError                    anything the control plane refuses or cannot do; the message names the problem
 ├── InvalidRequest            bad input                                                         -> 400
 │   └── PackageError          an uploaded model package is malformed or unsafe                  -> 400
-├── PackageTooLarge           the upload exceeds the size limit                                 -> 413
+├── PackageTooLarge           an upload (package, drift result) exceeds its size limit          -> 413
 ├── Unauthorized              missing or wrong bearer token                                     -> 401
-├── NotFound                  no such model, version, application or deployment config          -> 404
+├── NotFound                  no such model, version, application, deployment config, invoke
+│                             key, monitoring schedule or drift report (or its page, yet)       -> 404
 ├── Conflict                  valid input that clashes with the catalog's current state         -> 409
 └── BuildError                building or pushing a version's image failed (kept in its log, never
                               answered to an API call)
 
 The shared object store's errors (`servicekit.object_store`) are mapped at the same edge:
-ObjectNotFound -> 404, InvalidObjectLocation -> 400, any other ObjectStoreError -> 503.
+ObjectNotFound -> 404, InvalidObjectLocation -> 400, any other ObjectStoreError -> 503. Any other
+exception is logged with its traceback and answered with a generic 500.
 """
 
 
@@ -28,7 +31,8 @@ class PackageError(InvalidRequest):
 
 
 class PackageTooLarge(HydroError):
-    """The upload is larger than `max_package_bytes` (or unpacks to more than `max_unpacked_bytes`)."""
+    """The upload is larger than `max_package_bytes` (or unpacks to more than `max_unpacked_bytes`), or a
+    worker's drift result is larger than its limit."""
 
 
 class Unauthorized(HydroError):
@@ -36,7 +40,8 @@ class Unauthorized(HydroError):
 
 
 class NotFound(HydroError):
-    """The named model, version, application or deployment config does not exist."""
+    """The named thing does not exist (model, version, application, deployment config, invoke key,
+    monitoring schedule, drift report), or a drift report has no page (yet)."""
 
 
 class Conflict(HydroError):

@@ -1,4 +1,5 @@
-"""The gRPC `hydro.v1.Catalog` service: a full routing snapshot on connect, then one after every change."""
+"""The control plane's gRPC edge: `hydro.v1.Catalog.Watch`, a full routing snapshot on connect, then one
+after every change (the router and the scaler follow it)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
 logger = logging.getLogger(__name__)
 
 
-class CatalogService(catalog_pb2_grpc.CatalogServicer):
+class CatalogEdge(catalog_pb2_grpc.CatalogServicer):
+    """Serves the catalog's snapshots to watchers; the catalog itself (`catalog.py`) builds them."""
+
     def __init__(self, catalog: Catalog) -> None:
         self._catalog = catalog
 
@@ -45,7 +48,7 @@ class CatalogService(catalog_pb2_grpc.CatalogServicer):
 async def start_catalog_server(catalog: Catalog, host: str, port: int) -> grpc.aio.Server:
     """Serve Catalog.Watch on host:port; raise OSError naming the address when it cannot be bound."""
     server = grpc.aio.server()
-    catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogService(catalog), server)  # type: ignore[no-untyped-call]
+    catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogEdge(catalog), server)  # type: ignore[no-untyped-call]
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
         bound = server.add_insecure_port(address)

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from control_plane.catalog import Catalog
 from control_plane.errors import NotFound
-from control_plane.tables import Application, InvokeKey, utcnow
-from control_plane.timestamps import iso
+from control_plane.tables import Application, InvokeKey
+from control_plane.timestamps import iso, utcnow
 
 KEY_PREFIX = "hk_"
 PREFIX_LENGTH = len(KEY_PREFIX) + 6

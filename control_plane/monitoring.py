@@ -19,11 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_
 from sqlalchemy import select
 
 from control_plane.catalog import Catalog
-from control_plane.clock import aware
 from control_plane.durations import format_duration, parse_duration
 from control_plane.errors import Conflict, NotFound
 from control_plane.tables import ModelVersion, MonitoringSchedule
-from control_plane.timestamps import iso
+from control_plane.timestamps import aware, iso
 from control_plane.validation import parse
 from control_plane.versions import find
 

@@ -1,25 +1,24 @@
-"""The control plane's settings, read from `HYDRO_*` environment variables."""
+"""The control plane's settings, read from `HYDRO_*` environment variables.
+
+The fields every service shares (home, object store, runtime, tokens, ...) come from
+`servicekit.settings.ServiceSettings`; those redeclared here keep the shared variable and default and say
+what the control plane does with it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.settings import Runtime, ServiceSettings
 
 MIB = 1024 * 1024
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything the control plane can be told. Field `x_y` is read from `HYDRO_X_Y`."""
 
-    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
-
-    home: Path = Field(
-        default=Path("~/.hydro"),
-        description="Where embedded state lives: SQLite database, local object store, admin token file.",
-    )
     bind_host: str = Field(
         default="127.0.0.1", description="Address the REST API and the Catalog gRPC bind to."
     )
@@ -46,17 +45,11 @@ class Settings(BaseSettings):
         description="Where packages are stored: `file:///path` or `s3://bucket/prefix`; empty means "
         "`file://{home}/objects`.",
     )
-    s3_endpoint_url: str | None = Field(
-        default=None, description="Endpoint of an S3-compatible server (MinIO, moto); None means AWS S3."
-    )
-    runtime: Literal["process", "docker"] = Field(
+    runtime: Runtime = Field(
         default="process",
         description="`docker` builds and pushes an image per version; `process` releases the stored package.",
     )
     registry: str = Field(default="127.0.0.1:5000", description="Docker registry images are pushed to.")
-    runtime_base_image: str = Field(
-        default="hydro/runtime-base:py3.11", description="Image every version's image is built FROM."
-    )
     wheelhouse: Path | None = Field(
         default=None,
         description="Directory of wheels; when set, model requirements are installed from it only "
@@ -88,10 +81,7 @@ class Settings(BaseSettings):
     )
 
     @model_validator(mode="after")
-    def _fill_defaults(self) -> Settings:
-        self.home = self.home.expanduser().absolute()
+    def _fill_database_url(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.home}/hydro.db"
-        if not self.object_store_url:
-            self.object_store_url = f"file://{self.home}/objects"
         return self

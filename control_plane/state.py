@@ -16,6 +16,9 @@ from control_plane import deployment_configs, package, versions
 from control_plane.applications import InvokeUrls
 from control_plane.auth import TokenCheck, load_tokens
 from control_plane.builder import INTERRUPTED, Builder
+from control_plane.builds.base import BuildBackend
+from control_plane.builds.docker import DockerBuild
+from control_plane.builds.process import ProcessBuild
 from control_plane.catalog import Catalog, Notifier
 from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
@@ -59,12 +62,14 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         await catalog.notifier.changed(await catalog.revision())
         tokens = await load_tokens(settings, catalog.sessions)
 
-        store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+        store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
         stack.push_async_callback(store.close)
         scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s)
         stack.push_async_callback(scaler.close)
         metrics = Metrics()
-        builder = Builder(settings, catalog, store, metrics)
+        limits = package.Limits(settings.max_unpacked_bytes, settings.max_package_members)
+        backend = make_build_backend(settings, store, limits)
+        builder = Builder(backend, catalog, metrics, build_concurrency=settings.build_concurrency)
         stack.push_async_callback(builder.close)
         poller = asyncio.create_task(catalog.poll(settings.catalog_poll_s), name="catalog revision poll")
         stack.push_async_callback(_stop, poller)
@@ -79,9 +84,22 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
             scaler=scaler,
             metrics=metrics,
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
-            limits=package.Limits(settings.max_unpacked_bytes, settings.max_package_members),
+            limits=limits,
             clock=clock,
         )
+
+
+def make_build_backend(settings: Settings, store: ObjectStore, limits: package.Limits) -> BuildBackend:
+    """The build backend `settings.runtime` names."""
+    if settings.runtime == "docker":
+        return DockerBuild(
+            store,
+            base_image=settings.runtime_base_image,
+            registry=settings.registry,
+            wheelhouse=settings.wheelhouse,
+            limits=limits,
+        )
+    return ProcessBuild()
 
 
 async def _stop(task: asyncio.Task[None]) -> None:

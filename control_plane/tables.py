@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from control_plane.timestamps import utcnow
+
 NAME_LENGTH = 63
 
 
@@ -33,10 +35,6 @@ class VersionStatus(StrEnum):
     BUILDING = "building"
     RELEASED = "released"
     FAILED = "failed"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):

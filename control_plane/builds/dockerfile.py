@@ -1,12 +1,12 @@
-"""Building a version's image with the docker SDK and pushing it to the registry (blocking: run in a thread).
+"""A version's image as files: the generated Dockerfile and the build context it copies from.
 
 The build context holds the runtime (`runtime/`, located with `find_spec`, never imported), the
 protos and wire packages (`.py` files only), the model folder (with its `hydro.json`) and, when the model has
 requirements and a wheelhouse is configured, the wheels. The generated Dockerfile installs the
 requirements in a first stage (`pip --target /opt/hydro/deps`, constrained to the versions the base
 image already carries) and copies only the installed packages into the final image, so wheels and
-pip caches never ship; the stage's leftover image is pruned once no build is running. The image
-follows the contract in DESIGN.md: runtime at /opt/hydro/runtime, protos and wire at
+pip caches never ship; the stage's leftover image is pruned once no build is running (`builds.docker`).
+The image follows the contract in DESIGN.md: runtime at /opt/hydro/runtime, protos and wire at
 /opt/hydro/{protos,wire}, model at /model, `PYTHONPATH=/opt/hydro:/opt/hydro/deps`, user 10001.
 """
 
@@ -17,16 +17,8 @@ import json
 import os
 import shlex
 import shutil
-import threading
-import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import docker
-import docker.errors
-import requests.exceptions
 
 from control_plane.errors import BuildError
 
@@ -34,28 +26,6 @@ RUNTIME_PORT = 9000
 BUILD_STAGE_LABEL = "hydro.build-stage"
 RUNTIME_UID = 10001
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-_DOCKER_TIMEOUT_S = 600
-_PRUNE_ATTEMPTS = 5
-_PRUNE_TIMEOUT_S = 60
-
-
-class BuildLog:
-    """The build's output, appended from the build thread and read by API calls while it runs."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._lock = threading.Lock()
-        self.cancelled = threading.Event()
-
-    def write(self, text: str) -> None:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        with self._lock:
-            self._parts.append(text)
-
-    def text(self) -> str:
-        with self._lock:
-            return "".join(self._parts)
 
 
 @dataclass(frozen=True)
@@ -171,107 +141,3 @@ def _link_wheels(wheelhouse: Path, target: Path) -> None:
                 os.link(wheel, target / wheel.name)
             except OSError:
                 shutil.copy2(wheel, target / wheel.name)
-
-
-def build_and_push(context: Path, spec: ImageSpec, log: BuildLog) -> str:
-    """Build the image from `context`, push it, and return its registry digest (`sha256:...`)."""
-    try:
-        client = docker.APIClient(timeout=_DOCKER_TIMEOUT_S, **docker.utils.kwargs_from_env())
-    except docker.errors.DockerException as exc:
-        raise BuildError(f"cannot reach the Docker engine: {exc}") from exc
-    try:
-        log.write(f"$ docker build -t {spec.image} (FROM {spec.base_image})")
-        _build(client, context, spec, log)
-        log.write(f"$ docker push {spec.image}")
-        digest = _push(client, spec, log)
-        log.write(f"pushed {spec.image}@{digest}")
-        return digest
-    except docker.errors.ImageNotFound as exc:
-        raise BuildError(f"image not found: {_explain(exc)}") from exc
-    except docker.errors.DockerException as exc:
-        raise BuildError(f"Docker failed: {_explain(exc)}") from exc
-    except requests.exceptions.RequestException as exc:
-        raise BuildError(f"lost the connection to the Docker engine: {exc}") from exc
-    finally:
-        client.close()
-
-
-def _build(client: Any, context: Path, spec: ImageSpec, log: BuildLog) -> None:
-    stream = client.build(
-        path=str(context),
-        tag=spec.image,
-        rm=True,
-        forcerm=True,
-        pull=False,
-        decode=True,
-        labels=spec.labels,
-    )
-    for chunk in _until_cancelled(stream, log):
-        if "stream" in chunk:
-            log.write(str(chunk["stream"]).rstrip("\n"))
-        elif "status" in chunk and "progress" not in chunk:
-            log.write(str(chunk["status"]))
-        if "error" in chunk:
-            message = str(chunk.get("errorDetail", {}).get("message") or chunk["error"]).strip()
-            log.write(message)
-            raise BuildError(f"docker build failed: {message}")
-
-
-def _push(client: Any, spec: ImageSpec, log: BuildLog) -> str:
-    digest = ""
-    stream = client.push(spec.repository, tag=str(spec.version), stream=True, decode=True)
-    for chunk in _until_cancelled(stream, log):
-        if "error" in chunk:
-            message = str(chunk.get("errorDetail", {}).get("message") or chunk["error"]).strip()
-            log.write(message)
-            raise BuildError(f"docker push to {spec.registry} failed: {message}")
-        aux = chunk.get("aux")
-        if isinstance(aux, dict) and aux.get("Digest"):
-            digest = str(aux["Digest"])
-        if "status" in chunk and "progress" not in chunk:
-            layer = f"{chunk['id']}: " if chunk.get("id") else ""
-            log.write(f"{layer}{chunk['status']}")
-    if not digest:
-        prefix = f"{spec.repository}@"
-        for reference in client.inspect_image(spec.image).get("RepoDigests") or []:
-            if reference.startswith(prefix):
-                digest = reference[len(prefix) :]
-    if not digest.startswith("sha256:"):
-        raise BuildError(f"the registry {spec.registry} did not report a digest for {spec.image}")
-    return digest
-
-
-def _until_cancelled(stream: Iterable[dict[str, Any]], log: BuildLog) -> Iterator[dict[str, Any]]:
-    for chunk in stream:
-        if log.cancelled.is_set():
-            raise BuildError("build interrupted: the control plane is shutting down")
-        yield chunk
-
-
-def prune_build_stages() -> str:
-    """Remove leftover images of finished requirement stages (they hold the wheels); say what was freed."""
-    try:
-        client = docker.APIClient(timeout=_PRUNE_TIMEOUT_S, **docker.utils.kwargs_from_env())
-    except docker.errors.DockerException as exc:
-        return f"cannot reach the Docker engine to prune build stages: {exc}"
-    try:
-        for attempt in range(_PRUNE_ATTEMPTS):
-            try:
-                result = client.prune_images(filters={"dangling": True, "label": f"{BUILD_STAGE_LABEL}=deps"})
-                break
-            except docker.errors.APIError as exc:
-                # The engine runs one prune at a time (409: "a prune operation is already running").
-                if exc.status_code != 409 or attempt == _PRUNE_ATTEMPTS - 1:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        return f"pruning build stages failed: {exc}"
-    finally:
-        client.close()
-    deleted = len(result.get("ImagesDeleted") or [])
-    return f"pruned {deleted} build-stage image layer(s), {result.get('SpaceReclaimed', 0)} bytes"
-
-
-def _explain(exc: docker.errors.DockerException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc)

@@ -1,0 +1,1 @@
+"""How a version becomes servable: one backend per runtime behind `base.BuildBackend`."""
