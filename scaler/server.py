@@ -13,12 +13,12 @@ import uvicorn
 from protos.hydro.v1 import scaler_pb2_grpc
 from scaler.autoscaler import Autoscaler
 from scaler.catalog_watch import CatalogWatch
+from scaler.fleet import Fleet
 from scaler.grpc_edge import ScalerService
 from scaler.http_edge import create_http_app
 from scaler.load import LoadBoard
 from scaler.metrics import Metrics
 from scaler.prepull import Prepuller
-from scaler.replicas import Fleet
 from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
