@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping
 from protos.hydro.v1 import catalog_pb2
 from scaler.catalog_watch import CatalogView, CatalogWatch
 from scaler.errors import CatalogUnavailableError, InvalidRequestError, UnknownVersionError
+from scaler.fleet import Fleet, VersionView
+from scaler.lifecycle import Status
 from scaler.load import LoadBoard
 from scaler.metrics import Metrics
 from scaler.policy import (
@@ -27,7 +29,6 @@ from scaler.policy import (
     decide,
 )
 from scaler.prepull import Prepuller
-from scaler.replicas import Fleet, Status, VersionView
 from scaler.runtimes.base import ReplicaSpec
 
 log = logging.getLogger(__name__)

@@ -1,20 +1,13 @@
-"""The scaler's view of the control plane's catalog: a client of `hydro.v1.Catalog/Watch`.
-
-The control plane sends a full `Snapshot` on connect and after every change. The watch keeps the last
-one and keeps serving from it while the control plane is down, reconnecting with a capped exponential
-backoff.
-"""
+"""The scaler's view of the control plane's catalog: the versions and deployment configs of the last
+`hydro.v1.Catalog/Watch` snapshot (followed by `servicekit.catalog_watch.CatalogWatch`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from protos.hydro.v1 import catalog_pb2
-from scaler.changes import Changes
-from servicekit.stream_follower import CatalogFollower
+from servicekit import catalog_watch
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +33,7 @@ class CatalogView:
         return self.configs.get(version.deployment_config)
 
 
-class CatalogWatch:
+class CatalogWatch(catalog_watch.CatalogWatch[CatalogView]):
     """Follows the catalog; `view` is the last snapshot received (None before the first one)."""
 
     def __init__(
@@ -51,64 +44,24 @@ class CatalogWatch:
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
     ) -> None:
-        self.address = address
-        self.client = client
-        self.backoff_initial_s = backoff_initial_s
-        self.backoff_max_s = backoff_max_s
-        self.view: CatalogView | None = None
-        self._follower = CatalogFollower(
+        super().__init__(
             address,
-            client,
-            self._apply,
-            kept=self._kept,
+            CatalogView.from_snapshot,
+            client=client,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )
-        self.changes = Changes()
-        self._listeners: list[Callable[[CatalogView], None]] = []
-
-    def on_change(self, listener: Callable[[CatalogView], None]) -> None:
-        """Call `listener` with every new view (synchronously, in the event loop)."""
-        self._listeners.append(listener)
-
-    @property
-    def connected(self) -> bool:
-        return self._follower.connected
-
-    async def run(self) -> None:
-        """Watch until cancelled, reconnecting whenever the stream ends or fails."""
-        await self._follower.run()
+        self.on_change(_log_revision)
 
     async def wait_for_view(self, timeout: float) -> CatalogView | None:
         """The current view, waiting up to `timeout` seconds for the first one."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self.view is None:
-                    await self.changes.wait(self.changes.generation)
-        except TimeoutError:
-            pass
-        return self.view
+        return await self.wait_view(timeout)
 
     async def wait_for_version(self, key: str, timeout: float) -> catalog_pb2.ModelVersion | None:
         """The version `key`, waiting up to `timeout` seconds for a snapshot that lists it."""
-        try:
-            async with asyncio.timeout(timeout):
-                while self.view is None or key not in self.view.versions:
-                    await self.changes.wait(self.changes.generation)
-        except TimeoutError:
-            return None
-        return self.view.versions[key]
+        view = await self.wait_for(lambda view: key in view.versions, timeout)
+        return view.versions.get(key) if view is not None else None
 
-    def _apply(self, snapshot: catalog_pb2.Snapshot) -> None:
-        view = CatalogView.from_snapshot(snapshot)
-        log.debug("catalog revision %d: %d versions", view.revision, len(view.versions))
-        self.view = view
-        self.changes.notify()
-        for listener in self._listeners:
-            try:
-                listener(view)
-            except Exception:
-                log.exception("applying catalog revision %d failed", view.revision)
 
-    def _kept(self) -> str:
-        return f"serving from revision {self.view.revision}" if self.view else "no snapshot yet"
+def _log_revision(view: CatalogView) -> None:
+    log.debug("catalog revision %d: %d versions", view.revision, len(view.versions))

@@ -1,4 +1,4 @@
-"""The scaler's errors, mapped to gRPC status codes only in `service.py`.
+"""The scaler's errors, mapped to gRPC status codes only in `grpc_edge.py`.
 
     ScalerError                    anything the scaler refuses or cannot do; the message names the problem
     ├── InvalidRequestError        a malformed request (empty version key, ...)     -> INVALID_ARGUMENT

@@ -15,7 +15,7 @@ import grpc
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
 from scaler.autoscaler import Autoscaler
 from scaler.errors import CatalogUnavailableError, InvalidRequestError, ScalerError, UnknownVersionError
-from scaler.replicas import Fleet, VersionView
+from scaler.fleet import Fleet, VersionView
 
 log = logging.getLogger(__name__)
 

@@ -8,20 +8,23 @@ import logging
 from typing import Any
 
 import grpc
+import uvicorn
 
 from protos.hydro.v1 import scaler_pb2_grpc
 from scaler.autoscaler import Autoscaler
 from scaler.catalog_watch import CatalogWatch
+from scaler.fleet import Fleet
 from scaler.grpc_edge import ScalerService
-from scaler.http_edge import start_http_server
+from scaler.http_edge import create_http_app
 from scaler.load import LoadBoard
 from scaler.metrics import Metrics
 from scaler.prepull import Prepuller
-from scaler.replicas import Fleet
 from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
 from scaler.settings import Settings
+from servicekit.addresses import host_port
+from servicekit.serving import CancellableServer, listen_tcp
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             spares=settings.scaler_spares,
             replica_address=settings.scaler_replica_address,
         )
-    return ProcessRuntime(settings.home_dir, stop_timeout_s=settings.scaler_stop_timeout_s)
+    return ProcessRuntime(settings.home, stop_timeout_s=settings.scaler_stop_timeout_s)
 
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
@@ -91,17 +94,24 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
 
     server = grpc.aio.server()
     scaler_pb2_grpc.add_ScalerServicer_to_server(ScalerService(autoscaler, fleet), server)  # type: ignore[no-untyped-call]
-    address = f"{settings.bind_host}:{settings.scaler_port}"
+    address = host_port(settings.bind_host, settings.scaler_port)
     try:
         server.add_insecure_port(address)
     except RuntimeError as exc:
         raise OSError(f"the scaler cannot listen on {address}: {exc}") from exc
-    http: asyncio.Server | None = None
+    listener = None
+    http_server: CancellableServer | None = None
+    http_task: asyncio.Task[None] | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
         await server.start()
         if settings.scaler_metrics_port:
-            http = await start_http_server(settings.bind_host, settings.scaler_metrics_port, metrics, health)
+            listener = listen_tcp(settings.bind_host, settings.scaler_metrics_port, "the scaler's /metrics")
+            config = uvicorn.Config(
+                create_http_app(metrics, health), lifespan="off", log_level="warning", access_log=False
+            )
+            http_server = CancellableServer(config)
+            http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="scaler http")
         tasks = [
             asyncio.create_task(catalog.run(), name="catalog-watch"),
             asyncio.create_task(autoscaler.run(), name="autoscaler"),
@@ -116,14 +126,18 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         if started is not None:
             started.set()
         # Runs until cancelled; a background task that dies takes the scaler down with its error.
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        watched = [*tasks, *([http_task] if http_task is not None else [])]
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
             task.result()
     finally:
         log.info("scaler shutting down")
         await server.stop(grace=1.0)
-        if http is not None:
-            http.close()
+        if http_server is not None and http_task is not None:
+            http_server.should_exit = True
+            await asyncio.wait({http_task})
+        if listener is not None:
+            listener.close()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -1,34 +1,26 @@
-"""The scaler's settings, read from `HYDRO_*` environment variables."""
+"""The scaler's settings, read from `HYDRO_*` environment variables.
+
+The fields every service shares come from `servicekit.settings.ServiceSettings`; the scaler uses `home`
+(the process backend unpacks versions under `{home}/replicas`), `bind_host`, `catalog_address`,
+`runtime` (`process`: local runtime processes, `docker`: containers) and `runtime_base_image` (docker:
+network-namespace holders run `sleep infinity` in it).
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything the scaler can be told; names shared with other services mean the same thing there."""
 
-    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
-
-    home: Path = Field(
-        default=Path("~/.hydro"),
-        description="Hydro's state folder; the process backend unpacks versions under {home}/replicas.",
-    )
-    bind_host: str = Field(default="127.0.0.1", description="Address the scaler's servers listen on.")
     scaler_port: int = Field(default=9091, description="Port of the hydro.v1.Scaler gRPC service.")
     scaler_metrics_port: int = Field(
         default=9191, description="Port of the scaler's HTTP /metrics and /health; 0 turns it off."
-    )
-    catalog_address: str = Field(
-        default="127.0.0.1:9089", description="host:port of the control plane's hydro.v1.Catalog service."
-    )
-    runtime: Literal["process", "docker"] = Field(
-        default="process",
-        description="Runtime backend: `process` (local runtime processes) or `docker` (containers).",
     )
     scaler_tick_s: float = Field(
         default=2.0,
@@ -112,11 +104,6 @@ class Settings(BaseSettings):
     scaler_prepull_concurrency: int = Field(
         default=2, ge=1, description="docker: at most this many pre-pulls run at once."
     )
-    runtime_base_image: str = Field(
-        default="hydro/runtime-base:py3.11",
-        description="docker: the runtime base image (the image versions are built FROM); network-namespace "
-        "holders run `sleep infinity` in it.",
-    )
     scaler_netns_holders: int = Field(
         default=2,
         ge=0,
@@ -145,8 +132,3 @@ class Settings(BaseSettings):
     )
     scaler_pids_limit: int = Field(default=256, gt=0, description="docker: pids limit of every container.")
     scaler_tmpfs_mb: int = Field(default=64, gt=0, description="docker: size of the tmpfs mounted on /tmp.")
-
-    @property
-    def home_dir(self) -> Path:
-        """`home` with `~` expanded."""
-        return self.home.expanduser()

@@ -1,1 +1,1 @@
-"""Runtime backends: one interface (`base.Runtime`), one module per way of running a replica."""
+"""Runtime backends: one interface (`base.Runtime`), one module (or package) per way of running a replica."""

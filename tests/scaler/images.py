@@ -17,14 +17,16 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def build_and_push(client: docker.DockerClient, context: Path, model: str, version: int) -> str:
-    """Build `{registry}/{model}:{version}` from the base image with the runtime and a model; push it."""
+    """Build `{registry}/{model}:{version}` from the base image with the runtime (and the protos and wire
+    packages it imports) and a model; push it."""
     image = f"{REGISTRY}/{model}:{version}"
     shutil.copytree(REPO_ROOT / "runtime", context / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(
-        REPO_ROOT / "protos",
-        context / "protos",
-        ignore=shutil.ignore_patterns("__pycache__", "*.proto", "*.pyi"),
-    )
+    for package in ("protos", "wire"):
+        shutil.copytree(
+            REPO_ROOT / package,
+            context / package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.proto", "*.pyi"),
+        )
     write_model_folder(context / "model", model, version)
     labels = {"hydro.managed": "true", "hydro.version": f"{model}:{version}"}
     (context / "Dockerfile").write_text(
@@ -33,6 +35,7 @@ def build_and_push(client: docker.DockerClient, context: Path, model: str, versi
                 f"FROM {BASE_IMAGE}",
                 "COPY runtime/ /opt/hydro/runtime/",
                 "COPY protos/ /opt/hydro/protos/",
+                "COPY wire/ /opt/hydro/wire/",
                 "COPY model/ /model/",
                 "ENV PYTHONPATH=/opt/hydro:/opt/hydro/deps PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1",
                 "LABEL " + " ".join(f"{k}={json.dumps(v)}" for k, v in labels.items()),

@@ -14,7 +14,7 @@ import pytest
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from scaler.probe import ReadyProbe
-from scaler.runtimes.docker import thread_env
+from scaler.runtimes.docker.containers import thread_env
 
 MODEL = "probed"
 

@@ -1,27 +1,20 @@
 """The replicas of every version, and the reconciler that makes the running set match the desired count.
 
-A replica is `starting` from the moment it is asked for until it answers ModelReady, then `ready` (an
-endpoint in the routers' rotation), then `stopping`. All bookkeeping happens synchronously in the event
-loop, so the decision to start a replica and its appearance as `starting` are one step: any number of
-concurrent activations of a cold version start exactly one replica. Each replica has one lifecycle task
-(launch, wait ready, watch health and exit, stop).
+All bookkeeping happens synchronously in the event loop, so the decision to start a replica and its
+appearance as `starting` are one step: any number of concurrent activations of a cold version start
+exactly one replica. Each replica's life (launch, wait ready, watch health and exit, drain, stop) is one
+task of `scaler/lifecycle.py`, which reports back here.
 
 Rules: a starting replica is never stopped for being idle (only ready ones are chosen for scale-down);
 a replica that exits or stops answering is removed from the endpoints at once and replaced if still
-wanted; failing starts are retried with a growing delay.
-
-Drain: scale-down (or the version leaving the catalog) takes the replica out of the endpoint set and
-publishes that first; after `drain_settle_s` (time for the routers to hear of it) the fleet asks the
-runtime itself how many requests it still serves (`hydro.v1.RuntimeInfo/GetStats`, `in_flight`) until
-none, for at most `drain_timeout_s`; only then is the replica stopped. A stuck replica is stopped when
-the bound passes.
+wanted; failing starts are retried with a growing delay. Scale-down (or the version leaving the
+catalog) takes the replica out of the endpoint set and publishes that first; its lifecycle then drains
+and stops it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import enum
 import itertools
 import logging
 import time
@@ -29,36 +22,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from scaler.changes import Changes
-from scaler.errors import ReplicaError, UnknownVersionError
-from scaler.metrics import ColdStart, Metrics, ReplicaCounts
-from scaler.probe import FIRST_INTERVAL_S, MAX_INTERVAL_S, ReadyProbe
+from scaler.errors import UnknownVersionError
+from scaler.lifecycle import Lifecycle, Owner, Replica, Status
+from scaler.metrics import Metrics, ReplicaCounts
+from scaler.probe import FIRST_INTERVAL_S, MAX_INTERVAL_S
 from scaler.runtimes.base import ReplicaHandle, ReplicaSpec, Runtime
 
 log = logging.getLogger(__name__)
 
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 30.0
-
-
-class Status(enum.Enum):
-    STARTING = "starting"
-    READY = "ready"
-    STOPPING = "stopping"
-
-
-@dataclass(eq=False)
-class Replica:
-    """One replica of a version, from the request to start it until it is stopped."""
-
-    number: int
-    requested_at: float
-    status: Status = Status.STARTING
-    handle: ReplicaHandle | None = None
-    launched_at: float | None = None
-    ready_at: float | None = None
-    adopted: bool = False
-    stop_requested: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[None] | None = None
 
 
 @dataclass(eq=False)
@@ -123,15 +96,20 @@ class Fleet:
     ) -> None:
         self.runtime = runtime
         self.metrics = metrics
-        self.ready_timeout_s = ready_timeout_s
-        self.health_interval_s = health_interval_s
-        self.health_failures = health_failures
         self.keep_on_exit = keep_on_exit
-        self.drain_settle_s = drain_settle_s
-        self.drain_timeout_s = drain_timeout_s
-        self.probe_first_interval_s = probe_first_interval_s
-        self.probe_max_interval_s = probe_max_interval_s
         self.clock = clock
+        self.lifecycle = Lifecycle(
+            runtime,
+            metrics,
+            ready_timeout_s=ready_timeout_s,
+            health_interval_s=health_interval_s,
+            health_failures=health_failures,
+            drain_settle_s=drain_settle_s,
+            drain_timeout_s=drain_timeout_s,
+            probe_first_interval_s=probe_first_interval_s,
+            probe_max_interval_s=probe_max_interval_s,
+            clock=clock,
+        )
         self.changes = Changes()
         self._versions: dict[str, VersionReplicas] = {}
         self._numbers = itertools.count(1)
@@ -293,7 +271,14 @@ class Fleet:
         self.changes.notify()
 
     def _run_lifecycle(self, version: VersionReplicas, replica: Replica, name: str) -> None:
-        replica.task = asyncio.create_task(self._lifecycle(version, replica), name=name)
+        owner = Owner(
+            spec=lambda: version.spec,
+            ready=lambda ready: self._ready(version, ready),
+            failed=lambda stage: self._failed(version, stage),
+            leaving=lambda: self._leaving(version),
+            keeps_replicas=lambda: self._closing and self.keep_on_exit,
+        )
+        replica.task = asyncio.create_task(self.lifecycle.run(replica, owner), name=name)
         replica.task.add_done_callback(lambda _: self._lifecycle_done(version, replica))
 
     def _stop(self, version: VersionReplicas, replica: Replica) -> None:
@@ -307,46 +292,10 @@ class Fleet:
             replica.task.cancel()
         self.changes.notify()
 
-    async def _lifecycle(self, version: VersionReplicas, replica: Replica) -> None:
-        key = version.spec.version_key
-        probe: ReadyProbe | None = None
-        stage = "start"
-        try:
-            if replica.handle is None:
-                replica.handle = await _launch_shielded(self.runtime, version.spec)
-                replica.launched_at = self.clock()
-            handle = replica.handle
-            probe = ReadyProbe(
-                handle.address,
-                handle.model,
-                first_interval_s=self.probe_first_interval_s,
-                max_interval_s=self.probe_max_interval_s,
-            )
-            timeout = self.ready_timeout_s if not replica.adopted else min(self.ready_timeout_s, 10.0)
-            await self.runtime.wait_ready(handle, probe, timeout)
-            if replica.status is not Status.STARTING:
-                return
-            self._mark_ready(version, replica)
-            stage = "serve"
-            reason = await self._watch(replica, handle, probe)
-            if reason is not None:
-                log.warning("replica %s of %s left rotation: %s", handle.replica_id, key, reason)
-                self._failed(version, stage)
-            else:
-                stage = "drain"
-                await self._drain(handle, probe)
-        except ReplicaError as exc:
-            log.warning("replica of %s failed to %s: %s", key, stage, exc)
-            self._failed(version, stage)
-        except Exception:
-            log.exception("replica of %s failed to %s", key, stage)
-            self._failed(version, stage)
-        finally:
-            replica.status = Status.STOPPING
-            self.changes.notify()
-            # A replacement (if still wanted) starts while this one is being cleaned up.
-            self._reconcile(version)
-            await self._release(replica, probe)
+    def _leaving(self, version: VersionReplicas) -> None:
+        self.changes.notify()
+        # A replacement (if still wanted) starts while the leaving one is being cleaned up.
+        self._reconcile(version)
 
     def _lifecycle_done(self, version: VersionReplicas, replica: Replica) -> None:
         """Forget the replica once its lifecycle ended (even one cancelled before it ran), then reconcile."""
@@ -356,118 +305,13 @@ class Fleet:
         self._forget_if_empty(version)
         self._reconcile(version)
 
-    def _mark_ready(self, version: VersionReplicas, replica: Replica) -> None:
-        assert replica.handle is not None and replica.launched_at is not None
-        now = self.clock()
-        replica.status = Status.READY
-        replica.ready_at = now
+    def _ready(self, version: VersionReplicas, replica: Replica) -> None:
         version.failures = 0
         version.retry_at = 0.0
         if version.count(Status.READY) == 1:
-            version.first_ready_at = now
-        if not replica.adopted:
-            start = ColdStart(
-                version_key=version.spec.version_key,
-                replica_id=replica.handle.replica_id,
-                launch_s=replica.launched_at - replica.requested_at,
-                ready_s=now - replica.launched_at,
-                backend_phases=replica.handle.phases,
-            )
-            self.metrics.observe_start(start)
-            log.info(
-                "cold start of %s: replica %s ready at %s in %.3f s (%s)",
-                start.version_key,
-                start.replica_id,
-                replica.handle.address,
-                start.total_s,
-                start.describe(),
-            )
+            version.first_ready_at = replica.ready_at
         self.changes.notify()
         self._reconcile(version)
-
-    async def _watch(self, replica: Replica, handle: ReplicaHandle, probe: ReadyProbe) -> str | None:
-        """Wait until the replica must leave rotation: a reason if it failed, None if it was told to stop."""
-        stop = asyncio.ensure_future(replica.stop_requested.wait())
-        exited = asyncio.ensure_future(self.runtime.wait_exited(handle))
-        unhealthy = asyncio.ensure_future(self._health(probe))
-        tasks = {stop, exited, unhealthy}
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if stop.done():
-                return None
-            if exited.done():
-                return f"exited ({exited.result()})"
-            return unhealthy.result()
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _drain(self, handle: ReplicaHandle, probe: ReadyProbe) -> None:
-        """Out of rotation already: wait until the runtime serves no request, at most `drain_timeout_s`.
-
-        A runtime that cannot tell (gone, or older than `RuntimeInfo`) three times in a row is stopped.
-        """
-        began = self.clock()
-        deadline = began + self.drain_timeout_s
-        # Routers may still send what they picked just before they heard of the removal.
-        await asyncio.sleep(min(self.drain_settle_s, self.drain_timeout_s))
-        outcome = "drained"
-        unanswered = 0
-        while True:
-            remaining = deadline - self.clock()
-            in_flight = await probe.in_flight(timeout=max(0.05, min(1.0, remaining)))
-            unanswered = unanswered + 1 if in_flight is None else 0
-            if in_flight is None and unanswered < 3 and self.clock() < deadline:
-                await asyncio.sleep(0.05)
-                continue
-            if in_flight is None:
-                outcome = "unknown"
-                log.info(
-                    "replica %s of %s does not tell its requests in flight; stopping it",
-                    handle.replica_id,
-                    handle.version_key,
-                )
-                break
-            if in_flight == 0:
-                break
-            if self.clock() >= deadline:
-                outcome = "timeout"
-                log.warning(
-                    "replica %s of %s still serves %d request(s) after the %g s drain bound; stopping it",
-                    handle.replica_id,
-                    handle.version_key,
-                    in_flight,
-                    self.drain_timeout_s,
-                )
-                break
-            await asyncio.sleep(min(0.05, max(0.0, deadline - self.clock())))
-        self.metrics.observe_drain(self.clock() - began, outcome)
-
-    async def _health(self, probe: ReadyProbe) -> str:
-        failed = 0
-        while True:
-            await asyncio.sleep(self.health_interval_s)
-            if await probe.check(timeout=self.health_interval_s):
-                failed = 0
-                continue
-            failed += 1
-            if failed >= self.health_failures:
-                return f"did not answer ModelReady {failed} times in a row"
-
-    async def _release(self, replica: Replica, probe: ReadyProbe | None) -> None:
-        """Close the probe and stop the replica (unless the scaler exits and keeps its replicas)."""
-        if probe is not None:
-            await probe.close()
-        handle = replica.handle
-        if handle is None or (self._closing and self.keep_on_exit):
-            return
-        try:
-            await self.runtime.stop(handle)
-        except Exception:
-            log.exception("stopping replica %s of %s failed", handle.replica_id, handle.version_key)
-        else:
-            log.info("stopped replica %s of %s", handle.replica_id, handle.version_key)
 
     def _failed(self, version: VersionReplicas, stage: str) -> None:
         self.metrics.failures.labels(self.metrics.backend, version.spec.version_key, stage).inc()
@@ -485,15 +329,3 @@ class Fleet:
     def _forget_if_empty(self, version: VersionReplicas) -> None:
         if version.retired and not version.replicas:
             self._versions.pop(version.spec.version_key, None)
-
-
-async def _launch_shielded(runtime: Runtime, spec: ReplicaSpec) -> ReplicaHandle:
-    """`runtime.start`, finished even if we are cancelled, so that no replica is launched untracked."""
-    launch = asyncio.ensure_future(runtime.start(spec))
-    try:
-        return await asyncio.shield(launch)
-    except asyncio.CancelledError:
-        with contextlib.suppress(Exception):
-            handle = await launch
-            await runtime.stop(handle)
-        raise

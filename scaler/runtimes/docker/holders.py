@@ -12,7 +12,7 @@ Holders are hardened like replicas (uid 10001, read-only root, all capabilities 
 no-new-privileges, a small pids and memory limit) and labelled `hydro.managed=true`,
 `hydro.scaler={instance}` and `hydro.role=netns-holder`; a replica carries `hydro.holder={holder id}`, and
 its holder is removed with it. Idle holders are removed when the scaler closes; a restarted scaler
-adopts the idle holders it finds (see `DockerRuntime.list_existing`).
+adopts the idle holders it finds (see `Containers.list_owned`).
 
 Every docker SDK call runs in a worker thread; docker errors become Hydro errors (or a log line) here.
 """
@@ -179,11 +179,16 @@ class HolderPool:
         return Holder(container_id, reach)
 
     def remove_now(self, container_id: str) -> None:
-        """Remove a holder (it runs nothing worth a graceful stop)."""
-        try:
-            self._client().api.remove_container(container_id, force=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError as exc:
-            if exc.status_code != 409:
-                log.warning("removing holder container %s failed: %s", container_id[:12], exc)
+        remove_holder(self._client(), container_id)
+
+
+def remove_holder(client: docker.DockerClient, container_id: str) -> None:
+    """Remove a holder container (it runs nothing worth a graceful stop); blocks."""
+    try:
+        client.api.remove_container(container_id, force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        # "removal already in progress" is fine; anything else is worth a line in the log.
+        if exc.status_code != 409:
+            log.warning("removing holder container %s failed: %s", container_id[:12], exc)
