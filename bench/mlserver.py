@@ -68,10 +68,10 @@ def start_mlserver(workdir: Path) -> MLServer:
         json.dumps({"name": "row-sum", "implementation": "mlserver_row_sum.RowSumRuntime"})
     )
     env = {**os.environ, "PYTHONPATH": str(BENCH)}
-    log = open(workdir / "mlserver.log", "wb")  # noqa: SIM115 - closed with the process
-    process = subprocess.Popen(
-        [str(binary), "start", str(folder)], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    with open(workdir / "mlserver.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [str(binary), "start", str(folder)], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     server = MLServer(process, f"http://127.0.0.1:{http_port}", f"127.0.0.1:{grpc_port}")
 
     def ready() -> bool:

@@ -11,6 +11,7 @@ import grpc
 
 from control_plane.catalog import Catalog
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
+from servicekit.addresses import host_port
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ async def start_catalog_server(catalog: Catalog, host: str, port: int) -> grpc.a
     """Serve Catalog.Watch on host:port; raise OSError naming the address when it cannot be bound."""
     server = grpc.aio.server()
     catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogEdge(catalog), server)  # type: ignore[no-untyped-call]
-    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    address = host_port(host, port)
     try:
         bound = server.add_insecure_port(address)
     except RuntimeError as exc:

@@ -28,6 +28,7 @@ from control_plane.builds.dockerfile import BUILD_STAGE_LABEL, ImageSpec, prepar
 from control_plane.errors import BuildError
 from control_plane.object_store import package_key
 from control_plane.versions import VersionRef
+from servicekit.docker_errors import explain
 from servicekit.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -113,9 +114,9 @@ def build_and_push(context: Path, spec: ImageSpec, log: BuildLog) -> str:
         log.write(f"pushed {spec.image}@{digest}")
         return digest
     except docker.errors.ImageNotFound as exc:
-        raise BuildError(f"image not found: {_explain(exc)}") from exc
+        raise BuildError(f"image not found: {explain(exc)}") from exc
     except docker.errors.DockerException as exc:
-        raise BuildError(f"Docker failed: {_explain(exc)}") from exc
+        raise BuildError(f"Docker failed: {explain(exc)}") from exc
     except requests.exceptions.RequestException as exc:
         raise BuildError(f"lost the connection to the Docker engine: {exc}") from exc
     finally:
@@ -196,8 +197,3 @@ def prune_build_stages() -> str:
         client.close()
     deleted = len(result.get("ImagesDeleted") or [])
     return f"pruned {deleted} build-stage image layer(s), {result.get('SpaceReclaimed', 0)} bytes"
-
-
-def _explain(exc: docker.errors.DockerException) -> str:
-    explanation = getattr(exc, "explanation", None)
-    return str(explanation or exc)

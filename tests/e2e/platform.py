@@ -73,14 +73,15 @@ class Platform:
         self.wait_healthy()
 
     def _spawn(self, service: str) -> None:
-        log = open(self.home / f"{service}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.processes[service] = subprocess.Popen(
-            [sys.executable, "-m", service],
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=REPO_ROOT,
-        )
+        # The child writes to its own copy of the descriptor; ours is closed at once.
+        with open(self.home / f"{service}.log", "ab") as log:
+            self.processes[service] = subprocess.Popen(
+                [sys.executable, "-m", service],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
 
     def kill(self, service: str, sig: signal.Signals = signal.SIGTERM, timeout: float = 20) -> int:
         """Send `sig` to one service's process and wait for it to exit; its exit code."""

@@ -54,15 +54,15 @@ def drift_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfor
         HYDRO_SONAR_METRICS_PORT=str(sonar_metrics),
         HYDRO_SONAR_FLUSH_AGE_S="0.5",
         HYDRO_DRIFT_POLL_INTERVAL_S="0.3",
-        HYDRO_API_TOKEN=ADMIN_TOKEN,
+        HYDRO_TOKEN=ADMIN_TOKEN,
     )
     platform = Platform(home=home, env=env)
     try:
         platform.start()
-        log = open(home / "sonar.log", "wb")  # noqa: SIM115 - closed with the process
-        platform.processes["sonar"] = subprocess.Popen(
-            [sys.executable, "-m", "sonar"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
-        )
+        with open(home / "sonar.log", "wb") as log:  # the child keeps its own copy of the descriptor
+            platform.processes["sonar"] = subprocess.Popen(
+                [sys.executable, "-m", "sonar"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+            )
         wait_until(lambda: _sonar_healthy(platform, sonar_metrics), 90, "sonar answers /health")
         yield platform
     finally:
