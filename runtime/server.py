@@ -2,7 +2,8 @@
 
 Start-up order is what makes cold starts short (a request at zero replicas is answered in 334 ms p50,
 docs/benchmarks.md): read hydro.json, listen (ServerLive answers at once), then import and instantiate
-the model on a worker thread; ServerReady and ModelReady turn true when it has loaded. A load failure stops the server and raises LoadError (the process exits non-zero).
+the model on a worker thread; ServerReady and ModelReady turn true when it has loaded. A load failure
+stops the server and raises LoadError (the process exits non-zero).
 Predictions run on worker threads so the event loop keeps answering health checks while a model works,
 except a fast model's when it is the only request in flight (see `runtime.placement`).
 Each ModelInfer is logged as one JSON line with the caller's `x-request-id` (see `runtime.request_log`).

@@ -31,7 +31,7 @@ from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
 from sonar.grpc_edge import IngestService
 from sonar.metrics import CONTENT_TYPE, Metrics
-from sonar.settings import SonarSettings
+from sonar.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,10 @@ def create_http_app(metrics: Metrics, health: Callable[[], dict[str, Any]]) -> S
     return Starlette(routes=[Route("/metrics", metrics_route), Route("/health", health_route)])
 
 
-async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None) -> None:
+async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
     """Serve until cancelled; `started` is set once the ports listen. On cancel, stop gracefully."""
     metrics = Metrics()
-    store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+    store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
     catalog = CatalogWatch(settings.catalog_address, client=settings.worker_name)
     buffer = SampleBuffer(
         store,
@@ -72,7 +72,7 @@ async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None
             "status": "ok",
             "catalog_connected": catalog.connected,
             "catalog_revision": catalog.revision,
-            "object_store": settings.object_store_url,
+            "object_store": settings.object_store,
             "object_store_failing": buffer.store_failing,
             "buffered_records": buffer.records,
             "buffered_bytes": buffer.nbytes,
@@ -126,7 +126,7 @@ async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None
             address,
             settings.sonar_metrics_port or "off",
             settings.catalog_address,
-            settings.object_store_url,
+            settings.object_store,
         )
         if started is not None:
             started.set()
