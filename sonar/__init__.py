@@ -3,7 +3,9 @@
 Pure numpy/scipy: nothing here reads S3, SQL or gRPC; the job that feeds it does the I/O.
 
 - :mod:`sonar.profile` — the reference profile per feature, JSON-able.
-- :mod:`sonar.statistics` — KS, Wasserstein, PSI, Jensen–Shannon, chi-square, unseen and null shares.
+- :mod:`sonar.statistics` — every statistic of one feature, from :mod:`sonar.ecdf` (KS and Wasserstein,
+  the KS p-value in :mod:`sonar.smirnov`) and :mod:`sonar.histograms` (PSI, Jensen–Shannon, chi-square,
+  unseen and null shares).
 - :mod:`sonar.drift` — default method per feature, thresholds, multiple-testing correction, the verdict.
 
 The names below are imported on first use: importing any `sonar.*` module (ingest, for one) must not

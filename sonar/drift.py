@@ -59,7 +59,7 @@ Every statistic is computed for every feature, whichever decides (the report sho
 feature the KS statistic and p-value, the raw and normalised Wasserstein distance, PSI and Jensen–Shannon
 on the reference decile bins. Speed on large windows comes from the reference side being prepared once
 (sorted values, :func:`sonar.profile.reference_values`), one sort per production column from which KS,
-Wasserstein and the bins all follow (:func:`sonar.statistics.compare_sorted`), and one thread per CPU
+Wasserstein and the bins all follow (:func:`sonar.ecdf.compare_sorted`), and one thread per CPU
 across features (numpy's sorts and merges release the GIL). bench/drift.py measures it.
 """
 
@@ -74,8 +74,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from sonar.histograms import null_share
 from sonar.profile import FeatureKind, FeatureProfile
-from sonar.statistics import categorical_statistics, null_share, numeric_statistics
+from sonar.statistics import categorical_statistics, numeric_statistics
 
 Method = Literal["ks", "wasserstein", "psi", "jensen_shannon", "chi_square"]
 Correction = Literal["benjamini-hochberg", "bonferroni", "none"]
