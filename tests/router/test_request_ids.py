@@ -218,7 +218,9 @@ async def test_at_level_warning_only_failures_are_logged(
     router = await start_router(snapshot=routing, router_request_log_level="warning")
 
     ok = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"X-Request-Id": "fine-1"})
-    unavailable = await router.http.post("/apps/later", json={"x": [1.0]}, headers={"X-Request-Id": "down-1"})
+    unavailable = await router.http.post(
+        "/apps/later", json={"x": [1.0]}, headers={"X-Request-Id": "down-1"}
+    )
 
     assert (ok.status_code, unavailable.status_code) == (200, 503)
     assert [line["request_id"] for line in router_log.lines()] == ["down-1"]
