@@ -555,7 +555,7 @@ def sonar() -> None:
     """Run Sonar alone (ingest of sampled traffic, Parquet samples, drift jobs)."""
     from servicekit.serving import run_service
     from sonar.server import serve
-    from sonar.settings import SonarSettings
+    from sonar.settings import Settings as SonarSettings
 
     run_service("sonar", lambda: serve(SonarSettings()))
 

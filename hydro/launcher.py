@@ -57,7 +57,7 @@ def _scaler(started: asyncio.Event) -> Coroutine[Any, Any, None]:
 
 def _sonar(started: asyncio.Event) -> Coroutine[Any, Any, None]:
     from sonar.server import serve
-    from sonar.settings import SonarSettings
+    from sonar.settings import Settings as SonarSettings
 
     return serve(SonarSettings(), started=started)
 

@@ -1,4 +1,4 @@
-"""The runtime's errors, mapped to gRPC status codes only in `server.py`.
+"""The runtime's errors, mapped to gRPC status codes only in `grpc_edge.py`.
 
     ServingError                 anything the runtime refuses or cannot do; the message names the problem
     ├── StartupError             the process cannot serve at all (exit non-zero, message on stderr)
@@ -12,7 +12,7 @@
                                  not a dict of arrays matching the signature        -> INTERNAL
 
 Bad tensors in a request raise `wire.signature.SignatureError` or `wire.datatypes.TensorError`
-(both `ValueError`s), which the server answers with INVALID_ARGUMENT.
+(both `ValueError`s), which the gRPC edge answers with INVALID_ARGUMENT.
 """
 
 

@@ -3,8 +3,12 @@
 Pure numpy/scipy: nothing here reads S3, SQL or gRPC; the job that feeds it does the I/O.
 
 - :mod:`sonar.profile` — the reference profile per feature, JSON-able.
-- :mod:`sonar.statistics` — KS, Wasserstein, PSI, Jensen–Shannon, chi-square, unseen and null shares.
-- :mod:`sonar.drift` — default method per feature, thresholds, multiple-testing correction, the verdict.
+- :mod:`sonar.statistics` — every statistic of one feature, from :mod:`sonar.ecdf` (KS and Wasserstein,
+  the KS p-value in :mod:`sonar.smirnov`) and :mod:`sonar.histograms` (PSI, Jensen–Shannon, chi-square,
+  unseen and null shares).
+- :mod:`sonar.drift` — default method per feature, thresholds, the verdict; the multiple-testing
+  correction in :mod:`sonar.corrections`, the outlier share in :mod:`sonar.outliers`, the report's shape in
+  :mod:`sonar.drift_report`.
 
 The names below are imported on first use: importing any `sonar.*` module (ingest, for one) must not
 load scipy, which only the drift jobs need.
@@ -16,16 +20,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sonar.drift import (
-        DriftConfig,
-        DriftReport,
-        FeatureDrift,
-        benjamini_hochberg,
-        bonferroni,
-        choose_method,
-        detect_drift,
-        outlier_share,
-    )
+    from sonar.corrections import benjamini_hochberg, bonferroni
+    from sonar.drift import DriftConfig, choose_method, detect_drift
+    from sonar.drift_report import DriftReport, FeatureDrift
+    from sonar.outliers import outlier_share
     from sonar.profile import (
         FeatureProfile,
         profile_dataset,
@@ -36,13 +34,13 @@ if TYPE_CHECKING:
 
 _MODULES = {
     "DriftConfig": "sonar.drift",
-    "DriftReport": "sonar.drift",
-    "FeatureDrift": "sonar.drift",
-    "benjamini_hochberg": "sonar.drift",
-    "bonferroni": "sonar.drift",
+    "DriftReport": "sonar.drift_report",
+    "FeatureDrift": "sonar.drift_report",
+    "benjamini_hochberg": "sonar.corrections",
+    "bonferroni": "sonar.corrections",
     "choose_method": "sonar.drift",
     "detect_drift": "sonar.drift",
-    "outlier_share": "sonar.drift",
+    "outlier_share": "sonar.outliers",
     "FeatureProfile": "sonar.profile",
     "profile_dataset": "sonar.profile",
     "profile_feature": "sonar.profile",

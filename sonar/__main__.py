@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from servicekit.serving import run_service
 from sonar.server import serve
-from sonar.settings import SonarSettings
+from sonar.settings import Settings
 
 
 def main() -> None:
-    run_service("sonar", lambda: serve(SonarSettings()))
+    run_service("sonar", lambda: serve(Settings()))
 
 
 if __name__ == "__main__":

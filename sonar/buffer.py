@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from servicekit.object_store import ObjectStore, ObjectStoreError
 from sonar.metrics import Metrics
 from sonar.parquet_writer import encode, hour_of, part_key
-from sonar.rows import RecordRows, SampleSchema
+from sonar.rows import SampleSchema
+from sonar.sample_layout import RecordRows
 
 log = logging.getLogger(__name__)
 

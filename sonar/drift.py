@@ -48,10 +48,7 @@ Every feature is also checked for a change in null share: an absolute change abo
 points) flags the feature on its own. A feature is drifted if its method or its null share flags it. The
 dataset has drifted when at least half the features have (Evidently's ``drift_share`` default of 0.5).
 
-The outlier share is the share of current rows in which any numeric feature lies outside the reference's
-central 99% range (below its 0.5% quantile or above its 99.5% quantile); nulls are not outliers. In a
-stable world it is about ``1 - 0.99 ** k`` for ``k`` independent numeric features, so it is reported, not
-thresholded.
+The outlier share (:mod:`sonar.outliers`) is reported beside the verdict, not thresholded.
 
 Prediction drift is the same computation: the caller profiles the output fields as features.
 
@@ -59,26 +56,27 @@ Every statistic is computed for every feature, whichever decides (the report sho
 feature the KS statistic and p-value, the raw and normalised Wasserstein distance, PSI and Jensen–Shannon
 on the reference decile bins. Speed on large windows comes from the reference side being prepared once
 (sorted values, :func:`sonar.profile.reference_values`), one sort per production column from which KS,
-Wasserstein and the bins all follow (:func:`sonar.statistics.compare_sorted`), and one thread per CPU
+Wasserstein and the bins all follow (:func:`sonar.ecdf.compare_sorted`), and one thread per CPU
 across features (numpy's sorts and merges release the GIL). bench/drift.py measures it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from sonar.profile import FeatureKind, FeatureProfile
-from sonar.statistics import categorical_statistics, null_share, numeric_statistics
-
-Method = Literal["ks", "wasserstein", "psi", "jensen_shannon", "chi_square"]
-Correction = Literal["benjamini-hochberg", "bonferroni", "none"]
+from sonar.corrections import Correction, adjust_p_values
+from sonar.drift_report import DriftReport, FeatureDrift, Method
+from sonar.histograms import null_share
+from sonar.outliers import outlier_mask
+from sonar.profile import FeatureKind, FeatureProfile, row_count
+from sonar.statistics import categorical_statistics, numeric_statistics
 
 P_VALUE_METHODS: frozenset[str] = frozenset({"ks", "chi_square"})
 NUMERIC_METHODS: frozenset[str] = frozenset({"ks", "wasserstein", "psi", "jensen_shannon"})
@@ -119,98 +117,6 @@ class DriftConfig:
     """Per-feature method overrides, by feature name."""
 
 
-@dataclass(frozen=True)
-class FeatureDrift:
-    """One feature's result: the deciding method and score, the null-share check, every statistic."""
-
-    name: str
-    kind: FeatureKind
-    method: Method | None
-    score: float | None
-    threshold: float
-    p_value: float | None
-    p_value_adjusted: float | None
-    value_drift: bool
-    null_share_reference: float
-    null_share_current: float
-    null_drift: bool
-    statistics: Mapping[str, Any]
-
-    @property
-    def null_share_change(self) -> float:
-        """Current minus reference null share (positive: more nulls in production)."""
-        return self.null_share_current - self.null_share_reference
-
-    @property
-    def drifted(self) -> bool:
-        """Flagged by its method or by its null share."""
-        return self.value_drift or self.null_drift
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "method": self.method,
-            "score": self.score,
-            "threshold": self.threshold,
-            "p_value": self.p_value,
-            "p_value_adjusted": self.p_value_adjusted,
-            "value_drift": self.value_drift,
-            "null_share_reference": self.null_share_reference,
-            "null_share_current": self.null_share_current,
-            "null_share_change": self.null_share_change,
-            "null_drift": self.null_drift,
-            "drifted": self.drifted,
-            "statistics": dict(self.statistics),
-        }
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    """The numeric part of a drift report: per-feature results (drifted first) and the verdict."""
-
-    features: tuple[FeatureDrift, ...]
-    rows: int
-    outlier_share: float
-    drift_share: float
-    correction: Correction
-    missing_features: tuple[str, ...] = ()
-
-    @property
-    def drifted_features(self) -> list[str]:
-        return [f.name for f in self.features if f.drifted]
-
-    @property
-    def share_drifted(self) -> float:
-        return len(self.drifted_features) / len(self.features) if self.features else 0.0
-
-    @property
-    def dataset_drift(self) -> bool:
-        """The overall verdict: at least ``drift_share`` of the features drifted (and at least one did)."""
-        return bool(self.drifted_features) and self.share_drifted >= self.drift_share
-
-    def feature(self, name: str) -> FeatureDrift:
-        for result in self.features:
-            if result.name == name:
-                return result
-        raise KeyError(name)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (the summary plus one entry per feature)."""
-        return {
-            "rows": self.rows,
-            "dataset_drift": self.dataset_drift,
-            "share_drifted": self.share_drifted,
-            "drift_share": self.drift_share,
-            "drifted_features": self.drifted_features,
-            "outlier_share": self.outlier_share,
-            "correction": self.correction,
-            "missing_features": list(self.missing_features),
-            "features": [f.to_dict() for f in self.features],
-        }
-
-
 def choose_method(
     kind: FeatureKind,
     reference_count: int,
@@ -226,67 +132,6 @@ def choose_method(
     if not has_reference_values:
         return "psi"
     return "ks" if small else "wasserstein"
-
-
-def benjamini_hochberg(p_values: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Benjamini–Hochberg adjusted p-values (q-values), in the input order.
-
-    ``q_(i) = min_{j >= i} min(1, p_(j) * m / j)`` over the ascending p-values; rejecting ``q < alpha``
-    controls the false discovery rate at ``alpha`` (the step-up procedure).
-    """
-    p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0:
-        return p.copy()
-    order = np.argsort(p, kind="stable")
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    out = np.empty(m, dtype=np.float64)
-    out[order] = adjusted
-    return out
-
-
-def bonferroni(p_values: Sequence[float] | npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Bonferroni adjusted p-values: ``min(1, p * m)``."""
-    p = np.asarray(p_values, dtype=np.float64)
-    return np.minimum(p * p.size, 1.0)
-
-
-def adjust_p_values(p_values: Sequence[float], correction: Correction) -> npt.NDArray[np.float64]:
-    """Apply the named correction."""
-    if correction == "benjamini-hochberg":
-        return benjamini_hochberg(p_values)
-    if correction == "bonferroni":
-        return bonferroni(p_values)
-    return np.asarray(p_values, dtype=np.float64)
-
-
-def outlier_share(profiles: Mapping[str, FeatureProfile], current: Mapping[str, npt.ArrayLike]) -> float:
-    """Share of current rows with any numeric feature outside its reference central 99% range."""
-    rows = _row_count(current)
-    if rows == 0:
-        return 0.0
-    outside = np.zeros(rows, dtype=np.bool_)
-    for name, profile in profiles.items():
-        if name in current:
-            mask = outlier_mask(profile, current[name])
-            if mask is not None:
-                outside |= mask
-    return float(outside.mean())
-
-
-def outlier_mask(profile: FeatureProfile, values: npt.ArrayLike) -> npt.NDArray[np.bool_] | None:
-    """True per row whose value lies outside the reference's central 99% range (``None``: not numeric)."""
-    if profile.kind != "numeric" or profile.outlier_range is None:
-        return None
-    array = np.asarray(values)
-    if array.dtype.kind == "O":
-        array = np.array([np.nan if v is None else v for v in array.tolist()], dtype=np.float64)
-    numbers = array.astype(np.float64, copy=False)
-    low, high = profile.outlier_range
-    with np.errstate(invalid="ignore"):
-        mask: npt.NDArray[np.bool_] = (numbers < low) | (numbers > high)  # NaN compares False
-    return mask
 
 
 def detect_drift(
@@ -311,7 +156,7 @@ def detect_drift(
     """
     config = config or DriftConfig()
     reference = reference or {}
-    rows = _row_count(current)
+    rows = row_count(current)
     missing = tuple(name for name in profiles if name not in current)
     present = [(name, profile) for name, profile in profiles.items() if name in current]
 
@@ -420,10 +265,3 @@ def _method_for(
         has_reference_values=has_reference,
         small_sample=config.small_sample,
     )
-
-
-def _row_count(current: Mapping[str, npt.ArrayLike]) -> int:
-    lengths = {name: len(np.asarray(values)) for name, values in current.items()}
-    if len(set(lengths.values())) > 1:
-        raise ValueError(f"current columns differ in length: {lengths}")
-    return next(iter(lengths.values()), 0)

@@ -29,6 +29,8 @@ _LOG_EVERY_S = 10.0
 
 
 class IngestService(sonar_pb2_grpc.SonarServicer):
+    """`hydro.v1.Sonar`: takes the routers' streams of sampled records into the sample buffer."""
+
     def __init__(
         self, catalog: CatalogWatch, buffer: SampleBuffer, metrics: Metrics, *, unknown_version_wait_s: float
     ) -> None:

@@ -31,7 +31,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from servicekit.object_store import ObjectStore
-from sonar.drift import DEFAULT_THRESHOLDS, DriftConfig, DriftReport, detect_drift
+from sonar.drift import DEFAULT_THRESHOLDS, DriftConfig, detect_drift
+from sonar.drift_report import DriftReport
 from sonar.errors import InvalidRequest
 from sonar.reference import Reference, column_values
 from sonar.report_html import render_report

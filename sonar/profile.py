@@ -216,6 +216,14 @@ def infer_kind(values: npt.ArrayLike) -> FeatureKind:
     return "categorical"
 
 
+def row_count(current: Mapping[str, npt.ArrayLike]) -> int:
+    """The common length of equal-length columns (0 for none); ValueError when they differ."""
+    lengths = {name: len(np.asarray(values)) for name, values in current.items()}
+    if len(set(lengths.values())) > 1:
+        raise ValueError(f"current columns differ in length: {lengths}")
+    return next(iter(lengths.values()), 0)
+
+
 def numeric_values(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """The non-null values as float64 (nulls: ``None`` and ``NaN``)."""
     array = np.asarray(values)

@@ -11,12 +11,10 @@ import asyncio
 import functools
 import logging
 
-import httpx
-
 from servicekit.object_store import ObjectStore
+from sonar.control_plane_client import open_control_plane
 from sonar.reference import ensure_reference
-from sonar.settings import SonarSettings
-from sonar.worker import ControlPlane
+from sonar.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +31,9 @@ class ReleaseProfiler:
         if training_data:
             self._queue.put_nowait((model, version))
 
-    async def run(self, settings: SonarSettings, store: ObjectStore) -> None:
+    async def run(self, settings: Settings, store: ObjectStore) -> None:
         """Profile queued versions one at a time until cancelled."""
-        token = settings.bearer_token()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with httpx.AsyncClient(
-            base_url=settings.control_plane_url.rstrip("/"), headers=headers, timeout=60
-        ) as http:
-            control_plane = ControlPlane(http, settings.worker_name, settings.drift_lease_s)
+        async with open_control_plane(settings) as control_plane:
             while True:
                 model, version = await self._queue.get()
                 try:

@@ -1,8 +1,9 @@
 """Wires Sonar together and runs it: `serve(settings)` until cancelled.
 
-settings -> object store, catalog watch (signatures), sample buffer -> ingest (gRPC `hydro.v1.Sonar`)
-and HTTP (`/metrics`, `/health`); plus, unless drift is disabled, the drift worker (`sonar.worker`) and
-the reference profiles of newly released versions (`sonar.release_profiles`).
+settings -> object store, catalog watch (signatures), sample buffer -> ingest (gRPC `hydro.v1.Sonar`,
+`sonar.grpc_edge`) and HTTP (`/metrics`, `/health`, `sonar.http_edge`); plus, unless drift is disabled,
+the drift worker (`sonar.worker`) and the reference profiles of newly released versions
+(`sonar.release_profiles`).
 
 A stop (SIGTERM, Ctrl-C, a cancel from `hydro up`) is graceful: the gRPC server stops taking batches,
 then everything buffered is written (retrying for up to `sonar_shutdown_timeout_s`; what still fails
@@ -14,15 +15,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import grpc
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from protos.hydro.v1 import sonar_pb2_grpc
 from servicekit.object_store import open_object_store
@@ -30,8 +26,9 @@ from servicekit.serving import CancellableServer, listen_tcp
 from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
 from sonar.grpc_edge import IngestService
-from sonar.metrics import CONTENT_TYPE, Metrics
-from sonar.settings import SonarSettings
+from sonar.http_edge import create_http_app
+from sonar.metrics import Metrics
+from sonar.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,20 +37,10 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DRIFT_WORKER_STOP_S = 10.0
 
 
-def create_http_app(metrics: Metrics, health: Callable[[], dict[str, Any]]) -> Starlette:
-    async def metrics_route(request: Request) -> Response:
-        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
-
-    async def health_route(request: Request) -> Response:
-        return JSONResponse(health())
-
-    return Starlette(routes=[Route("/metrics", metrics_route), Route("/health", health_route)])
-
-
-async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None) -> None:
+async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
     """Serve until cancelled; `started` is set once the ports listen. On cancel, stop gracefully."""
     metrics = Metrics()
-    store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+    store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
     catalog = CatalogWatch(settings.catalog_address, client=settings.worker_name)
     buffer = SampleBuffer(
         store,
@@ -72,7 +59,7 @@ async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None
             "status": "ok",
             "catalog_connected": catalog.connected,
             "catalog_revision": catalog.revision,
-            "object_store": settings.object_store_url,
+            "object_store": settings.object_store,
             "object_store_failing": buffer.store_failing,
             "buffered_records": buffer.records,
             "buffered_bytes": buffer.nbytes,
@@ -126,7 +113,7 @@ async def serve(settings: SonarSettings, *, started: asyncio.Event | None = None
             address,
             settings.sonar_metrics_port or "off",
             settings.catalog_address,
-            settings.object_store_url,
+            settings.object_store,
         )
         if started is not None:
             started.set()

@@ -1,14 +1,18 @@
-"""Sonar's settings, read from `HYDRO_*` environment variables (names shared with other services mean
-the same thing there)."""
+"""Sonar's settings, read from `HYDRO_*` environment variables.
+
+The fields every service shares (home, bind_host, catalog_address, object store, control_plane_url, the
+token) come from `servicekit.settings.ServiceSettings`; the drift worker calls the control plane with its
+`bearer_token()` (`HYDRO_TOKEN`, else `HYDRO_ADMIN_TOKEN`, else the token file `hydro up` wrote).
+"""
 
 from __future__ import annotations
 
 import os
 import socket
-from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from servicekit.settings import ServiceSettings
 
 MIB = 1024 * 1024
 
@@ -17,32 +21,12 @@ def _default_worker_name() -> str:
     return f"sonar-{socket.gethostname()}-{os.getpid()}"
 
 
-class SonarSettings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything Sonar can be told: ingest and storage, and the drift worker's link to the control plane."""
 
-    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
-
-    home: Path = Field(
-        default=Path("~/.hydro"), description="Where embedded state lives (the local object store)."
-    )
-    bind_host: str = Field(
-        default="127.0.0.1", description="Address Sonar's gRPC and HTTP servers listen on."
-    )
     sonar_port: int = Field(default=9092, description="Port of the gRPC `hydro.v1.Sonar` ingest service.")
     sonar_metrics_port: int = Field(
         default=9192, description="Port of the HTTP `/metrics` and `/health` endpoints; 0 = off."
-    )
-    catalog_address: str = Field(
-        default="127.0.0.1:9089",
-        description="host:port of the control plane's hydro.v1.Catalog service (signatures of the versions).",
-    )
-    object_store_url: str = Field(
-        default="",
-        description="Where samples go: `file:///path` or `s3://bucket/prefix`; empty means "
-        "`file://{home}/objects`.",
-    )
-    s3_endpoint_url: str | None = Field(
-        default=None, description="Endpoint of an S3-compatible server (MinIO, moto); None means AWS S3."
     )
     sonar_flush_rows: int = Field(
         default=100_000,
@@ -84,16 +68,6 @@ class SonarSettings(BaseSettings):
         "list it (the router may see a new version first) before it is rejected.",
     )
     # -- the drift worker (sonar.worker) ------------------------------------------------------------
-    control_plane_url: str = Field(
-        default="http://127.0.0.1:8080", description="Base URL of the control plane's REST API."
-    )
-    api_token: SecretStr | None = Field(
-        default=None,
-        description="Bearer token for the control plane's API; unset means the contents of `{home}/token`.",
-    )
-    admin_token: SecretStr | None = Field(
-        default=None, description="The control plane's admin token, used when HYDRO_API_TOKEN is not set."
-    )
     drift_enabled: bool = Field(default=True, description="Whether this Sonar runs scheduled drift jobs.")
     drift_poll_interval_s: float = Field(
         default=5.0, gt=0, description="How often the drift worker looks for due drift jobs."
@@ -107,21 +81,3 @@ class SonarSettings(BaseSettings):
         default_factory=_default_worker_name,
         description="Name of this Sonar in drift job leases and logs (default: sonar-{host}-{pid}).",
     )
-
-    @model_validator(mode="after")
-    def _fill_defaults(self) -> SonarSettings:
-        self.home = self.home.expanduser().absolute()
-        if not self.object_store_url:
-            self.object_store_url = f"file://{self.home}/objects"
-        return self
-
-    def bearer_token(self) -> str | None:
-        """`HYDRO_API_TOKEN`, else `HYDRO_ADMIN_TOKEN`, else the token file `hydro up` wrote under `home`."""
-        for secret in (self.api_token, self.admin_token):
-            if secret is not None and secret.get_secret_value():
-                return secret.get_secret_value()
-        try:
-            text = (self.home / "token").read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        return text or None

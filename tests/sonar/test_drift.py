@@ -7,16 +7,9 @@ import json
 import numpy as np
 import numpy.typing as npt
 import pytest
-from scipy import stats  # type: ignore[import-untyped]
 
-from sonar.drift import (
-    DriftConfig,
-    benjamini_hochberg,
-    bonferroni,
-    choose_method,
-    detect_drift,
-    outlier_share,
-)
+from sonar.corrections import benjamini_hochberg
+from sonar.drift import DriftConfig, choose_method, detect_drift
 from sonar.profile import (
     FeatureProfile,
     profile_dataset,
@@ -109,25 +102,6 @@ def test_many_drifted_features_give_a_dataset_verdict(
     assert report.share_drifted == 0.75 and report.dataset_drift
 
 
-def test_benjamini_hochberg_matches_hand_computation() -> None:
-    # sorted: 0.005 (x5/1 = 0.025), 0.01 (x5/2 = 0.025), 0.03 (x5/3 = 0.05), 0.04 (x5/4 = 0.05), 0.2 (x5/5)
-    p = [0.01, 0.04, 0.03, 0.005, 0.2]
-    assert benjamini_hochberg(p).tolist() == pytest.approx([0.025, 0.05, 0.05, 0.025, 0.2], rel=1e-12)
-    # step-up: 0.04 x 3/2 = 0.06 is lowered to the next rank's 0.045 x 3/3
-    assert benjamini_hochberg([0.04, 0.01, 0.045]).tolist() == pytest.approx([0.045, 0.03, 0.045], rel=1e-12)
-    assert benjamini_hochberg([0.9, 0.8]).tolist() == [0.9, 0.9]
-    assert benjamini_hochberg([]).size == 0
-    # and scipy agrees
-    random_p = np.random.default_rng(0).random(50) ** 3
-    np.testing.assert_allclose(
-        benjamini_hochberg(random_p), stats.false_discovery_control(random_p), rtol=1e-12
-    )
-
-
-def test_bonferroni() -> None:
-    assert bonferroni([0.01, 0.3]).tolist() == [0.02, 0.6]
-
-
 def test_report_applies_the_correction_to_test_features(
     reference: Columns, profiles: dict[str, FeatureProfile]
 ) -> None:
@@ -180,21 +154,6 @@ def test_method_overrides_and_their_errors(reference: Columns, profiles: dict[st
         detect_drift(profiles, draw(50, seed=8), reference, DriftConfig(methods={"country": "ks"}))
     with pytest.raises(ValueError, match="raw reference"):
         detect_drift(profiles, draw(50, seed=8), None, DriftConfig(methods={"age": "wasserstein"}))
-
-
-def test_outlier_share_counts_rows_with_any_numeric_feature_outside_the_central_99() -> None:
-    profiles = {
-        "a": FeatureProfile("a", "numeric", 100, 100, outlier_range=(0.0, 10.0)),
-        "b": FeatureProfile("b", "numeric", 100, 100, outlier_range=(-1.0, 1.0)),
-        "c": FeatureProfile("c", "categorical", 100, 100, frequencies={"x": 100}),
-    }
-    current = {
-        "a": np.array([5.0, 11.0, 5.0, np.nan, -0.5, 10.0]),
-        "b": np.array([0.0, 0.0, 2.0, np.nan, 0.0, -1.0]),
-        "c": np.array(["x", "y", "z", "x", "x", "x"], dtype=object),
-    }
-    # rows 1 (a high), 2 (b high), 4 (a low) are outliers; the null row and the boundary row are not
-    assert outlier_share(profiles, current) == pytest.approx(3 / 6)
 
 
 def test_missing_and_empty_features(reference: Columns, profiles: dict[str, FeatureProfile]) -> None:

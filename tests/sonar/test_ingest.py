@@ -69,9 +69,7 @@ async def invoke_everything(router: RouterUnderTest) -> dict[str, list[float]]:
     sent: dict[str, list[float]] = {}
 
     async def call(app: str, request_id: str, x: list[float], status: int = 200) -> None:
-        response = await router.http.post(
-            f"/apps/{app}", json={"x": x}, headers={"X-Request-Id": request_id}
-        )
+        response = await router.http.post(f"/apps/{app}", json={"x": x}, headers={"X-Request-Id": request_id})
         assert response.status_code == status, response.text
         sent[request_id] = x
 

@@ -44,9 +44,7 @@ def accounted(metrics: dict[str, float]) -> tuple[float, float]:
 
 async def timed_invoke(router: RouterUnderTest, app: str, request_id: str, x: list[float]) -> float:
     started = time.perf_counter()
-    response = await router.http.post(
-        f"/apps/{app}", json={"x": x}, headers={"X-Request-Id": request_id}
-    )
+    response = await router.http.post(f"/apps/{app}", json={"x": x}, headers={"X-Request-Id": request_id})
     elapsed = time.perf_counter() - started
     assert response.status_code == 200, response.text
     return elapsed

@@ -22,6 +22,7 @@ import yaml
 
 from servicekit.object_store import open_object_store
 from sonar.catalog_watch import CatalogWatch
+from sonar.control_plane_client import ControlPlane as DriftControlPlane
 from sonar.errors import InvalidRequest
 from sonar.reference import (
     ensure_reference,
@@ -31,8 +32,7 @@ from sonar.reference import (
     values_key,
 )
 from sonar.release_profiles import ReleaseProfiler
-from sonar.settings import SonarSettings
-from sonar.worker import ControlPlane as DriftControlPlane
+from sonar.settings import Settings
 from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
 from tests.control_plane.packages import model_files, tar_gz
 
@@ -219,9 +219,9 @@ async def test_a_released_version_is_profiled_as_soon_as_the_catalog_lists_it(
     put = await control_plane.client.put(f"/api/v1/applications/{unique('app')}", json=spec)
     assert put.status_code == 200, put.text
     store = open_object_store(f"file://{tmp_path}/sonar")
-    settings = SonarSettings(
+    settings = Settings(
         control_plane_url=control_plane.url,
-        api_token=ADMIN_TOKEN,
+        token=ADMIN_TOKEN,
         catalog_address=control_plane.catalog_address,
         object_store_url=f"file://{tmp_path}/sonar",
     )

@@ -9,7 +9,8 @@ import pytest
 
 from protos.hydro.v1 import sonar_pb2
 from sonar.errors import InvalidRequest
-from sonar.rows import RecordRows, SampleSchema
+from sonar.rows import SampleSchema
+from sonar.sample_layout import RecordRows
 from wire.oip_grpc import encode_infer_request, encode_infer_response
 from wire.signature import Signature
 

@@ -1,6 +1,6 @@
 """The Parquet layout, field kind by field kind: a real Sonar process, fed over its gRPC ingest stream by
 this test (as a router would), writes parts whose keys, schema and values follow the contract the drift
-worker reads (see `sonar/rows.py`)."""
+worker reads (see `sonar/sample_layout.py`)."""
 
 from __future__ import annotations
 

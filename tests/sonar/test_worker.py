@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 
 from servicekit.object_store import ObjectStore, open_object_store
+from sonar.control_plane_client import ControlPlane as DriftControlPlane
+from sonar.errors import LeaseLost
 from sonar.jobs import DriftJob
 from sonar.reference import profile_key
-from sonar.settings import SonarSettings
-from sonar.worker import ControlPlane as DriftControlPlane
-from sonar.worker import LeaseLost, compute, run_drift_worker
+from sonar.settings import Settings
+from sonar.worker import compute, run_drift_worker
 from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
 from tests.control_plane.drift_helpers import database_kinds, own_database
 from tests.control_plane.packages import model_files, tar_gz
@@ -41,21 +42,21 @@ async def control_plane(request: pytest.FixtureRequest, tmp_path: Path) -> Async
         yield running_control_plane
 
 
-def settings_for(url: str, home: Path, **overrides: Any) -> SonarSettings:
+def settings_for(url: str, home: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "home": home,
         "control_plane_url": url,
-        "api_token": ADMIN_TOKEN,
+        "token": ADMIN_TOKEN,
         "drift_poll_interval_s": 0.2,
         "drift_lease_s": 30,
         "worker_name": unique("sonar"),
     }
     values.update(overrides)
-    return SonarSettings(**values)
+    return Settings(**values)
 
 
 @contextlib.asynccontextmanager
-async def drift_worker(settings: SonarSettings, store: ObjectStore) -> AsyncIterator[asyncio.Task[None]]:
+async def drift_worker(settings: Settings, store: ObjectStore) -> AsyncIterator[asyncio.Task[None]]:
     stop = asyncio.Event()
     task = asyncio.create_task(run_drift_worker(settings, store, stop))
     try:
@@ -122,7 +123,7 @@ async def test_a_run_by_hand_becomes_a_report_on_s3(
         object_store_url=f"s3://{s3_server.bucket}/sonar",
         s3_endpoint_url=s3_server.endpoint,
     )
-    store = open_object_store(settings.object_store_url, s3_endpoint_url=settings.s3_endpoint_url)
+    store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
     await write_traffic(store, model, version, rows=400, seed=1, amount_factor=3.0)
     report_id = await start_run(control_plane, model, version)
 
@@ -160,7 +161,7 @@ async def test_a_job_that_cannot_run_fails_with_its_reason_and_the_worker_goes_o
     model = unique("fraud")
     version = await control_plane.release(model, example_package(model))
     settings = settings_for(control_plane.url, tmp_path / "sonar")
-    store = open_object_store(settings.object_store_url)
+    store = open_object_store(settings.object_store)
     await write_traffic(store, model, version, rows=300, seed=2)
     broken_id = await start_run(control_plane, broken, broken_version)
     good_id = await start_run(control_plane, model, version)
@@ -180,7 +181,7 @@ async def test_a_job_that_cannot_run_fails_with_its_reason_and_the_worker_goes_o
 
 async def test_the_worker_outlives_an_unreachable_control_plane_and_stops_at_once(tmp_path: Path) -> None:
     settings = settings_for(f"http://127.0.0.1:{free_port()}", tmp_path / "sonar")
-    store = open_object_store(settings.object_store_url)
+    store = open_object_store(settings.object_store)
     async with drift_worker(settings, store) as task:
         await asyncio.sleep(1.0)  # several polls, each refused
         assert not task.done()
