@@ -25,8 +25,8 @@
 
 Errors of the libraries underneath (grpc, wire's TensorError and SignatureError, orjson) are translated
 into these inside the module that calls them; `DataPlane.invoke` turns any other exception into an
-InternalError. `reason` is the label used in metrics and the request line (a cancelled invoke, which is
-no error, is counted as 'cancelled').
+InternalError. `reason` is the label used in metrics and the request line. A cancelled invoke (the
+caller went away) is no error: it is counted as 'cancelled' (499 in the HTTP request line, CANCELLED).
 """
 
 from __future__ import annotations
