@@ -8,10 +8,12 @@ compressed when the caller accepts it (`router.encoding`). Router errors become 
 request id only. Every invoke answer, error or not, carries the request id in `X-Request-Id` (see
 `router.request_log`).
 
-A caller that goes away does not cancel the request by itself under uvicorn: an invoke still running
-after `DISCONNECT_WATCH_AFTER_S` starts watching its connection, and cancels itself when the caller is
-gone (counted as 'cancelled', like a gRPC call the caller cancelled). Shorter invokes are not watched:
-a task per request would cost more than a disconnect the invoke outlives by a moment.
+A caller that goes away does not cancel the request by itself under uvicorn: an invoke whose body was
+read and that still runs one to two `DISCONNECT_SWEEP_S` later starts watching its connection, and
+cancels itself when the caller is gone (counted as 'cancelled', like a gRPC call the caller cancelled).
+Shorter invokes are not watched: a task or a timer per request would cost more than a disconnect the
+invoke outlives by a moment; one sweep over the invokes in flight, while there are any, costs a set
+insertion per request.
 
 The application name is the OIP model name. An application has no versions of its own: the
 `/versions/{version}` routes accept only the model version a single-stage, single-variant application
@@ -68,7 +70,7 @@ STATUSES = StatusTable(
     shown=int,
 )
 
-DISCONNECT_WATCH_AFTER_S = 0.5
+DISCONNECT_SWEEP_S = 0.5
 _COMPRESS_INLINE_BYTES = 1 << 20
 """Answers larger than this are compressed on a worker thread, so the event loop keeps serving."""
 
@@ -92,19 +94,29 @@ class _Exchange:
     """One HTTP invoke: what its Invocation's `decode` and `reply` need of the request, and the watch
     on the caller's connection."""
 
-    __slots__ = ("edge", "request", "form", "application", "version", "request_id", "task", "watch", "gone")
+    __slots__ = (
+        "edge",
+        "request",
+        "form",
+        "application",
+        "version",
+        "task",
+        "body_read",
+        "seen",
+        "watcher",
+        "gone",
+    )
 
     def __init__(self, edge: HttpEdge, request: Request, form: Form, application: str, version: str) -> None:
         self.edge, self.request, self.form = edge, request, form
         self.application, self.version = application, version
         self.task = asyncio.current_task()
-        self.watch: asyncio.TimerHandle | asyncio.Task[None] | None = None
-        self.gone = False
+        self.body_read = self.seen = self.gone = False
+        self.watcher: asyncio.Task[None] | None = None
 
     async def decode(self, signature: Signature) -> Inputs:
         body = await self.edge.read_body(self.request)
-        # The body is read: from now on the connection's next message can only be its end.
-        self.watch = asyncio.get_running_loop().call_later(DISCONNECT_WATCH_AFTER_S, self._start_watching)
+        self.body_read = True  # from now on the connection's next message can only be its end
         return self.form.decode(self.request, body, signature)
 
     async def reply(self, answer: Answer) -> Response:
@@ -116,8 +128,12 @@ class _Exchange:
             response = await self.edge.compressed(response, coding)
         return response
 
-    def _start_watching(self) -> None:
-        self.watch = asyncio.get_running_loop().create_task(self._until_disconnect())
+    def sweep(self) -> None:
+        """Watch the connection if the body was read by the last sweep already."""
+        if self.watcher is None and self.body_read:
+            if self.seen:
+                self.watcher = asyncio.get_running_loop().create_task(self._until_disconnect())
+            self.seen = True
 
     async def _until_disconnect(self) -> None:
         while (await self.request.receive())["type"] != "http.disconnect":
@@ -125,10 +141,6 @@ class _Exchange:
         self.gone = True
         if self.task is not None:
             self.task.cancel()
-
-    def stop_watching(self) -> None:
-        if self.watch is not None:
-            self.watch.cancel()
 
 
 class HttpEdge:
@@ -138,6 +150,8 @@ class HttpEdge:
         self.plane = plane
         self.options = options
         self._retry_after = {"Retry-After": str(options.retry_after_s)}
+        self._in_flight: set[_Exchange] = set()
+        self._sweep: asyncio.TimerHandle | None = None
 
     async def infer(self, request: Request) -> Response:
         return await self._invoke(request, OIP)
@@ -166,6 +180,9 @@ class HttpEdge:
             invocation.deadline = _deadline(headers.get("request-timeout"))
         except InvalidInputError as exc:
             invocation.envelope_error = exc
+        self._in_flight.add(exchange)
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(DISCONNECT_SWEEP_S, self._sweep_in_flight)
         try:
             return await self.plane.invoke(invocation)
         except RouterError as exc:
@@ -177,7 +194,16 @@ class HttpEdge:
                 exchange.task.uncancel()
             return Response(status_code=STATUSES.cancelled)  # to nobody: the caller is gone
         finally:
-            exchange.stop_watching()
+            self._in_flight.discard(exchange)
+            if exchange.watcher is not None:
+                exchange.watcher.cancel()
+
+    def _sweep_in_flight(self) -> None:
+        self._sweep = None
+        for exchange in self._in_flight:
+            exchange.sweep()
+        if self._in_flight:
+            self._sweep = asyncio.get_running_loop().call_later(DISCONNECT_SWEEP_S, self._sweep_in_flight)
 
     def error(self, exc: RouterError, request_id: str = "") -> Response:
         status = status_of(exc)

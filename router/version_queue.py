@@ -122,7 +122,7 @@ class VersionQueue:
             return None  # FIFO: those already waiting go first
         replica = self._pick()
         if replica is not None:
-            self._account()
+            self._window.account(self.in_flight, 0)  # `_account`, inline on the hot path (none waits)
             if self.in_flight == 0:
                 self._on_demand(self.key)
             replica.outstanding += 1
@@ -193,7 +193,7 @@ class VersionQueue:
 
     def release(self, replica: Replica) -> None:
         """The request on `replica` finished (answered or failed)."""
-        self._account()
+        self._window.account(self.in_flight, len(self._waiters))  # `_account`, inline on the hot path
         replica.outstanding -= 1
         self.in_flight -= 1
         if self._waiters:
