@@ -1,4 +1,4 @@
-"""The router's errors, mapped to HTTP and gRPC status codes only in `http.py` and `grpc_edge.py`.
+"""The router's errors, mapped to HTTP and gRPC status codes only in `http_edge.py` and `grpc_edge.py`.
 
     RouterError                      anything the router refuses; the message names the problem
     ├── InvalidInputError            malformed body, wrong names, datatypes, shapes   400 INVALID_ARGUMENT
@@ -15,14 +15,18 @@
     │   ├── HoldTimeoutError         no replica became ready within the hold timeout
     │   └── ReplicaUnavailableError  the replica failed and so did the one retry
     ├── DeadlineExceededError        the caller's deadline passed                     504 DEADLINE_EXCEEDED
-    └── UpstreamError                a replica answered, but not usably               502 INTERNAL
-        ├── ModelFailedError         the model failed (the replica's own message)
-        └── PipelineError            a stage's outputs lack the next stage's inputs
+    ├── UpstreamError                a replica answered, but not usably               502 INTERNAL
+    │   ├── ModelFailedError         the model failed (the replica's own message)
+    │   └── PipelineError            a stage's outputs lack the next stage's inputs
+    └── InternalError                anything unexpected (logged with its traceback;  500 INTERNAL
+                                     the caller is told the request id only)
     ActivationError                  the scaler refused or missed an Activate (internal: held requests
                                      keep waiting, and the hold timeout's message quotes it)
 
-Errors of the libraries underneath (grpc, protos' TensorError and SignatureError, orjson) are translated
-into these inside the module that calls them. `reason` is the label used in metrics.
+Errors of the libraries underneath (grpc, wire's TensorError and SignatureError, orjson) are translated
+into these inside the module that calls them; `DataPlane.invoke` turns any other exception into an
+InternalError. `reason` is the label used in metrics and the request line. A cancelled invoke (the
+caller went away) is no error: it is counted as 'cancelled' (499 in the HTTP request line, CANCELLED).
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ class ApplicationNotFoundError(RouterError):
 
 
 class VersionNotFoundError(ApplicationNotFoundError):
-    """The application does not answer to the model version asked for (see `DataPlane.check_version`)."""
+    """The application does not answer to the model version asked for (see `admission.check_version`)."""
 
     def __init__(self, application: str, version: str, detail: str) -> None:
         RouterError.__init__(self, f"application {application!r} has no version {version!r}: {detail}")
@@ -162,6 +166,15 @@ class PipelineError(UpstreamError):
     """A stage's outputs do not provide what the next stage takes."""
 
     reason = "pipeline"
+
+
+class InternalError(RouterError):
+    """Something unexpected failed inside the router; its traceback is logged under the request id."""
+
+    reason = "internal"
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"internal error (request id {request_id})")
 
 
 class ActivationError(Exception):

@@ -1,9 +1,9 @@
 """The gRPC edge: `inference.GRPCInferenceService` with the application name as the model name.
 
-A thin translator like `http.py`: requests are checked and handed to the data plane as they came (raw
-or typed contents), and the last stage's answer goes back as the replica sent it (the runtime answers
+A thin translator: a ModelInfer request goes to the data plane as it came (raw or typed contents; see
+`router.invocation`), and the last stage's answer goes back as the replica sent it (the runtime answers
 in `raw_output_contents`, which is what tritonclient.grpc reads), renamed to the application. A model
-version is accepted only as `DataPlane.check_version` describes. Router errors become gRPC status codes
+version is accepted only as `admission.check_version` describes. Router errors become gRPC status codes
 here and nowhere else. Every ModelInfer answer, error or not, carries the request id in its trailing
 metadata `x-request-id` (see `router.request_log`); the response's `id` is the request's, as the
 protocol says.
@@ -12,7 +12,6 @@ protocol says.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -33,30 +32,31 @@ from router.errors import (
     UnavailableError,
     UpstreamError,
 )
-from router.request_log import REQUEST_ID_KEY, RequestContext, request_id_from
+from router.invocation import Answer, Invocation, StatusTable
+from router.request_log import REQUEST_ID_KEY, request_id_from
 
-log = logging.getLogger(__name__)
-
-
-_STATUS: tuple[tuple[type[RouterError], grpc.StatusCode], ...] = (
-    (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
-    (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
-    (ApplicationNotFoundError, grpc.StatusCode.NOT_FOUND),
-    (PayloadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (UnavailableError, grpc.StatusCode.UNAVAILABLE),
-    (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
-    (UpstreamError, grpc.StatusCode.INTERNAL),
+STATUSES = StatusTable(
+    ok=grpc.StatusCode.OK,
+    cancelled=grpc.StatusCode.CANCELLED,
+    internal=grpc.StatusCode.INTERNAL,
+    errors=(
+        (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
+        (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
+        (ApplicationNotFoundError, grpc.StatusCode.NOT_FOUND),
+        (PayloadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (UnavailableError, grpc.StatusCode.UNAVAILABLE),
+        (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
+        (UpstreamError, grpc.StatusCode.INTERNAL),
+    ),
+    shown=lambda code: code.name,
 )
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def status_of(exc: RouterError) -> grpc.StatusCode:
-    for kind, code in _STATUS:
-        if isinstance(exc, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
+    return STATUSES.of(exc)
 
 
 async def _abort(
@@ -72,7 +72,7 @@ async def _abort(
     raise AssertionError("unreachable: abort raises")
 
 
-def _invocation(context: Context) -> tuple[str | None, str | None]:
+def _call_metadata(context: Context) -> tuple[str | None, str | None]:
     """The call's `authorization` and `x-request-id` metadata values (None when absent)."""
     authorization = request_id = None
     for key, value in context.invocation_metadata() or ():
@@ -83,12 +83,42 @@ def _invocation(context: Context) -> tuple[str | None, str | None]:
     return authorization, request_id
 
 
+async def _response(answer: Answer) -> pb.ModelInferResponse:
+    return answer.response
+
+
 class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
     """The Open Inference Protocol over gRPC, one model per application."""
 
     def __init__(self, plane: DataPlane, *, retry_after_s: int = 1) -> None:
         self.plane = plane
         self.retry_after_s = retry_after_s
+
+    async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
+        authorization, given_id = _call_metadata(context)
+        request_id, refused = request_id_from(given_id)
+        remaining = context.time_remaining()
+        invocation = Invocation(
+            request.model_name,
+            "grpc",
+            request_id,
+            STATUSES,
+            _response,
+            version=request.model_version,
+            refused_id=refused,
+            authorization=authorization,
+            deadline=None if remaining is None else asyncio.get_running_loop().time() + remaining,
+            request=request,
+        )
+        metadata = ((REQUEST_ID_KEY, request_id),)
+        # The invoke is counted before the answer or the error status is sent: an abort sends the status
+        # and waits for it to go out before it raises.
+        try:
+            response = await self.plane.invoke(invocation)
+        except RouterError as exc:
+            await _abort(context, exc, self.retry_after_s, metadata)
+        context.set_trailing_metadata(metadata)
+        return response
 
     async def ServerLive(self, request: pb.ServerLiveRequest, context: Context) -> pb.ServerLiveResponse:
         return pb.ServerLiveResponse(live=True)
@@ -126,39 +156,3 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             inputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.inputs],
             outputs=[tensor(name=s.name, datatype=s.datatype, shape=s.shape) for s in signature.outputs],
         )
-
-    async def ModelInfer(self, request: pb.ModelInferRequest, context: Context) -> pb.ModelInferResponse:
-        application, version = request.model_name, request.model_version
-        authorization, given_id = _invocation(context)
-        request_id, refused = request_id_from(given_id)
-        call = RequestContext(request_id, "grpc", application, refused_id=refused)
-        # Every way out counts the invoke (`finish`) before the answer or the error status is sent: an
-        # abort sends the status and waits for it to go out before it raises.
-        try:
-            route = await self.plane.route(application)
-            self.plane.authenticate(route, authorization)
-            self.plane.check_version(route, version)
-            plan = self.plane.plan(route)
-            self.plane.check_request(plan, request)
-            self.plane.check_outputs(plan, [output.name for output in request.outputs])
-            remaining = context.time_remaining()
-            deadline = None if remaining is None else asyncio.get_running_loop().time() + remaining
-            response = await self.plane.infer(plan, request, deadline=deadline, context=call)
-            response.model_name = application
-            response.model_version = version
-            context.set_trailing_metadata(call.metadata)
-            self.plane.finish(call, application, "ok", "OK", None)
-            return response
-        except RouterError as exc:
-            label = "unknown" if isinstance(exc, ApplicationNotFoundError) else application
-            self.plane.finish(call, label, exc.reason, status_of(exc).name, str(exc))
-            await _abort(context, exc, self.retry_after_s, call.metadata)
-        except asyncio.CancelledError:  # the caller went away or its deadline passed
-            self.plane.finish(call, application, "cancelled", "CANCELLED", None)
-            raise
-        except Exception as exc:
-            log.exception("request %s to application %r failed", request_id, application)
-            self.plane.finish(call, application, "internal", "INTERNAL", f"{type(exc).__name__}: {exc}")
-            context.set_trailing_metadata(call.metadata)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {request_id})")
-            raise AssertionError("unreachable: abort raises") from None

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from router.dispatch import VersionQueue
+from router.version_queue import VersionQueue
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -81,6 +81,13 @@ class Metrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def hold_started(self, application: str, version_key: str) -> None:
+        """A request is held for a replica of the version (`VersionQueue`'s hold observer)."""
+        self.holds.labels(application, version_key).inc()
+
+    def hold_ended(self, application: str, version_key: str, outcome: str, seconds: float) -> None:
+        self.hold_duration.labels(application, version_key, outcome).observe(seconds)
 
     def watch(self, queues: Callable[[], Iterable[VersionQueue]]) -> None:
         """Report the dispatcher's live state at every scrape."""

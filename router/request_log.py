@@ -7,8 +7,9 @@ every replica a call is forwarded to (gRPC metadata `x-request-id`, shadows incl
 it), and into the router's line for the invoke. The Open Inference Protocol's own `id` field is
 untouched by all this: it is the caller's, and answers echo it.
 
-`RequestContext` is what the data plane knows about the invoke while it runs (the id, the versions that
-served it, the time spent held); later consumers of a request (Sonar's sampler) read the id there.
+`RequestContext` is what the data plane (`DataPlane.invoke`) knows about the invoke while it runs (the
+id, the versions that served it, the time spent held); later consumers of a request (Sonar's sampler)
+read the id there.
 
 The line goes through the logger `router.requests` at INFO (WARNING for answers that are the router's
 or a replica's fault: 5xx / UNAVAILABLE, INTERNAL, ...), in the form of `wire.json_log.JsonFormatter`.
@@ -71,7 +72,7 @@ class RequestContext:
 
     request_id: str
     transport: str
-    """'http' or 'grpc'."""
+    """'http', 'grpc' or 'kafka' (the edge's `Invocation.transport`)."""
     application: str
     refused_id: bool = False
     """The caller sent an id that was not sane; `request_id` is a new one."""

@@ -25,17 +25,16 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import grpc
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from protos.hydro.v1 import sonar_pb2, sonar_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from router.routing import Route, Version
+from router.sampler_metrics import SamplerCollector
 from servicekit.stream_follower import RECONNECT_CHANNEL_OPTIONS
 
 log = logging.getLogger(__name__)
@@ -130,7 +129,7 @@ class Sampler:
         self.counts = dict.fromkeys(OUTCOMES, 0)
         """Records by outcome (plain ints: the hot path must not take a metrics lock per record)."""
         self.drops = dict.fromkeys(DROP_REASONS, 0)
-        registry.register(_SamplerCollector(self))
+        registry.register(SamplerCollector(self))
 
     @property
     def buffered(self) -> int:
@@ -341,41 +340,3 @@ class Sampler:
         self._queue.clear()
         self._unacked.clear()
         self._bytes = 0
-
-
-class _SamplerCollector(Collector):
-    """The sampler's counts, read at each scrape."""
-
-    def __init__(self, sampler: Sampler) -> None:
-        self._sampler = sampler
-
-    def collect(self) -> Iterator[Metric]:
-        sampler = self._sampler
-        records = CounterMetricFamily(
-            "hydro_router_sonar_records",
-            "Execution records sampled for Sonar, by outcome: sampled (taken into the buffer or dropped at "
-            "once), sent, acked, rejected (by Sonar), dropped.",
-            labels=["outcome"],
-        )
-        for outcome, count in sampler.counts.items():
-            records.add_metric([outcome], count)
-        drops = CounterMetricFamily(
-            "hydro_router_sonar_records_dropped",
-            "Sampled records that never reached Sonar, by reason: buffer_full, too_large, unacknowledged "
-            "(on a stream that broke before Sonar acknowledged them), shutdown.",
-            labels=["reason"],
-        )
-        for reason, count in sampler.drops.items():
-            drops.add_metric([reason], count)
-        yield records
-        yield drops
-        yield GaugeMetricFamily(
-            "hydro_router_sonar_buffered_records",
-            "Sampled records waiting to be sent to Sonar.",
-            value=sampler.buffered,
-        )
-        yield GaugeMetricFamily(
-            "hydro_router_sonar_connected",
-            "1 while the stream to Sonar is open.",
-            value=int(sampler.connected),
-        )

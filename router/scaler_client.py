@@ -22,8 +22,9 @@ from typing import Protocol
 import grpc
 
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
-from router.dispatch import Endpoint, VersionLoad
 from router.errors import ActivationError
+from router.load_window import VersionLoad
+from router.rotation import Endpoint
 from servicekit.stream_follower import RECONNECT_CHANNEL_OPTIONS, StreamFollower
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from router.channels import ChannelPool
 from router.dataplane import DataPlane
 from router.dispatch import Dispatch
 from router.grpc_edge import InferenceEdge
-from router.http_edge import create_app
+from router.http_edge import HttpOptions, create_app
 from router.metrics import Metrics
 from router.request_log import RequestLog, request_logging
 from router.sampler import Sampler
@@ -54,6 +54,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             on_demand=scaler.notify_demand,
             quarantine_s=settings.router_quarantine_s,
             reactivate_interval_s=settings.router_reactivate_interval_s,
+            holds=metrics,
         )
         catalog.on_change(dispatch.set_routing)
         metrics.watch(dispatch.queues)
@@ -104,10 +105,12 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             await grpc_server.start()
             app = create_app(
                 plane,
-                max_body_bytes=settings.router_max_message_bytes,
-                retry_after_s=settings.router_retry_after_s,
-                compress_min_bytes=settings.router_compress_min_bytes,
-                compress_level=settings.router_compress_level,
+                HttpOptions(
+                    max_body_bytes=settings.router_max_message_bytes,
+                    retry_after_s=settings.router_retry_after_s,
+                    compress_min_bytes=settings.router_compress_min_bytes,
+                    compress_level=settings.router_compress_level,
+                ),
             )
             config = uvicorn.Config(
                 app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5

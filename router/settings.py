@@ -1,4 +1,5 @@
-"""The router's settings, read from `HYDRO_*` environment variables."""
+"""The router's settings, read from `HYDRO_*` environment variables (the shared ones, `catalog_address`
+among them, come from `servicekit.settings.ServiceSettings`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,16 @@ import socket
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from servicekit.settings import ServiceSettings
 
 
 def _default_router_id() -> str:
     return f"router-{socket.gethostname()}-{os.getpid()}"
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """Everything the router can be told; names shared with other services mean the same thing there."""
-
-    model_config = SettingsConfigDict(env_prefix="HYDRO_", extra="ignore")
 
     bind_host: str = Field(
         default="127.0.0.1", description="Address the router's HTTP and gRPC servers listen on."
@@ -27,9 +27,6 @@ class Settings(BaseSettings):
     )
     router_grpc_port: int = Field(
         default=9090, description="Port of the gRPC invoke (`inference.GRPCInferenceService`)."
-    )
-    catalog_address: str = Field(
-        default="127.0.0.1:9089", description="host:port of the control plane's hydro.v1.Catalog service."
     )
     scaler_address: str = Field(
         default="127.0.0.1:9091", description="host:port of the hydro.v1.Scaler service."

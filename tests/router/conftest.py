@@ -22,6 +22,7 @@ from router.server import serve
 from router.settings import Settings
 from tests.ports import free_port
 from tests.router.harness import (
+    RouterLog,
     RouterUnderTest,
     StartRouter,
     cancel,
@@ -91,3 +92,9 @@ async def start_router(tmp_path: Path, model_dirs: dict[str, Path]) -> AsyncIter
             return RouterUnderTest(settings, catalog, scaler_standin, http, channel)
 
         yield start
+
+
+@pytest.fixture
+def router_log(capsys: pytest.CaptureFixture[str]) -> RouterLog:
+    """The router's JSON request lines (it runs in the test's process and writes them to stderr)."""
+    return RouterLog(capsys)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import grpc
 import httpx
+import pytest
 
 from protos.hydro.v1 import catalog_pb2
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
@@ -94,6 +96,23 @@ class RouterUnderTest:
 
 
 StartRouter = Callable[..., Awaitable[RouterUnderTest]]
+
+
+class RouterLog:
+    """The router's JSON lines on stderr, as the test reads them."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self._capsys = capsys
+        self.text = ""
+
+    def lines(self) -> list[dict[str, Any]]:
+        self.text += self._capsys.readouterr().err
+        found = [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
+        return [line for line in found if line.get("logger") == "router.requests"]
+
+    def of(self, request_id: str) -> dict[str, Any]:
+        [line] = [line for line in self.lines() if line["request_id"] == request_id]
+        return line
 
 
 async def cancel(task: asyncio.Task[None]) -> None:

@@ -143,9 +143,7 @@ async def test_an_oversized_body_gets_413_naming_the_limit(start_router: StartRo
 
     response = await router.http.post("/apps/double", json={"x": values})
     # Without a Content-Length (chunked), the limit is enforced while reading.
-    chunked = await router.http.post(
-        "/apps/double", content=_chunks([b'{"x": [', b"1," * 6_000, b"1]}"])
-    )
+    chunked = await router.http.post("/apps/double", content=_chunks([b'{"x": [', b"1," * 6_000, b"1]}"]))
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(
             oip_grpc.encode_infer_request("double", {"x": np.zeros(5_000)}), timeout=5

@@ -125,9 +125,7 @@ async def test_load_spreads_over_ready_replicas_by_outstanding_requests(start_ro
     first, second = await asyncio.gather(*(router.scaler.start_replica("slow:1") for _ in range(2)))
     await until_ready(router, "slow:1", 2)
 
-    responses = await asyncio.gather(
-        *(router.http.post("/apps/slow", json={"x": [1.0]}) for _ in range(8))
-    )
+    responses = await asyncio.gather(*(router.http.post("/apps/slow", json={"x": [1.0]}) for _ in range(8)))
 
     pids = [r.json()["pid"][0] for r in responses]
     # Least outstanding requests: eight at once land four and four (at least three each under load).
@@ -145,9 +143,7 @@ async def test_the_callers_deadline_bounds_the_hold(start_router: StartRouter) -
     started = time.monotonic()
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await router.inference.ModelInfer(request, timeout=0.5)
-    response = await router.http.post(
-        "/apps/double", json={"x": [1.0]}, headers={"Request-Timeout": "0.5"}
-    )
+    response = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"Request-Timeout": "0.5"})
 
     assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     assert response.status_code == 504

@@ -115,9 +115,7 @@ async def test_a_binary_answer_is_compressed_whole_and_its_header_length_counts_
 async def test_small_answers_and_callers_that_refuse_compression_get_plain_bodies(
     router: RouterUnderTest,
 ) -> None:
-    small = await router.http.post(
-        "/apps/double", json={"x": [1.0]}, headers={"Accept-Encoding": "gzip"}
-    )
+    small = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"Accept-Encoding": "gzip"})
     refused = await router.http.post(
         "/v2/models/double/infer", json=OIP_BODY, headers={"Accept-Encoding": "gzip;q=0, identity"}
     )

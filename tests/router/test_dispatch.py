@@ -11,9 +11,10 @@ import asyncio
 import pytest
 
 from router.channels import ChannelPool
-from router.dispatch import Dispatch, VersionQueue
+from router.dispatch import Dispatch
 from router.errors import ActivationError, DeadlineExceededError, HoldTimeoutError, QueueFullError
 from router.routing import Limits, Version
+from router.version_queue import VersionQueue
 from wire.signature import Signature, TensorSpec
 
 

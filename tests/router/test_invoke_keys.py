@@ -120,9 +120,7 @@ async def test_grpc_accepts_the_right_key(start_router: StartRouter) -> None:
 async def test_a_revoked_key_is_refused_as_soon_as_the_snapshot_drops_it(start_router: StartRouter) -> None:
     spare = "hk_spare-key-000"
     router = await start_router(snapshot=keyed_snapshot(double_keys=(DOUBLE_KEY, spare)))
-    assert (
-        await router.http.post("/apps/double", json=BODY, headers=_bearer(DOUBLE_KEY))
-    ).status_code == 200
+    assert (await router.http.post("/apps/double", json=BODY, headers=_bearer(DOUBLE_KEY))).status_code == 200
 
     await router.catalog.publish(keyed_snapshot(2, double_keys=(spare,)))
 

@@ -13,40 +13,17 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 import grpc
 import numpy as np
 import pytest
 
-from tests.router.harness import RouterUnderTest, StartRouter, routing_snapshot, wait_until
+from tests.router.harness import RouterLog, RouterUnderTest, StartRouter, routing_snapshot, wait_until
 from tests.router.standins import application
 from wire import oip_grpc
 
 GENERATED = re.compile(r"[0-9a-f]{16}")
 OIP_BODY = {"id": "oip-body-9", "inputs": [{"name": "x", "datatype": "FP64", "shape": [2], "data": [1, 2]}]}
-
-
-class RouterLog:
-    """The router's JSON lines on stderr, as the test reads them."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self._capsys = capsys
-        self.text = ""
-
-    def lines(self) -> list[dict[str, Any]]:
-        self.text += self._capsys.readouterr().err
-        found = [json.loads(line) for line in self.text.splitlines() if line.startswith("{")]
-        return [line for line in found if line.get("logger") == "router.requests"]
-
-    def of(self, request_id: str) -> dict[str, Any]:
-        [line] = [line for line in self.lines() if line["request_id"] == request_id]
-        return line
-
-
-@pytest.fixture
-def router_log(capsys: pytest.CaptureFixture[str]) -> RouterLog:
-    return RouterLog(capsys)
 
 
 def runtime_text(router: RouterUnderTest) -> str:
@@ -218,9 +195,7 @@ async def test_at_level_warning_only_failures_are_logged(
     router = await start_router(snapshot=routing, router_request_log_level="warning")
 
     ok = await router.http.post("/apps/double", json={"x": [1.0]}, headers={"X-Request-Id": "fine-1"})
-    unavailable = await router.http.post(
-        "/apps/later", json={"x": [1.0]}, headers={"X-Request-Id": "down-1"}
-    )
+    unavailable = await router.http.post("/apps/later", json={"x": [1.0]}, headers={"X-Request-Id": "down-1"})
 
     assert (ok.status_code, unavailable.status_code) == (200, 503)
     assert [line["request_id"] for line in router_log.lines()] == ["down-1"]

@@ -1,0 +1,104 @@
+"""The bodies the HTTP edge reads and writes: Open Inference Protocol JSON (with the binary tensor data
+extension) and the plain form, and the OIP model metadata document.
+
+The binary extension puts raw tensor bytes after a JSON header whose length is the
+`Inference-Header-Content-Length` header, both ways (see `wire.oip_binary`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from router.errors import InvalidInputError
+from router.invocation import Inputs
+from wire import oip_binary, oip_json, plain_form
+from wire.signature import Signature, TensorSpec
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+
+
+@dataclass(frozen=True)
+class Form:
+    """How one kind of invoke body is read (given the signature) and its answer written."""
+
+    decode: Callable[[Request, bytes, Signature], Inputs]
+    encode: Callable[[str, Mapping[str, np.ndarray], Inputs, str], Response]
+    """(application, outputs, inputs, version asked for) -> the answer."""
+
+
+def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
+
+
+def decode_oip(request: Request, body: bytes, signature: Signature) -> Inputs:
+    binary: bytes | None = None
+    header_length = request.headers.get(HEADER_LENGTH)
+    if header_length is not None:
+        if not header_length.isdigit() or int(header_length) > len(body):
+            raise InvalidInputError(
+                f"{HEADER_LENGTH} header {header_length!r} is not a length within the {len(body)}-byte body"
+            )
+        body, binary = body[: int(header_length)], body[int(header_length) :]
+    parsed = parse_json(body, "the JSON header" if binary is not None else "request body")
+    arrays, body_id = oip_json.decode_json_request(parsed, binary=binary)
+    return Inputs(arrays, body_id, oip_json.decode_json_outputs(parsed))
+
+
+def encode_oip(application: str, outputs: Mapping[str, np.ndarray], inputs: Inputs, version: str) -> Response:
+    binary = [name for name in outputs if inputs.outputs.is_binary(name)]
+    if not binary:
+        return json_response(
+            oip_json.encode_json_response(
+                application, outputs, request_id=inputs.request_id, model_version=version
+            )
+        )
+    header, data = oip_binary.encode_binary_response(
+        application, outputs, binary, request_id=inputs.request_id, model_version=version
+    )
+    head = orjson.dumps(header)
+    return Response(
+        head + data, media_type="application/octet-stream", headers={HEADER_LENGTH: str(len(head))}
+    )
+
+
+def decode_plain(request: Request, body: bytes, signature: Signature) -> Inputs:
+    return Inputs(plain_form.decode_plain_request(parse_json(body, "request body"), signature))
+
+
+def encode_plain(
+    application: str, outputs: Mapping[str, np.ndarray], inputs: Inputs, version: str
+) -> Response:
+    return json_response(plain_form.encode_plain_response(outputs))
+
+
+OIP = Form(decode_oip, encode_oip)
+PLAIN = Form(decode_plain, encode_plain)
+
+
+def metadata(application: str, signature: Signature, versions: list[str]) -> dict[str, Any]:
+    """Open Inference Protocol model metadata of an application (`versions`: see `check_version`)."""
+
+    def tensor(spec: TensorSpec) -> dict[str, Any]:
+        return {"name": spec.name, "datatype": spec.datatype, "shape": list(spec.shape)}
+
+    return {
+        "name": application,
+        "versions": versions,
+        "platform": "hydro",
+        "inputs": [tensor(spec) for spec in signature.inputs],
+        "outputs": [tensor(spec) for spec in signature.outputs],
+    }
