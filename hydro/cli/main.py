@@ -21,7 +21,7 @@ from hydro.cli.monitor import monitor
 from hydro.cli.services import control_plane, router, scaler, sonar, up
 from hydro.errors import HydroClientError, HydroConnectionError, HydroError
 from hydro.settings import Settings
-from servicekit.settings import SettingsError
+from servicekit.settings import SettingsError, load
 
 _URL_VARIABLES = "HYDRO_CONTROL_PLANE_URL and HYDRO_ROUTER_URL"
 
@@ -48,7 +48,7 @@ def _reason(exc: HydroError) -> str:
     if isinstance(exc, HydroClientError) and exc.status == 401 and "invoke key" in message:
         return f"{message} (pass --key, or set HYDRO_INVOKE_KEY)"
     if isinstance(exc, HydroClientError) and exc.status == 401:
-        return f"{message} (the token comes from HYDRO_TOKEN, else the file {Settings().token_file})"
+        return f"{message} (the token comes from HYDRO_TOKEN, else the file {load(Settings).token_file})"
     return message
 
 
