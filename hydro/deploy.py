@@ -15,9 +15,10 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from hydro.client import Accepted, Application, HydroClient, ModelVersion, Variant
+from hydro.client import HydroClient
 from hydro.errors import DeployError, HydroClientError, HydroConnectionError
 from hydro.package import pack
+from hydro.resources import Accepted, Application, ModelVersion, Variant
 
 EXAMPLE_VALUES: dict[str, Any] = {"BOOL": True, "BYTES": "text", "FP16": 1.0, "FP32": 1.0, "FP64": 1.0}
 

@@ -1,9 +1,10 @@
 """`hydro up`: the control plane, the scaler, Sonar and the router in one process and one event loop.
 
-Each service is its own `serve(Settings(), started=event)` coroutine, imported here lazily (the
+Each service is its own `serve(settings, started=event)` coroutine, imported here lazily (the
 launcher is the only place that imports the services). They read the same `HYDRO_*` variables,
-so one environment configures them all. Ctrl-C or SIGTERM cancels them in reverse order, and the
-scaler stops the replicas it started (Docker containers too, unless HYDRO_SCALER_KEEP_CONTAINERS=true).
+so one environment configures them all; every service's settings are read before any starts.
+Ctrl-C or SIGTERM cancels them in reverse order, and the scaler stops the replicas it started (Docker
+containers too, unless HYDRO_SCALER_KEEP_CONTAINERS=true).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hydro.client import HydroClient
 from hydro.deploy import deploy, show_invoke
 from hydro.errors import HydroError
 from hydro.settings import Settings
+from servicekit.settings import load
 
 log = logging.getLogger(__name__)
 
@@ -41,60 +43,79 @@ class Service:
     serve: Serve
 
 
-def _control_plane(started: asyncio.Event) -> Coroutine[Any, Any, None]:
+def _control_plane() -> Serve:
     from control_plane.server import serve
     from control_plane.settings import Settings as ControlPlaneSettings
 
-    return serve(ControlPlaneSettings(), started=started)
+    settings = load(ControlPlaneSettings)
+    return lambda started: serve(settings, started=started)
 
 
-def _scaler(started: asyncio.Event) -> Coroutine[Any, Any, None]:
+def _scaler() -> Serve:
     from scaler.server import serve
     from scaler.settings import Settings as ScalerSettings
 
-    return serve(ScalerSettings(), started=started)
+    settings = load(ScalerSettings)
+    return lambda started: serve(settings, started=started)
 
 
-def _sonar(started: asyncio.Event) -> Coroutine[Any, Any, None]:
+def _sonar() -> Serve:
     from sonar.server import serve
     from sonar.settings import Settings as SonarSettings
 
-    return serve(SonarSettings(), started=started)
+    settings = load(SonarSettings)
+    return lambda started: serve(settings, started=started)
 
 
-def _router(started: asyncio.Event) -> Coroutine[Any, Any, None]:
+def _router() -> Serve:
     from router.server import serve
     from router.settings import Settings as RouterSettings
 
-    return serve(RouterSettings(), started=started)
+    settings = load(RouterSettings)
+    return lambda started: serve(settings, started=started)
 
 
 # Start order: the catalog first, the data plane last (so it stops first: the router hands its last
-# samples to Sonar before Sonar writes what it holds). Each is imported only when it starts.
-SERVICES = (
-    Service("control plane", _control_plane),
-    Service("scaler", _scaler),
-    Service("sonar", _sonar),
-    Service("router", _router),
+# samples to Sonar before Sonar writes what it holds). Each is imported only when `hydro up` runs.
+SERVICES: tuple[tuple[str, Callable[[], Serve]], ...] = (
+    ("control plane", _control_plane),
+    ("scaler", _scaler),
+    ("sonar", _sonar),
+    ("router", _router),
 )
 
 
-def run(*, example: bool, console: Console, log_level: str = "INFO") -> None:
-    """Run the platform until Ctrl-C or SIGTERM; raise HydroError if a service cannot start or dies."""
-    derive_addresses(os.environ, Settings())
+def prepare(environ: MutableMapping[str, str]) -> tuple[Settings, list[Service]]:
+    """Read every service's settings before any starts, so that a bad HYDRO_* variable stops `hydro up`
+    with one line (SettingsError) instead of leaving half a platform running."""
+    settings = load(Settings)
+    derive_addresses(environ, settings)
     # One process owns the whole platform: on Ctrl-C nothing it started keeps running (a lone scaler
     # leaves its containers for the next one to adopt).
-    os.environ.setdefault("HYDRO_SCALER_KEEP_CONTAINERS", "false")
+    environ.setdefault("HYDRO_SCALER_KEEP_CONTAINERS", "false")
+    platform = []
+    for name, build in SERVICES:
+        try:
+            platform.append(Service(name, build()))
+        except ImportError as exc:
+            raise HydroError(f"the {name} cannot be imported: {exc}") from exc
+    return settings, platform
+
+
+def run(*, example: bool, console: Console, log_level: str = "INFO") -> None:
+    """Run the platform until Ctrl-C or SIGTERM; raise HydroError if a service cannot start or dies,
+    SettingsError if a HYDRO_* variable is not usable."""
+    settings, platform = prepare(os.environ)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the example's deploy calls, one line each
     try:
-        asyncio.run(_main(example=example, console=console))
+        asyncio.run(_main(settings, platform, example=example, console=console))
     except KeyboardInterrupt:
         pass
     console.print("Hydro stopped")
 
 
-async def _main(*, example: bool, console: Console) -> None:
+async def _main(settings: Settings, platform: list[Service], *, example: bool, console: Console) -> None:
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -103,7 +124,7 @@ async def _main(*, example: bool, console: Console) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, task.cancel)
     try:
-        await run_platform(Settings(), list(SERVICES), example=example, console=console)
+        await run_platform(settings, platform, example=example, console=console)
     except asyncio.CancelledError:
         pass
 
@@ -117,11 +138,7 @@ async def run_platform(
     try:
         for service in platform:
             started = asyncio.Event()
-            try:
-                coroutine = service.serve(started)
-            except ImportError as exc:
-                raise HydroError(f"the {service.name} cannot be imported: {exc}") from exc
-            task = asyncio.create_task(coroutine, name=service.name)
+            task = asyncio.create_task(service.serve(started), name=service.name)
             tasks[task] = service.name
             await _until_started(service.name, task, started)
         announce(settings, console)

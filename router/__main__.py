@@ -1,4 +1,7 @@
-"""`python -m router`: run the router alone, configured by HYDRO_* variables, until SIGINT or SIGTERM."""
+"""`python -m router`: run the router alone, configured by HYDRO_* variables, until SIGINT or SIGTERM.
+
+A bad HYDRO_* variable exits 2 with one line naming it (see `servicekit.serving.run_service`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from servicekit.serving import run_service
 
 
 def main() -> None:
-    run_service("router", lambda: serve(Settings()))
+    run_service("router", Settings, serve)
 
 
 if __name__ == "__main__":

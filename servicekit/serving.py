@@ -1,4 +1,5 @@
-"""Plumbing every service's process shares: its listening socket, its uvicorn server, its `__main__`.
+"""Plumbing every service's process shares: its listening socket, its uvicorn server, its `__main__`
+(settings read once, signals, one-line exits).
 
 Shared here because the services never import one another. The runtime (which ships `protos/` in
 every model image) does not import this module, so uvicorn is not needed inside the image.
@@ -13,11 +14,16 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import uvicorn
+from pydantic_settings import BaseSettings
+
+from servicekit.settings import SettingsError, load
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+ServiceConfig = TypeVar("ServiceConfig", bound=BaseSettings)
 
 
 def listen_tcp(host: str, port: int, what: str) -> socket.socket:
@@ -46,15 +52,22 @@ class CancellableServer(uvicorn.Server):
         yield
 
 
-def run_service(name: str, serve: Callable[[], Coroutine[Any, Any, None]]) -> None:
+def run_service(
+    name: str, settings: type[ServiceConfig], serve: Callable[[ServiceConfig], Coroutine[Any, Any, None]]
+) -> None:
     """Run one service until SIGINT or SIGTERM, then stop it gracefully (the `python -m` entry).
 
-    A port that cannot be bound exits 1 with one line naming it.
+    `settings` is read from the HYDRO_* variables first: a bad one exits 2, a port that cannot be bound
+    exits 1, each with one line on stderr naming it (`scaler: HYDRO_RUNTIME='swarm': Input should be ...`).
     """
+    try:
+        loaded = load(settings)
+    except SettingsError as exc:
+        _exit(name, exc, code=2)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
 
     async def main() -> None:
-        task = asyncio.create_task(serve())
+        task = asyncio.create_task(serve(loaded))
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, task.cancel)
@@ -63,6 +76,12 @@ def run_service(name: str, serve: Callable[[], Coroutine[Any, Any, None]]) -> No
 
     try:
         asyncio.run(main())
+    except SettingsError as exc:  # a setting read while starting
+        _exit(name, exc, code=2)
     except OSError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
-        sys.exit(1)
+        _exit(name, exc, code=1)
+
+
+def _exit(name: str, exc: Exception, *, code: int) -> NoReturn:
+    print(f"{name}: {exc}", file=sys.stderr)
+    sys.exit(code)

@@ -1,4 +1,7 @@
-"""`python -m sonar`: run Sonar alone, configured by HYDRO_* variables, until SIGINT or SIGTERM."""
+"""`python -m sonar`: run Sonar alone, configured by HYDRO_* variables, until SIGINT or SIGTERM.
+
+A bad HYDRO_* variable exits 2 with one line naming it (see `servicekit.serving.run_service`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from sonar.settings import Settings
 
 
 def main() -> None:
-    run_service("sonar", lambda: serve(Settings()))
+    run_service("sonar", Settings, serve)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,12 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.cli.conftest import ADMIN_TOKEN, ControlPlane, copy_example
 
@@ -44,6 +46,20 @@ class SonarWorker:
         assert response.status_code == 200, response.text
 
 
+@pytest.fixture
+def sonar_worker(control_plane: ControlPlane) -> Iterator[Callable[..., SonarWorker]]:
+    """Stand-in Sonar workers against the control plane, their HTTP connections closed afterwards."""
+    workers: list[SonarWorker] = []
+
+    def start(name: str = "sonar-cli-test") -> SonarWorker:
+        workers.append(SonarWorker(control_plane, name))
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.http.close()
+
+
 def _error(result: Any) -> str:
     assert result.exit_code == 1, result.output
     (line,) = result.stderr.strip().splitlines()
@@ -59,7 +75,7 @@ def _report_id(output: str) -> str:
 
 
 def test_a_model_owner_schedules_runs_and_reads_drift_reports(
-    hydro: Any, control_plane: ControlPlane, tmp_path: Path
+    hydro: Any, control_plane: ControlPlane, tmp_path: Path, sonar_worker: Callable[..., SonarWorker]
 ) -> None:
     folder, model = copy_example("fraud-detector", tmp_path)
     assert hydro("deploy", str(folder), "--app", model).exit_code == 0
@@ -98,7 +114,7 @@ def test_a_model_owner_schedules_runs_and_reads_drift_reports(
     listed = hydro("drift", "list", version)
     assert listed.exit_code == 0 and report_id in listed.stdout and "pending" in listed.stdout
 
-    worker = SonarWorker(control_plane)
+    worker = sonar_worker()
     job = worker.claim()
     assert job is not None and job["id"] == report_id
     assert job["training_data"]["path"] == "data/train.csv"
@@ -121,13 +137,13 @@ def test_a_model_owner_schedules_runs_and_reads_drift_reports(
 
 
 def test_drift_run_waits_for_a_worker_and_bad_input_gets_one_line(
-    hydro: Any, control_plane: ControlPlane, tmp_path: Path
+    hydro: Any, control_plane: ControlPlane, tmp_path: Path, sonar_worker: Callable[..., SonarWorker]
 ) -> None:
     folder, model = copy_example("fraud-detector", tmp_path)
     assert hydro("deploy", str(folder), "--app", model).exit_code == 0
     version = f"{model}:1"
 
-    worker = SonarWorker(control_plane, name="sonar-waiting")
+    worker = sonar_worker("sonar-waiting")
     done = threading.Event()
 
     def work() -> None:

@@ -42,22 +42,24 @@ class Up:
         self.env.update({f"HYDRO_{name}": str(free_port()) for name in PORTS})
         self.env.update(HYDRO_HOME=str(home), PYTHONUNBUFFERED="1", **env)
         self.stderr_path = home.parent / f"{home.name}-stderr.log"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "hydro", "up", *args],
-            cwd=REPO_ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=open(self.stderr_path, "wb"),  # noqa: SIM115 - closed with the process
-            text=True,
-        )
+        with open(self.stderr_path, "wb") as stderr:  # the child keeps its own copy
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "hydro", "up", *args],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.stdout: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line.rstrip("\n"))
+        with self.process.stdout:  # closed here, at the end of the output, not left to the collector
+            for line in self.process.stdout:
+                self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
 
     def wait_for(self, text: str, timeout: float) -> None:

@@ -1,0 +1,258 @@
+"""What the control plane's REST API talks about, as typed values: models and their versions,
+applications and their variants, invoke keys, drift schedules and reports; and the parsers that read
+each from its JSON answer (lenient about absent optional fields, strict about the identifying ones).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+VERSION_STATUSES = ("pending", "building", "released", "failed")
+
+
+@dataclass(frozen=True)
+class InvokeKey:
+    """An application's invoke key; `key` is set only in the answer that created it."""
+
+    id: str
+    prefix: str
+    application: str
+    created_at: str | None = None
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to an upload: the version number the control plane gave the package."""
+
+    model: str
+    version: int
+    status: str
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    versions: int
+    latest_version: int | None
+    latest_status: str | None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    status: str
+    image: str | None = None
+    digest: str | None = None
+    error: str | None = None
+    signature: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}:{self.version}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("released", "failed")
+
+
+@dataclass(frozen=True)
+class Replicas:
+    ready: int
+    desired: int
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One weighted model version of a stage; `replicas` only in answers (None: scaler not reachable)."""
+
+    model: str
+    version: int
+    weight: int = 100
+    deployment_config: str = "default"
+    replicas: Replicas | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "version": self.version,
+            "weight": self.weight,
+            "deployment_config": self.deployment_config,
+        }
+
+
+@dataclass(frozen=True)
+class Application:
+    name: str
+    stages: tuple[tuple[Variant, ...], ...]
+    sampling_rate: float = 1.0
+    require_invoke_key: bool = False
+    invoke_urls: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MonitoringSchedule:
+    """When Sonar computes a version's drift reports: a cron expression (UTC) and a window length."""
+
+    model: str
+    version: int
+    cron: str
+    window: str
+    window_s: int
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    """Per-method thresholds (numbers) and `correction` (benjamini-hochberg, bonferroni or none)."""
+    enabled: bool = True
+    max_catch_up: int = 24
+    next_run_at: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """A drift report of a version over [window_start, window_end); summary and features once done."""
+
+    id: str
+    model: str
+    version: int
+    window_start: str
+    window_end: str
+    trigger: str
+    status: str
+    summary: dict[str, Any] | None = None
+    features: list[dict[str, Any]] | None = None
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    worker: str | None = None
+    html_url: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.model}:{self.version}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed")
+
+
+def items_of(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The list in an answer `{"<key>": [...]}`."""
+    items = body.get(key, [])
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def parse_accepted(body: Mapping[str, Any]) -> Accepted:
+    return Accepted(model=str(body["model"]), version=int(body["version"]), status=str(body["status"]))
+
+
+def parse_model_summary(body: Mapping[str, Any]) -> ModelSummary:
+    return ModelSummary(
+        name=str(body["name"]),
+        versions=int(body.get("versions") or 0),
+        latest_version=body.get("latest_version"),
+        latest_status=body.get("latest_status"),
+    )
+
+
+def parse_invoke_key(body: Mapping[str, Any]) -> InvokeKey:
+    key = body.get("key")
+    return InvokeKey(
+        id=str(body["id"]),
+        prefix=str(body.get("prefix", "")),
+        application=str(body.get("application", "")),
+        created_at=body.get("created_at"),
+        key=key if isinstance(key, str) else None,
+    )
+
+
+def parse_schedule(body: Mapping[str, Any]) -> MonitoringSchedule:
+    return MonitoringSchedule(
+        model=str(body["model"]),
+        version=int(body["version"]),
+        cron=str(body["cron"]),
+        window=str(body["window"]),
+        window_s=int(body["window_s"]),
+        thresholds=dict(body.get("thresholds") or {}),
+        enabled=bool(body.get("enabled", True)),
+        max_catch_up=int(body.get("max_catch_up", 24)),
+        next_run_at=body.get("next_run_at"),
+    )
+
+
+def parse_drift_report(body: Mapping[str, Any]) -> DriftReport:
+    summary = body.get("summary")
+    return DriftReport(
+        id=str(body["id"]),
+        model=str(body["model"]),
+        version=int(body["version"]),
+        window_start=str(body["window_start"]),
+        window_end=str(body["window_end"]),
+        trigger=str(body.get("trigger", "")),
+        status=str(body["status"]),
+        summary=dict(summary) if isinstance(summary, Mapping) else None,
+        features=_features(body.get("features")),
+        thresholds=dict(body.get("thresholds") or {}),
+        error=body.get("error"),
+        worker=body.get("worker"),
+        html_url=body.get("html_url"),
+        created_at=body.get("created_at"),
+        finished_at=body.get("finished_at"),
+    )
+
+
+def _features(value: Any) -> list[dict[str, Any]] | None:
+    """Per-feature results as a list of objects (an object keyed by feature name becomes one)."""
+    if isinstance(value, Mapping):
+        return [
+            {"name": name, **result} if isinstance(result, Mapping) else {"name": name, "result": result}
+            for name, result in value.items()
+        ]
+    if isinstance(value, list):
+        return [item if isinstance(item, dict) else {"result": item} for item in value]
+    return None
+
+
+def parse_version(body: Mapping[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        model=str(body["model"]),
+        version=int(body["version"]),
+        status=str(body["status"]),
+        image=body.get("image"),
+        digest=body.get("digest"),
+        error=body.get("error"),
+        signature=dict(body.get("signature") or {}),
+        created_at=body.get("created_at"),
+    )
+
+
+def parse_application(body: Mapping[str, Any], name: str) -> Application:
+    stages = []
+    for stage in body.get("stages") or []:
+        variants = []
+        for v in stage.get("variants") or []:
+            replicas = v.get("replicas")
+            variants.append(
+                Variant(
+                    model=str(v["model"]),
+                    version=int(v["version"]),
+                    weight=int(v.get("weight", 100)),
+                    deployment_config=str(v.get("deployment_config") or "default"),
+                    replicas=None
+                    if not isinstance(replicas, Mapping)
+                    else Replicas(
+                        ready=int(replicas.get("ready", 0)), desired=int(replicas.get("desired", 0))
+                    ),
+                )
+            )
+        stages.append(tuple(variants))
+    return Application(
+        name=str(body.get("name") or name),
+        stages=tuple(stages),
+        sampling_rate=float(body.get("sampling_rate", 1.0)),
+        require_invoke_key=bool(body.get("require_invoke_key", False)),
+        invoke_urls={str(k): str(v) for k, v in (body.get("invoke_urls") or {}).items()},
+    )
