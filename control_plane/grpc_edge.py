@@ -11,7 +11,7 @@ import grpc
 
 from control_plane.catalog import Catalog
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-from servicekit.addresses import host_port
+from wire.addresses import host_port
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from router.sampler import Sampler
 from router.scaler_client import ScalerClient
 from router.settings import Settings
 from servicekit.serving import CancellableServer, listen_tcp
+from wire.addresses import host_port
 from wire.gc_tuning import tune_for_serving
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(  # type: ignore[no-untyped-call]
             InferenceEdge(plane, retry_after_s=settings.router_retry_after_s), grpc_server
         )
-        grpc_address = _address(settings.bind_host, settings.router_grpc_port)
+        grpc_address = host_port(settings.bind_host, settings.router_grpc_port)
         try:
             grpc_server.add_insecure_port(grpc_address)
         except RuntimeError as exc:
@@ -157,9 +158,3 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             await pool.close()
             listener.close()
             log.info("router %s stopped", settings.router_id)
-
-
-def _address(host: str, port: int) -> str:
-    if ":" in host and not host.startswith("["):
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"

@@ -26,6 +26,7 @@ from runtime.grpc_edge import InferenceService, RuntimeInfoService
 from runtime.loader import load_model
 from runtime.manifest import load_manifest
 from runtime.settings import Settings
+from wire.addresses import host_port
 from wire.gc_tuning import tune_for_serving
 
 log = logging.getLogger(__name__)
@@ -39,12 +40,6 @@ _GRPC_OPTIONS = [
     # Fail loudly when the port is taken instead of silently sharing it with another process.
     ("grpc.so_reuseport", 0),
 ]
-
-
-def _address(host: str, port: int) -> str:
-    if ":" in host and not host.startswith("["):
-        return f"[{host}]:{port}"
-    return f"{host}:{port}"
 
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
@@ -68,7 +63,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
     server = grpc.aio.server(options=_GRPC_OPTIONS)
     pb_grpc.add_GRPCInferenceServiceServicer_to_server(service, server)  # type: ignore[no-untyped-call]
     runtime_pb2_grpc.add_RuntimeInfoServicer_to_server(RuntimeInfoService(service.stats), server)  # type: ignore[no-untyped-call]
-    address = _address(settings.host, settings.port)
+    address = host_port(settings.host, settings.port)
     try:
         port = server.add_insecure_port(address)
     except RuntimeError as exc:
@@ -78,7 +73,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
         "serving model %s version %d on %s (live; loading %s)",
         manifest.name,
         manifest.version,
-        _address(settings.host, port),
+        host_port(settings.host, port),
         manifest.entrypoint,
     )
     if started is not None:

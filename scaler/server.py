@@ -23,8 +23,8 @@ from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
 from scaler.settings import Settings
-from servicekit.addresses import host_port
 from servicekit.serving import CancellableServer, listen_tcp
+from wire.addresses import host_port
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""`host:port` for a host that may be an IPv6 literal (written `[::1]:9091`, as gRPC and URLs want it)."""
+"""`host:port` for a host that may be an IPv6 literal (written `[::1]:9091`, as gRPC and URLs want it).
+
+In `wire/` because the runtime, which may import nothing else, listens the same way as the services.
+"""
 
 from __future__ import annotations
 
