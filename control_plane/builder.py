@@ -25,10 +25,10 @@ from control_plane.catalog import Catalog
 from control_plane.docker_build import BuildLog, ImageSpec
 from control_plane.errors import BuildError, HydroError
 from control_plane.metrics import Metrics
-from control_plane.object_store import package_key
 from control_plane.settings import Settings
 from control_plane.tables import VersionStatus
 from control_plane.versions import VersionRef
+from servicekit.object_keys import package_key
 from servicekit.object_store import ObjectStore, ObjectStoreError
 
 logger = logging.getLogger(__name__)

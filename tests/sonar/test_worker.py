@@ -17,9 +17,9 @@ import httpx
 import numpy as np
 import pytest
 
+from servicekit.object_keys import profile_key
 from servicekit.object_store import ObjectStore, open_object_store
 from sonar.jobs import DriftJob
-from sonar.reference import profile_key
 from sonar.settings import SonarSettings
 from sonar.worker import ControlPlane as DriftControlPlane
 from sonar.worker import LeaseLost, compute, run_drift_worker
