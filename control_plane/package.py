@@ -49,7 +49,7 @@ def inspect(archive: Path, workdir: Path, expected_name: str, limits: Limits) ->
     unpacked.mkdir(parents=True)
     unpack(archive, unpacked, limits)
     root = find_root(unpacked)
-    return Package(root=root, manifest=read_manifest(root, expected_name))
+    return Package(root=root, manifest=read_hydro_yaml(root, expected_name))
 
 
 def unpack(archive: Path, dest: Path, limits: Limits) -> None:
@@ -92,7 +92,7 @@ def find_root(unpacked: Path) -> Path:
     )
 
 
-def read_manifest(root: Path, expected_name: str) -> dict[str, Any]:
+def read_hydro_yaml(root: Path, expected_name: str) -> dict[str, Any]:
     """Parse and validate `root/hydro.yaml` into the fields of hydro.json (all but `version`)."""
     try:
         data = yaml.safe_load((root / MANIFEST_YAML).read_text(encoding="utf-8"))
