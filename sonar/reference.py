@@ -1,7 +1,8 @@
 """The reference of a model version: which fields Sonar profiles, and how the training data looks.
 
 A reference is built once per version, from the ``training_data`` file (CSV or Parquet, or a folder of
-them) inside the version's package, and stored in the object store next to nothing else:
+them) inside the version's package (read in place by ``wire.package``, with its checks and limits), and
+stored in the object store next to nothing else (keys from ``servicekit.object_keys``):
 
 - ``profiles/{model}/{version}/profile.json``: the features (name, role, kind or why skipped) and the
   reference profile of every feature the training data holds (:mod:`sonar.profile`);
