@@ -182,6 +182,11 @@ def read_manifest(model_dir: Path) -> Manifest:
     return Manifest.from_json(text)
 
 
+def write_manifest(model_dir: Path, manifest: Manifest) -> None:
+    """Write `model_dir/hydro.json`."""
+    (model_dir / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
 def _required(data: dict[str, Any], key: str, kind: type[Any]) -> Any:
     if key not in data or data[key] is None:
         raise PackageError(f"{MANIFEST_FILE}: missing required key {key!r}")
@@ -211,7 +216,7 @@ def _kind_name(kind: type[Any]) -> str:
 
 def pack(root: Path, manifest: Manifest, out: Path) -> None:
     """Write `manifest` as `root/hydro.json`, then pack the folder's contents (at the archive root)."""
-    (root / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_manifest(root, manifest)
     with tarfile.open(out, mode="w:gz", compresslevel=6) as tar:
         for path in sorted(root.rglob("*")):
             tar.add(path, arcname=path.relative_to(root).as_posix(), recursive=False, filter=owned_by_root)
