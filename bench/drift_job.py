@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from servicekit.object_keys import sample_part_key
 from servicekit.object_store import open_object_store
 from sonar.jobs import DriftJob, compare, read_window
 from sonar.reference import build_reference, features_from_signature
@@ -70,7 +71,8 @@ async def main() -> None:
             }
             out = io.BytesIO()
             pq.write_table(pa.table(columns), out)
-            await store.put(f"samples/bench/1/date=2026-11-20/hour=10/part-{part}.parquet", out.getvalue())
+            first_ms = int(START.timestamp() * 1000) + part
+            await store.put(sample_part_key("bench", 1, first_ms, f"{part:04d}"), out.getvalue())
         job = DriftJob.from_claim(
             {
                 "id": "bench",

@@ -28,11 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.catalog import Catalog
 from control_plane.db import insert_ignore
 from control_plane.drift_reports import get as get_report
-from control_plane.drift_reports import html_key, new_id
+from control_plane.drift_reports import new_id
 from control_plane.errors import Conflict, NotFound
 from control_plane.metrics import Metrics
 from control_plane.monitoring import MAX_COUNTED_SKIPS, due_windows
-from control_plane.object_store import package_key
 from control_plane.tables import (
     DriftReport,
     ModelVersion,
@@ -42,6 +41,7 @@ from control_plane.tables import (
 )
 from control_plane.timestamps import iso, iso_or_none
 from control_plane.validation import parse
+from servicekit.object_keys import drift_report_key, package_key
 from servicekit.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ async def complete(
     spec = parse(CompleteSpec, body, f"completion of drift report {report_id!r}")
     async with catalog.sessions() as session, session.begin():
         version = await _hold(session, report_id, spec.worker)
-        key = html_key(version.model_name, version.version, report_id)
+        key = drift_report_key(version.model_name, version.version, report_id)
         await store.put(key, spec.html.encode())
         await session.execute(
             update(DriftReport)

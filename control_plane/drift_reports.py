@@ -33,10 +33,6 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def html_key(model: str, version: int, report_id: str) -> str:
-    return f"reports/{model}/{version}/{report_id}.html"
-
-
 class RunSpec(BaseModel):
     """The body of `POST .../drift-reports`: `since` (a duration back from now) or `start` and `end`."""
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 
 from servicekit.settings import Runtime, ServiceSettings
+from wire.package import DEFAULT_MAX_MEMBERS, DEFAULT_MAX_UNPACKED_BYTES
 
 MIB = 1024 * 1024
 
@@ -64,9 +65,13 @@ class Settings(ServiceSettings):
         default=512 * MIB, gt=0, description="Largest accepted upload (the compressed tar.gz), in bytes."
     )
     max_unpacked_bytes: int = Field(
-        default=2048 * MIB, gt=0, description="Largest total size of the files inside a package, in bytes."
+        default=DEFAULT_MAX_UNPACKED_BYTES,
+        gt=0,
+        description="Largest total size of the files inside a package, in bytes.",
     )
-    max_package_members: int = Field(default=20_000, gt=0, description="Most files and folders in a package.")
+    max_package_members: int = Field(
+        default=DEFAULT_MAX_MEMBERS, gt=0, description="Most files and folders in a package."
+    )
     build_concurrency: int = Field(
         default=2, ge=1, description="How many versions are built at the same time."
     )

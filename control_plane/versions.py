@@ -26,9 +26,9 @@ from control_plane.catalog import Catalog
 from control_plane.db import insert_ignore
 from control_plane.errors import Conflict, NotFound, PackageError, PackageTooLarge
 from control_plane.names import check_name
-from control_plane.object_store import package_key
 from control_plane.tables import Model, ModelVersion, VersionStatus
 from control_plane.timestamps import iso, utcnow
+from servicekit.object_keys import package_key
 from servicekit.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)

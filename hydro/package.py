@@ -1,8 +1,10 @@
 """Pack a model folder into the tar.gz the control plane takes, in memory.
 
-Members are relative paths under the folder, sorted, owned by root. `__pycache__`, `.git` and `.venv`
-folders and `*.pyc` files are left out. A symlink whose target lies inside the folder is stored as the
-file (or folder) it points to; one pointing outside, or nowhere, is refused.
+Members are relative paths under the folder, sorted, owned by root as in stored packages
+(`wire.package.owned_by_root`). `__pycache__`, `.git` and `.venv` folders and `*.pyc` files are left
+out. A symlink whose target lies inside the folder is stored as the file (or folder) it points to; one
+pointing outside, or nowhere, is refused. Only `hydro.yaml`'s name is read here: the control plane
+validates the rest.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from typing import Any
 import yaml
 
 from hydro.errors import PackageError
+from wire.package import SOURCE_MANIFEST_FILE as MANIFEST
+from wire.package import owned_by_root
 
-MANIFEST = "hydro.yaml"
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".venv"})
 SKIPPED_SUFFIXES = (".pyc",)
 
@@ -33,7 +36,7 @@ class Package:
     data: bytes
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
+def read_hydro_yaml(folder: Path) -> dict[str, Any]:
     """Parse `folder/hydro.yaml`; raise PackageError unless it is a mapping with a non-empty `name`."""
     path = folder / MANIFEST
     if not folder.is_dir():
@@ -61,15 +64,13 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 def pack(folder: Path | str) -> Package:
     """Read hydro.yaml and pack the folder; raise PackageError naming the problem."""
     root = Path(folder).expanduser().absolute()
-    manifest = read_manifest(root)
+    manifest = read_hydro_yaml(root)
     real_root = root.resolve()
     files: list[str] = []
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
         for real, arcname in _walk(root, real_root, "", (real_root,)):
-            info = tar.gettarinfo(str(real), arcname=arcname)
-            info.uid = info.gid = 0
-            info.uname = info.gname = "root"
+            info = owned_by_root(tar.gettarinfo(str(real), arcname=arcname))
             if info.isdir():
                 tar.addfile(info)
             else:

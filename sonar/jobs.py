@@ -21,7 +21,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from servicekit.object_keys import samples_day_prefix, samples_hour_prefix
 from servicekit.object_store import ObjectStore
 from sonar.drift import DEFAULT_THRESHOLDS, DriftConfig, detect_drift
 from sonar.drift_report import DriftReport
@@ -125,19 +126,18 @@ def parse_time(value: Any, name: str) -> datetime:
 def partition_prefixes(model: str, version: int, start: datetime, end: datetime) -> list[str]:
     """The key prefixes whose partitions can hold rows of ``[start, end)``: one per hour, or one per date
     when the window covers all 24 hours of it."""
-    base = f"samples/{model}/{version}/"
     hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     end = end.astimezone(UTC)
-    hours_by_date: dict[str, list[int]] = {}
+    hours_by_day: dict[date, list[datetime]] = {}
     while hour < end:
-        hours_by_date.setdefault(hour.strftime("%Y-%m-%d"), []).append(hour.hour)
+        hours_by_day.setdefault(hour.date(), []).append(hour)
         hour += timedelta(hours=1)
     prefixes = []
-    for date, hours in hours_by_date.items():
+    for day, hours in hours_by_day.items():
         if len(hours) == 24:
-            prefixes.append(f"{base}date={date}/")
+            prefixes.append(samples_day_prefix(model, version, day))
         else:
-            prefixes.extend(f"{base}date={date}/hour={h:02d}/" for h in hours)
+            prefixes.extend(samples_hour_prefix(model, version, h) for h in hours)
     return prefixes
 
 

@@ -8,10 +8,11 @@ and `first_record_unix_ms` is the earliest record time in it (so a listing sorts
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from servicekit.object_keys import sample_part_key
 
 MS_PER_HOUR = 3_600_000
 COMPRESSION = "zstd"
@@ -22,16 +23,9 @@ def hour_of(time_unix_ms: int) -> int:
     return time_unix_ms // MS_PER_HOUR
 
 
-def partition_prefix(model: str, version: int, hour: int) -> str:
-    """`samples/{model}/{version}/date=YYYY-MM-DD/hour=HH/` of an hour since 1970 (UTC)."""
-    start = datetime.fromtimestamp(hour * MS_PER_HOUR / 1000, tz=UTC)
-    return f"samples/{model}/{version}/date={start:%Y-%m-%d}/hour={start:%H}/"
-
-
 def part_key(model: str, version: int, first_record_unix_ms: int) -> str:
     """A new part's key (the random suffix keeps two Sonar processes from overwriting each other)."""
-    prefix = partition_prefix(model, version, hour_of(first_record_unix_ms))
-    return f"{prefix}part-{first_record_unix_ms}-{os.urandom(4).hex()}.parquet"
+    return sample_part_key(model, version, first_record_unix_ms, os.urandom(4).hex())
 
 
 def encode(table: pa.Table) -> bytes:

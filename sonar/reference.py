@@ -1,7 +1,8 @@
 """The reference of a model version: which fields Sonar profiles, and how the training data looks.
 
 A reference is built once per version, from the ``training_data`` file (CSV or Parquet, or a folder of
-them) inside the version's package, and stored in the object store next to nothing else:
+them) inside the version's package (read in place by ``wire.package``, with its checks and limits), and
+stored in the object store next to nothing else (keys from ``servicekit.object_keys``):
 
 - ``profiles/{model}/{version}/profile.json``: the features (name, role, kind or why skipped) and the
   reference profile of every feature the training data holds (:mod:`sonar.profile`);
@@ -32,10 +33,8 @@ import gzip
 import io
 import json
 import math
-import tarfile
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import IO, Any, Literal
 
 import numpy as np
@@ -45,6 +44,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from servicekit.object_keys import profile_key, reference_values_key
 from servicekit.object_store import ObjectNotFound, ObjectStore
 from sonar.errors import InvalidRequest
 from sonar.profile import (
@@ -57,12 +57,11 @@ from sonar.profile import (
     reference_values_from_bytes,
     reference_values_to_bytes,
 )
+from wire.package import Limits, Manifest, PackageArchive, PackageError
 
 Role = Literal["input", "output"]
 
 REFERENCE_FORMAT = 1
-MAX_TRAINING_BYTES = 2 * 1024**3
-"""Largest training data file read from a package (uncompressed)."""
 
 _NOT_PROFILED = {"none": "profile: none", "text": "profile: text", "image": "profile: image"}
 _CATEGORICAL_DATATYPES = frozenset({"BYTES", "BOOL"})
@@ -133,14 +132,6 @@ class Reference:
     @property
     def skipped(self) -> list[Feature]:
         return [f for f in self.features if f.kind is None]
-
-
-def profile_key(model: str, version: int) -> str:
-    return f"profiles/{model}/{version}/profile.json"
-
-
-def values_key(model: str, version: int) -> str:
-    return f"profiles/{model}/{version}/reference.npz"
 
 
 def features_from_signature(signature: Mapping[str, Any]) -> tuple[Feature, ...]:
@@ -219,7 +210,7 @@ async def load_reference(store: ObjectStore, model: str, version: int) -> Refere
     """The stored reference of a version, or None when none was built yet."""
     try:
         profile_json = await store.get(profile_key(model, version))
-        values_npz = await store.get(values_key(model, version))
+        values_npz = await store.get(reference_values_key(model, version))
     except ObjectNotFound:
         return None
     return decode_reference(profile_json, values_npz)
@@ -229,7 +220,7 @@ async def save_reference(
     store: ObjectStore, model: str, version: int, profile_json: bytes, values_npz: bytes
 ) -> None:
     """Store the raw values first: a reader that finds ``profile.json`` finds both objects."""
-    await store.put(values_key(model, version), values_npz)
+    await store.put(reference_values_key(model, version), values_npz)
     await store.put(profile_key(model, version), profile_json)
 
 
@@ -261,7 +252,7 @@ def reference_from_package(archive: IO[bytes], label: str) -> tuple[Reference, b
         raise InvalidRequest(
             f"{label} has no training_data in its hydro.yaml: there is no reference to compare with"
         )
-    features = features_from_signature(manifest.get("signature") or {})
+    features = features_from_signature(manifest.signature.to_dict())
     return build_reference(features, table, source=path)
 
 
@@ -280,50 +271,27 @@ def column_values(column: pa.ChunkedArray | pa.Array, kind: FeatureKind) -> npt.
 # -- the training data inside a package -------------------------------------------------------------
 
 
-def read_package(archive: IO[bytes]) -> tuple[dict[str, Any], pa.Table | None, str]:
+def read_package(archive: IO[bytes]) -> tuple[Manifest, pa.Table | None, str]:
     """The manifest (``hydro.json``), the training data as a table (None without ``training_data``) and
-    its path, read from a package tar.gz without unpacking it to disk. Blocking."""
+    its path, read from a package tar.gz without unpacking it to disk (``wire.package``'s checks and
+    limits apply). Blocking."""
     try:
-        tar = tarfile.open(fileobj=archive, mode="r:gz")
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        raise InvalidRequest(f"the model package is not a readable tar.gz: {exc}") from None
-    with tar:
-        members = {_member_path(m.name): m for m in tar.getmembers() if m.isfile()}
-        manifest_member = members.get("hydro.json")
-        if manifest_member is None:
-            raise InvalidRequest("the model package has no hydro.json at its root")
-        manifest: dict[str, Any] = json.loads(_read_member(tar, manifest_member))
-        path = manifest.get("training_data")
-        if not path:
-            return manifest, None, ""
-        wanted = _member_path(str(path))
-        files = sorted(
-            name for name in members if name == wanted or name.startswith(wanted.rstrip("/") + "/")
-        )
-        files = [name for name in files if _format_of(name) is not None]
-        if not files:
-            raise InvalidRequest(
-                f"training_data {path!r}: no CSV or Parquet file at that path in the package"
-            )
-        columns = _training_types(manifest.get("signature") or {})
-        tables = [_read_table(name, _read_member(tar, members[name]), columns) for name in files]
+        with PackageArchive(archive, Limits()) as package:
+            manifest = package.manifest()
+            path = manifest.training_data
+            if not path:
+                return manifest, None, ""
+            files = [name for name in package.files_at(path) if _format_of(name) is not None]
+            if not files:
+                raise InvalidRequest(
+                    f"training_data {path!r}: no CSV or Parquet file at that path in the package"
+                )
+            columns = _training_types(manifest.signature.to_dict())
+            tables = [_read_table(name, package.read(name), columns) for name in files]
+    except PackageError as exc:
+        raise InvalidRequest(f"the model package cannot be read: {exc}") from None
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
-    return manifest, table, str(path)
-
-
-def _member_path(name: str) -> str:
-    parts = [p for p in PurePosixPath(name).parts if p not in (".", "/")]
-    return "/".join(parts)
-
-
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    if member.size > MAX_TRAINING_BYTES:
-        raise InvalidRequest(f"{member.name!r} is larger than {MAX_TRAINING_BYTES} bytes")
-    handle = tar.extractfile(member)
-    if handle is None:
-        raise InvalidRequest(f"{member.name!r} in the package is not a regular file")
-    with handle:
-        return handle.read()
+    return manifest, table, path
 
 
 def _format_of(name: str) -> str | None:

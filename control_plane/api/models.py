@@ -11,8 +11,8 @@ from starlette.routing import BaseRoute, Route
 from control_plane import versions
 from control_plane.api.common import PREFIX, authorize, endpoint, path_int, state, stream_object
 from control_plane.errors import PackageTooLarge
-from control_plane.object_store import package_key
 from control_plane.versions import VersionRef
+from servicekit.object_keys import package_key
 
 logger = logging.getLogger(__name__)
 

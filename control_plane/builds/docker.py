@@ -26,9 +26,9 @@ from control_plane import package
 from control_plane.builds.base import BuildLog, Image
 from control_plane.builds.dockerfile import BUILD_STAGE_LABEL, ImageSpec, prepare_context
 from control_plane.errors import BuildError
-from control_plane.object_store import package_key
 from control_plane.versions import VersionRef
 from servicekit.docker_errors import explain
+from servicekit.object_keys import package_key
 from servicekit.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)

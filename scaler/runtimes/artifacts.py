@@ -1,9 +1,9 @@
 """A version's package, fetched from the object store and unpacked once into a local cache.
 
 Packages are tar.gz files with `hydro.json` at the root. `file://` URLs are read in place, `http(s)://`
-URLs are downloaded. Unpacking refuses members that would escape the folder (absolute paths, `..`),
-links and special files, and happens into a temporary folder that is renamed into place, so a
-half-unpacked version is never used.
+URLs are downloaded. Unpacking is `wire.package.unpack` (the control plane's checks and limits: members
+that would escape the folder, links and special files are refused) into a temporary folder that is
+renamed into place, so a half-unpacked version is never used.
 """
 
 from __future__ import annotations
@@ -11,28 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import tarfile
 import tempfile
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
 import httpx
 
 from scaler.errors import ArtifactError
+from wire.package import MANIFEST_FILE, Limits, PackageError, UnreadableArchive, UnsafeMember, unpack
 
 log = logging.getLogger(__name__)
-
-MANIFEST_FILE = "hydro.json"
 
 
 class ArtifactCache:
     """Unpacked versions under `{root}/{model}/{version}/`."""
 
-    def __init__(self, root: Path, *, download_timeout_s: float = 300.0) -> None:
+    def __init__(
+        self, root: Path, *, download_timeout_s: float = 300.0, limits: Limits | None = None
+    ) -> None:
         self.root = root
         self.download_timeout_s = download_timeout_s
+        self.limits = limits or Limits()
         self._locks: dict[str, asyncio.Lock] = {}
 
     def folder(self, model: str, version: int) -> Path:
@@ -50,7 +51,7 @@ class ArtifactCache:
                 raise ArtifactError(f"version {model}:{version} has no artifact_url in the catalog")
             url = urlparse(artifact_url)
             if url.scheme == "file":
-                await asyncio.to_thread(_unpack, _file_path(artifact_url), folder)
+                await asyncio.to_thread(_unpack, _file_path(artifact_url), folder, self.limits)
             elif url.scheme in ("http", "https"):
                 await self._download_and_unpack(artifact_url, folder)
             else:
@@ -78,7 +79,7 @@ class ArtifactCache:
             except httpx.HTTPError as exc:
                 raise ArtifactError(f"downloading {artifact_url!r} failed: {exc}") from exc
             await asyncio.to_thread(download.flush)
-            await asyncio.to_thread(_unpack, Path(download.name), folder)
+            await asyncio.to_thread(_unpack, Path(download.name), folder, self.limits)
 
 
 def _file_path(artifact_url: str) -> Path:
@@ -88,21 +89,26 @@ def _file_path(artifact_url: str) -> Path:
     return Path(url2pathname(unquote(url.path)))
 
 
-def _unpack(archive: Path, folder: Path) -> None:
+def _unpack(archive: Path, folder: Path, limits: Limits) -> None:
     """Unpack `archive` into `folder` (atomically: a temporary sibling renamed into place)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}-"))
     try:
         try:
-            with tarfile.open(archive, "r:*") as tar:
-                members = tar.getmembers()
-                for member in members:
-                    _check_member(member, archive)
-                tar.extractall(staging, members=members, filter="data")
+            unpack(archive, staging, limits)
         except FileNotFoundError:
             raise ArtifactError(f"artifact {str(archive)!r} does not exist") from None
-        except (tarfile.TarError, OSError, EOFError) as exc:
+        except UnsafeMember as exc:
+            problem = (
+                "escapes the package folder"
+                if exc.escapes
+                else "is a link or special file; packages hold only files and folders"
+            )
+            raise ArtifactError(f"artifact {str(archive)!r}: member {exc.member!r} {problem}") from None
+        except (UnreadableArchive, OSError) as exc:
             raise ArtifactError(f"artifact {str(archive)!r} is not a readable tar.gz: {exc}") from exc
+        except PackageError as exc:
+            raise ArtifactError(f"artifact {str(archive)!r}: {exc}") from None
         if not (staging / MANIFEST_FILE).is_file():
             raise ArtifactError(f"artifact {str(archive)!r} has no {MANIFEST_FILE} at its root")
         if folder.exists():
@@ -111,14 +117,3 @@ def _unpack(archive: Path, folder: Path) -> None:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
-    path = PurePosixPath(member.name)
-    if path.is_absolute() or ".." in path.parts:
-        raise ArtifactError(f"artifact {str(archive)!r}: member {member.name!r} escapes the package folder")
-    if not (member.isfile() or member.isdir()):
-        raise ArtifactError(
-            f"artifact {str(archive)!r}: member {member.name!r} is a link or special file; packages hold "
-            "only files and folders"
-        )

@@ -185,6 +185,21 @@ async def test_too_large_packages_get_413(tmp_path: Path, database_url: str) -> 
         assert (await control_plane.client.get(f"/api/v1/models/{name}/versions")).status_code == 404
 
 
+async def test_packages_over_the_unpacked_limits_are_refused(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path, database_url, max_unpacked_bytes=4096, max_package_members=4)
+    async with running(settings) as control_plane:
+        name = unique("limits")
+        big = await control_plane.upload(name, tar_gz({**model_files(name), "weights.bin": bytes(8192)}))
+        assert big.status_code == 413
+        assert "unpacks to more than the limit of 4096 bytes" in big.json()["error"]
+        many = await control_plane.upload(
+            name, tar_gz(model_files(name), extra=[member(f"{i}.py") for i in range(3)])
+        )
+        assert many.status_code == 400
+        assert "more than 4 files and folders" in many.json()["error"]
+        assert (await control_plane.upload(name, package(name))).status_code == 202
+
+
 async def test_concurrent_uploads_are_numbered_without_gaps_or_duplicates(
     control_plane: ControlPlane,
 ) -> None:

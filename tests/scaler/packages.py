@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
+import tempfile
 import textwrap
 from pathlib import Path
+
+from wire.package import Manifest, pack, write_manifest
 
 # y = 2x: small, and the answer proves the replica serves this very package.
 DOUBLE_SOURCE = """
@@ -32,17 +32,10 @@ def manifest(name: str, version: int) -> dict[str, object]:
 
 
 def write_package(path: Path, name: str, version: int, source: str = DOUBLE_SOURCE) -> Path:
-    """Write the package tar.gz of `name:version` to `path` and return it."""
-    files = {
-        "model.py": textwrap.dedent(source).encode(),
-        "hydro.json": json.dumps(manifest(name, version)).encode(),
-    }
-    with tarfile.open(path, "w:gz") as tar:
-        for member, data in files.items():
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
+    """Write the package tar.gz of `name:version` to `path` (as the control plane stores it) and return it."""
+    with tempfile.TemporaryDirectory() as folder:
+        model = write_model_folder(Path(folder), name, version, source)
+        pack(model, Manifest.from_dict(manifest(name, version)), path)
     return path
 
 
@@ -50,5 +43,5 @@ def write_model_folder(folder: Path, name: str, version: int, source: str = DOUB
     """The unpacked form of the same package (what goes into an image at /model)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.py").write_text(textwrap.dedent(source))
-    (folder / "hydro.json").write_text(json.dumps(manifest(name, version)))
+    write_manifest(folder, Manifest.from_dict(manifest(name, version)))
     return folder

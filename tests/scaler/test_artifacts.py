@@ -15,6 +15,7 @@ import pytest
 from scaler.errors import ArtifactError
 from scaler.runtimes.artifacts import ArtifactCache
 from tests.scaler.packages import write_package
+from wire.package import Limits
 
 
 def tar_with(path: Path, *members: tarfile.TarInfo) -> str:
@@ -110,3 +111,17 @@ async def test_a_package_without_hydro_json_or_a_readable_archive_is_refused(tmp
         await ArtifactCache(tmp_path / "c").ensure("m", 1, (tmp_path / "nothing.tar.gz").as_uri())
     with pytest.raises(ArtifactError, match="s3://"):
         await ArtifactCache(tmp_path / "d").ensure("m", 1, "s3://bucket/m-1.tar.gz")
+
+
+async def test_the_control_planes_limits_hold_here_too(tmp_path: Path) -> None:
+    assert ArtifactCache(tmp_path).limits == Limits()  # 2 GiB unpacked, 20,000 members, as for uploads
+    many = tar_with(tmp_path / "many.tar.gz", file_member("a.py"), file_member("b.py"))
+    with pytest.raises(ArtifactError, match="more than 2 files and folders"):
+        await ArtifactCache(tmp_path / "a", limits=Limits(max_members=2)).ensure("many", 1, many)
+    big = tmp_path / "big.tar.gz"
+    write_package(big, "big", 1, source="weights = " + "1" * 4096)
+    with pytest.raises(ArtifactError, match="unpacks to more than the limit of 4000 bytes"):
+        await ArtifactCache(tmp_path / "b", limits=Limits(max_unpacked_bytes=4000)).ensure(
+            "big", 1, big.as_uri()
+        )
+    assert list((tmp_path / "b" / "big").iterdir()) == []

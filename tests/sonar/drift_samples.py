@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from servicekit.object_keys import sample_part_key
 from servicekit.object_store import ObjectStore
 
 FIELD_TYPES: dict[str, pa.DataType] = {"amount": pa.float64(), "country": pa.string(), "score": pa.float64()}
@@ -50,10 +51,7 @@ def samples_table(
 def part_key(model: str, version: int, hour: datetime) -> str:
     hour = hour.astimezone(UTC)
     stamp = int(hour.timestamp() * 1000) + secrets.randbelow(3_600_000)
-    return (
-        f"samples/{model}/{version}/date={hour:%Y-%m-%d}/hour={hour:%H}/"
-        f"part-{stamp}-{secrets.token_hex(4)}.parquet"
-    )
+    return sample_part_key(model, version, stamp, secrets.token_hex(4))
 
 
 def parquet_bytes(table: pa.Table) -> bytes:

@@ -20,17 +20,12 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from servicekit.object_keys import profile_key, reference_values_key
 from servicekit.object_store import open_object_store
 from sonar.catalog_watch import CatalogWatch
 from sonar.control_plane_client import ControlPlane as DriftControlPlane
 from sonar.errors import InvalidRequest
-from sonar.reference import (
-    ensure_reference,
-    features_from_signature,
-    load_reference,
-    profile_key,
-    values_key,
-)
+from sonar.reference import ensure_reference, features_from_signature, load_reference
 from sonar.release_profiles import ReleaseProfiler
 from sonar.settings import Settings
 from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
@@ -140,7 +135,7 @@ async def test_reference_is_built_once_from_the_released_example(
     assert set(reference.values) == {"amount"}  # only numeric features need raw values
 
     keys = await store.keys(f"profiles/{name}/{version}/")
-    assert keys == [profile_key(name, version), values_key(name, version)]
+    assert keys == [profile_key(name, version), reference_values_key(name, version)]
 
     again = await ensure_reference(store, name, version, fetch)
     assert downloads == 1  # the stored reference is reused

@@ -17,11 +17,11 @@ import httpx
 import numpy as np
 import pytest
 
+from servicekit.object_keys import profile_key
 from servicekit.object_store import ObjectStore, open_object_store
 from sonar.control_plane_client import ControlPlane as DriftControlPlane
 from sonar.errors import LeaseLost
 from sonar.jobs import DriftJob
-from sonar.reference import profile_key
 from sonar.settings import Settings
 from sonar.worker import compute, run_drift_worker
 from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique

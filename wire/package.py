@@ -1,0 +1,384 @@
+"""The stored model package: its manifest (`hydro.json`) and the tar.gz around it, read and written here only.
+
+A stored package is a tar.gz of the model folder with `hydro.json` at its root. The control plane writes
+it from the user's `hydro.yaml` (which only the control plane parses); the control plane's builder, the
+scaler's process backend, Sonar and the runtime read it. Every reader checks members the one way
+written here, with the same limits: relative paths that stay inside the folder, regular files and
+folders only (no links, devices or FIFOs), at most `Limits.max_members` members and
+`Limits.max_unpacked_bytes` bytes of files. Standard library and `wire.signature` only: the runtime
+ships this module in every model image. Everything here is blocking file I/O.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import tarfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import IO, Any
+
+from wire.signature import Signature, SignatureError
+
+MANIFEST_FILE = "hydro.json"
+SOURCE_MANIFEST_FILE = "hydro.yaml"
+"""The user's form of the manifest, inside uploads and stored packages; parsed by the control plane only."""
+DEFAULT_MAX_UNPACKED_BYTES = 2048 * 1024 * 1024
+DEFAULT_MAX_MEMBERS = 20_000
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+_ENTRYPOINT = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}$")
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile)
+
+
+class PackageError(ValueError):
+    """A package or its manifest is malformed or unsafe. The message names the member or field."""
+
+
+class UnreadableArchive(PackageError):
+    """The archive is not a gzip-compressed tar, or it is damaged or truncated."""
+
+
+class UnsafeMember(PackageError):
+    """A member could land outside the folder (`escapes`), or is a link or a special file."""
+
+    def __init__(self, message: str, member: str, *, escapes: bool) -> None:
+        super().__init__(message)
+        self.member = member
+        self.escapes = escapes
+
+
+class PackageTooLarge(PackageError):
+    """The files of the package add up to more than `Limits.max_unpacked_bytes`."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big a package may get once unpacked (the compressed size is the receiver's business)."""
+
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES
+    max_members: int = DEFAULT_MAX_MEMBERS
+
+
+def is_entrypoint(value: str) -> bool:
+    """True for `module:attr` (a dotted module, an identifier), as hydro.yaml and hydro.json name it."""
+    return bool(_ENTRYPOINT.match(value))
+
+
+# -- hydro.json ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A version's `hydro.json`: what the runtime, the builder and Sonar need to know about it.
+
+    Keys it does not know are ignored when read, so that a newer control plane can add fields.
+    """
+
+    name: str
+    version: int
+    runtime: str
+    entrypoint: str
+    signature: Signature
+    requirements: str | None = None
+    training_data: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def module(self) -> str:
+        """The module part of `module:attr`."""
+        return self.entrypoint.partition(":")[0]
+
+    @property
+    def attr(self) -> str:
+        """The class or function part of `module:attr`."""
+        return self.entrypoint.partition(":")[2]
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Manifest:
+        """Validate a parsed hydro.json; raise PackageError naming the first bad field."""
+        if not isinstance(data, dict):
+            raise PackageError(f"{MANIFEST_FILE}: expected a JSON object, got {type(data).__name__}")
+        name = _required(data, "name", str)
+        if not _NAME.match(name):
+            raise PackageError(
+                f"{MANIFEST_FILE}: name {name!r} must be 1 to 63 characters of a-z, 0-9 and '-', "
+                "starting and ending with a letter or digit"
+            )
+        version = _required(data, "version", int)
+        if version < 1:
+            raise PackageError(f"{MANIFEST_FILE}: version must be an integer >= 1, got {version!r}")
+        runtime = _required(data, "runtime", str)
+        entrypoint = _required(data, "entrypoint", str)
+        if not is_entrypoint(entrypoint):
+            raise PackageError(
+                f"{MANIFEST_FILE}: entrypoint {entrypoint!r} must look like 'module:Class' "
+                "or 'module:function'"
+            )
+        try:
+            signature = Signature.from_dict(_required(data, "signature", dict))
+        except SignatureError as exc:
+            raise PackageError(f"{MANIFEST_FILE}: {exc}") from None
+        metadata = data.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise PackageError(f"{MANIFEST_FILE}: metadata must be an object, got {type(metadata).__name__}")
+        return cls(
+            name=name,
+            version=version,
+            runtime=runtime,
+            entrypoint=entrypoint,
+            signature=signature,
+            requirements=_optional_str(data, "requirements"),
+            training_data=_optional_str(data, "training_data"),
+            metadata=metadata,
+        )
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Manifest:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise PackageError(
+                f"{MANIFEST_FILE} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+            ) from None
+        except UnicodeDecodeError:
+            raise PackageError(f"{MANIFEST_FILE} is not UTF-8 text") from None
+        return cls.from_dict(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object stored as hydro.json (every key, unset ones as null)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "runtime": self.runtime,
+            "entrypoint": self.entrypoint,
+            "requirements": self.requirements,
+            "signature": self.signature.to_dict(),
+            "training_data": self.training_data,
+            "metadata": self.metadata,
+        }
+
+
+def read_manifest(model_dir: Path) -> Manifest:
+    """Read and validate `model_dir/hydro.json`."""
+    path = model_dir / MANIFEST_FILE
+    if not model_dir.is_dir():
+        raise PackageError(f"model directory {str(model_dir)!r} does not exist or is not a directory")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PackageError(
+            f"{str(path)!r} not found: the model directory must hold the {MANIFEST_FILE} that the control "
+            "plane writes into every package"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackageError(f"cannot read {str(path)!r}: {exc}") from None
+    return Manifest.from_json(text)
+
+
+def write_manifest(model_dir: Path, manifest: Manifest) -> None:
+    """Write `model_dir/hydro.json`."""
+    (model_dir / MANIFEST_FILE).write_text(json.dumps(manifest.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def _required(data: dict[str, Any], key: str, kind: type[Any]) -> Any:
+    if key not in data or data[key] is None:
+        raise PackageError(f"{MANIFEST_FILE}: missing required key {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise PackageError(f"{MANIFEST_FILE}: {key} must be {_kind_name(kind)}, got {type(value).__name__}")
+    if kind is str and not value:
+        raise PackageError(f"{MANIFEST_FILE}: {key} must not be empty")
+    return value
+
+
+def _optional_str(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise PackageError(f"{MANIFEST_FILE}: {key} must be a string or null, got {type(value).__name__}")
+    return value
+
+
+def _kind_name(kind: type[Any]) -> str:
+    return {str: "a string", int: "an integer", dict: "an object"}.get(kind, kind.__name__)
+
+
+# -- the tar.gz ----------------------------------------------------------------------------------
+
+
+def pack(root: Path, manifest: Manifest, out: Path) -> None:
+    """Write `manifest` as `root/hydro.json`, then pack the folder's contents (at the archive root)."""
+    write_manifest(root, manifest)
+    with tarfile.open(out, mode="w:gz", compresslevel=6) as tar:
+        for path in sorted(root.rglob("*")):
+            tar.add(path, arcname=path.relative_to(root).as_posix(), recursive=False, filter=owned_by_root)
+
+
+def owned_by_root(info: tarfile.TarInfo) -> tarfile.TarInfo:
+    """A member as packages store it: owned by root, mode 755 (folders, executables) or 644."""
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mode = 0o755 if info.isdir() or info.mode & 0o111 else 0o644
+    return info
+
+
+def unpack(archive: Path, dest: Path, limits: Limits) -> None:
+    """Extract the files and folders of `archive` into `dest`; raise PackageError naming a bad member."""
+    with _open(archive) as tar:
+        try:
+            for member, parts in _checked_members(tar, limits):
+                target = dest.joinpath(*parts)
+                if member.isdir():
+                    if target.exists() and not target.is_dir():
+                        raise PackageError(
+                            f"package member {member.name!r} appears twice, as a file and as a folder"
+                        )
+                    target.mkdir(parents=True, exist_ok=True)
+                else:
+                    _extract_file(tar, member, target)
+        except (NotADirectoryError, FileExistsError, IsADirectoryError):
+            raise PackageError(
+                f"package member {member.name!r} clashes with another member "
+                "(a file and a folder share a name)"
+            ) from None
+        except _READ_ERRORS as exc:
+            raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+
+
+class PackageArchive:
+    """A stored package read in place, without unpacking it to disk (Sonar reads its training data so).
+
+    Opening checks every member against the limits first, as `unpack` does.
+    """
+
+    def __init__(self, source: Path | IO[bytes], limits: Limits) -> None:
+        self._tar = _open(source)
+        try:
+            self._files = {
+                "/".join(parts): m for m, parts in _checked_members(self._tar, limits) if m.isfile()
+            }
+        except BaseException:
+            self._tar.close()
+            raise
+
+    def __enter__(self) -> PackageArchive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._tar.close()
+
+    def files_at(self, path: str) -> list[str]:
+        """The files at `path` (a file, or every file in a folder), sorted."""
+        wanted = "/".join(_relative_parts(path))
+        return sorted(n for n in self._files if n == wanted or n.startswith(wanted.rstrip("/") + "/"))
+
+    def read(self, name: str) -> bytes:
+        member = self._files.get(name)
+        if member is None:
+            raise PackageError(f"the package has no file {name!r}")
+        handle = self._tar.extractfile(member)
+        if handle is None:  # pragma: no cover - regular members always have a file object
+            raise PackageError(f"package member {name!r} cannot be read")
+        try:
+            with handle:
+                return handle.read()
+        except _READ_ERRORS as exc:
+            raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+
+    def manifest(self) -> Manifest:
+        if MANIFEST_FILE not in self._files:
+            raise PackageError(f"the package has no {MANIFEST_FILE} at its root")
+        return Manifest.from_json(self.read(MANIFEST_FILE))
+
+
+def _open(source: Path | IO[bytes]) -> tarfile.TarFile:
+    """The archive opened as a tar.gz; FileNotFoundError passes through (no archive is not a bad one)."""
+    try:
+        if isinstance(source, Path):
+            return tarfile.open(source, mode="r:gz")
+        return tarfile.open(fileobj=source, mode="r:gz")
+    except FileNotFoundError:
+        raise
+    except EOFError as exc:
+        raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+    except (*_READ_ERRORS, OSError) as exc:
+        raise UnreadableArchive(
+            f"the package is not a gzip-compressed tar archive ({_reason(exc)})"
+        ) from None
+
+
+def _checked_members(
+    tar: tarfile.TarFile, limits: Limits
+) -> Iterator[tuple[tarfile.TarInfo, tuple[str, ...]]]:
+    """Each member with its path parts, refused as soon as it is unsafe or goes over a limit."""
+    total = 0
+    try:
+        for count, member in enumerate(tar, start=1):
+            if count > limits.max_members:
+                raise PackageError(f"the package has more than {limits.max_members} files and folders")
+            parts = _member_parts(member)
+            if not parts:
+                continue
+            if member.isfile():
+                total += member.size
+                if total > limits.max_unpacked_bytes:
+                    raise PackageTooLarge(
+                        f"the package unpacks to more than the limit of {limits.max_unpacked_bytes} bytes"
+                    )
+            yield member, parts
+    except _READ_ERRORS as exc:
+        raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+
+
+def _member_parts(member: tarfile.TarInfo) -> tuple[str, ...]:
+    name = member.name
+    if PurePosixPath(name).is_absolute() or re.match(r"^[A-Za-z]:[\\/]", name):
+        raise UnsafeMember(
+            f"package member {name!r} has an absolute path; members must be relative", name, escapes=True
+        )
+    parts = _relative_parts(name)
+    if ".." in parts:
+        raise UnsafeMember(
+            f"package member {name!r} escapes the model folder ('..' is not allowed)", name, escapes=True
+        )
+    if member.issym():
+        kind = f"a symbolic link (to {member.linkname!r}); links are not allowed"
+    elif member.islnk():
+        kind = f"a hard link (to {member.linkname!r}); links are not allowed"
+    elif member.ischr() or member.isblk():
+        kind = "a device file; only regular files and folders are allowed"
+    elif member.isfifo():
+        kind = "a FIFO; only regular files and folders are allowed"
+    elif not (member.isreg() or member.isdir()):
+        kind = "not a regular file or folder"
+    else:
+        return parts
+    raise UnsafeMember(f"package member {name!r} is {kind}", name, escapes=False)
+
+
+def _relative_parts(name: str) -> tuple[str, ...]:
+    return tuple(part for part in PurePosixPath(name).parts if part not in ("", ".", "/"))
+
+
+def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    if target.is_dir():
+        raise PackageError(f"package member {member.name!r} appears twice, as a file and as a folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = tar.extractfile(member)
+    if source is None:  # pragma: no cover - regular members always have a file object
+        raise PackageError(f"package member {member.name!r} cannot be read")
+    with source, open(target, "wb") as out:
+        shutil.copyfileobj(source, out, 1024 * 1024)
+    os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
