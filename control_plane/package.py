@@ -21,11 +21,12 @@ import yaml
 
 from control_plane.errors import PackageError, PackageTooLarge
 from control_plane.names import describe_rule, is_dns_label
+from wire import manifest as stored_manifest
 from wire import package as stored
 from wire.package import Limits as Limits
 from wire.signature import Signature, SignatureError
 
-MANIFEST_YAML = stored.SOURCE_MANIFEST_FILE
+MANIFEST_YAML = stored_manifest.SOURCE_MANIFEST_FILE
 DEFAULT_RUNTIME = "python3.11"
 KEYS = ("name", "runtime", "entrypoint", "requirements", "signature", "training_data", "metadata")
 
@@ -61,13 +62,13 @@ def unpack(archive: Path, dest: Path, limits: Limits) -> None:
 def pack(root: Path, manifest: dict[str, Any], out: Path) -> None:
     """Write `manifest` (a whole hydro.json) as `root/hydro.json`, then pack the folder into `out`."""
     with _translated():
-        stored.pack(root, stored.Manifest.from_dict(manifest), out)
+        stored.pack(root, stored_manifest.Manifest.from_dict(manifest), out)
 
 
 def read_json_manifest(root: Path) -> dict[str, Any]:
     """The hydro.json of a stored package (written by `pack`), validated."""
     with _translated():
-        return stored.read_manifest(root).to_dict()
+        return stored_manifest.read_manifest(root).to_dict()
 
 
 @contextmanager
@@ -76,7 +77,7 @@ def _translated() -> Iterator[None]:
         yield
     except stored.PackageTooLarge as exc:
         raise PackageTooLarge(str(exc)) from None
-    except stored.PackageError as exc:
+    except stored_manifest.PackageError as exc:
         raise PackageError(str(exc)) from None
 
 
@@ -119,7 +120,7 @@ def read_hydro_yaml(root: Path, expected_name: str) -> dict[str, Any]:
         )
     entrypoint = _string(data, "entrypoint", required=True)
     assert entrypoint is not None
-    if not stored.is_entrypoint(entrypoint):
+    if not stored_manifest.is_entrypoint(entrypoint):
         raise PackageError(
             f"{MANIFEST_YAML}: entrypoint {entrypoint!r} must look like 'module:Class' or 'module:function'"
         )

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from hydro.errors import PackageError
-from wire.package import SOURCE_MANIFEST_FILE as MANIFEST
+from wire.manifest import SOURCE_MANIFEST_FILE as MANIFEST
 from wire.package import owned_by_root
 
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".venv"})

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.errors import ManifestError
-from wire.package import Manifest as Manifest
-from wire.package import PackageError, read_manifest
+from wire.manifest import Manifest as Manifest
+from wire.manifest import PackageError, read_manifest
 
 
 def load_manifest(model_dir: Path) -> Manifest:

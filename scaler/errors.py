@@ -11,7 +11,7 @@
         ├── ReplicaExitedError     the replica exited (before turning ready, or while serving)
         └── ReadyTimeoutError      the replica did not answer ModelReady in time
 
-Errors of the libraries underneath (docker SDK, httpx, tarfile, OS) are translated into these inside
+Errors of the libraries underneath (docker SDK, httpx, `wire.package`, OS) are translated into these inside
 the module that calls them.
 """
 

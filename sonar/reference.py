@@ -57,7 +57,8 @@ from sonar.profile import (
     reference_values_from_bytes,
     reference_values_to_bytes,
 )
-from wire.package import Limits, Manifest, PackageArchive, PackageError
+from wire.manifest import Manifest, PackageError
+from wire.package import Limits, PackageArchive
 
 Role = Literal["input", "output"]
 

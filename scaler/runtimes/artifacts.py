@@ -20,7 +20,8 @@ from urllib.request import url2pathname
 import httpx
 
 from scaler.errors import ArtifactError
-from wire.package import MANIFEST_FILE, Limits, PackageError, UnreadableArchive, UnsafeMember, unpack
+from wire.manifest import MANIFEST_FILE, PackageError
+from wire.package import Limits, UnreadableArchive, UnsafeMember, unpack
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from wire.package import Manifest, pack, write_manifest
+from wire.manifest import Manifest, write_manifest
+from wire.package import pack
 
 # y = 2x: small, and the answer proves the replica serves this very package.
 DOUBLE_SOURCE = """
