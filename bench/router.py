@@ -44,7 +44,7 @@ import httpx
 import numpy as np
 
 from bench.harness import bench_platform, bridge_address, containers, host_port
-from bench.mlserver import MLServer, start_mlserver
+from bench.mlserver_peer import MLServer, start_mlserver
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from tests.e2e.platform import Platform
