@@ -1,7 +1,9 @@
-"""Seldon MLServer as the peer in `bench.router` (not named `mlserver.py`: MLServer runs with `bench/` on its
-PYTHONPATH, where a module of that name would hide its own package): installed once in the benchmark's own virtualenv
+"""Seldon MLServer as the peer in `bench.router`: installed once in the benchmark's own virtualenv
 (`.cache/bench-mlserver-venv`, from PyPI, so its pins never touch Hydro's environment) and started as one
-host process with its default settings, serving `bench/mlserver_row_sum.py`'s RowSum class."""
+host process with its default settings, serving `bench/mlserver_row_sum.py`'s RowSum class.
+
+Not named `mlserver.py`: MLServer runs with `bench/` on its PYTHONPATH, where a module of that name would
+hide MLServer's own package."""
 
 from __future__ import annotations
 
