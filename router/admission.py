@@ -72,13 +72,10 @@ def check_version(route: Route, version: str) -> None:
 
 def check_outputs(plan: Plan, names: Sequence[str]) -> None:
     """Raise InvalidInputError naming the output unless the last stage produces every one of `names`."""
-    produced = [spec.name for spec in plan.versions[-1].signature.outputs]
-    for name in names:
-        if name not in produced:
-            raise InvalidInputError(
-                f"requested output {name!r} is not one of application {plan.route.name!r}'s outputs: "
-                + ", ".join(produced)
-            )
+    try:
+        plan.versions[-1].signature.check_requested(names, f"application {plan.route.name!r}")
+    except SignatureError as exc:
+        raise InvalidInputError(str(exc)) from None
 
 
 def check_request(plan: Plan, request: pb.ModelInferRequest) -> None:

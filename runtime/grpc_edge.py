@@ -141,12 +141,7 @@ class InferenceService(pb_grpc.GRPCInferenceServiceServicer):
         inputs = oip_grpc.decode_infer_request(request)
         signature.check_inputs(inputs)
         wanted = [output.name for output in request.outputs]
-        known = {spec.name for spec in signature.outputs}
-        for name in wanted:
-            if name not in known:
-                raise SignatureError(
-                    f"requested output '{name}' is not one of the model's outputs: {', '.join(sorted(known))}"
-                )
+        signature.check_requested(wanted, "the model")
 
         if self.placement.inline(self.stats.in_flight):
             outputs = self._predict(model, inputs)

@@ -7,7 +7,7 @@ the generated catalog messages and `wire.datatypes`, because the runtime ships i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +139,16 @@ class Signature:
 
     def check_outputs(self, arrays: Mapping[str, np.ndarray]) -> None:
         _check(self.outputs, arrays, "output")
+
+    def check_requested(self, names: Iterable[str], owner: str) -> None:
+        """Raise SignatureError unless each of `names` (the outputs a request asks for) is an output here;
+        `owner` says whose outputs they are ("the model", "application 'fraud'")."""
+        produced = [spec.name for spec in self.outputs]
+        for name in names:
+            if name not in produced:
+                raise SignatureError(
+                    f"requested output {name!r} is not one of {owner}'s outputs: {', '.join(produced)}"
+                )
 
 
 def _check(specs: Sequence[TensorSpec], arrays: Mapping[str, np.ndarray], kind: str) -> None:

@@ -55,3 +55,14 @@ def test_inputs_are_checked_by_name_datatype_and_shape() -> None:
         signature.check_inputs({**good, "amount": np.array([[1.0]])})
     with pytest.raises(SignatureError, match="output 'score'.*axis 1 must be 2"):
         signature.check_outputs({"score": np.zeros((3, 3))})
+
+
+def test_outputs_a_request_asks_for_must_be_outputs_of_the_signature() -> None:
+    """The one check the router (per application) and the runtime (per model) make of `outputs`."""
+    signature = Signature.from_dict(SIGNATURE)
+    signature.check_requested(["score"], "the model")
+    signature.check_requested([], "the model")
+    with pytest.raises(
+        SignatureError, match=r"^requested output 'probability' is not one of the model's outputs: score$"
+    ):
+        signature.check_requested(["score", "probability"], "the model")
