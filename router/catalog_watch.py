@@ -28,8 +28,8 @@ def read_table(snapshot: catalog_pb2.Snapshot) -> RoutingTable:
 
 
 class CatalogWatch(catalog_watch.CatalogWatch[RoutingTable]):
-    """Follows the catalog; `view` (also `table`) is the routing table of the last snapshot received
-    (None before the first)."""
+    """Follows the catalog; `view` is the routing table of the last snapshot received (None before the
+    first)."""
 
     def __init__(
         self,
@@ -46,7 +46,3 @@ class CatalogWatch(catalog_watch.CatalogWatch[RoutingTable]):
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )
-
-    @property
-    def table(self) -> RoutingTable | None:
-        return self.view

@@ -33,7 +33,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.invocation import Answer, Invocation, StatusTable
-from router.request_log import REQUEST_ID_KEY, request_id_from
+from router.request_log import REQUEST_ID_KEY, id_metadata, request_id_from
 
 STATUSES = StatusTable(
     ok=grpc.StatusCode.OK,
@@ -110,7 +110,7 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             deadline=None if remaining is None else asyncio.get_running_loop().time() + remaining,
             request=request,
         )
-        metadata = ((REQUEST_ID_KEY, request_id),)
+        metadata = id_metadata(request_id)
         # The invoke is counted before the answer or the error status is sent: an abort sends the status
         # and waits for it to go out before it raises.
         try:

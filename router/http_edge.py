@@ -291,7 +291,7 @@ def _deadline(request_timeout: str | None) -> float | None:
 
 
 def create_app(plane: DataPlane, options: HttpOptions, *, lifespan: Lifespan | None = None) -> Starlette:
-    """The router's HTTP app over `plane`; its state carries the plane and the options."""
+    """The router's HTTP app over `plane` (the routes are `HttpEdge`'s methods)."""
     edge = HttpEdge(plane, options)
     routes = [
         Route("/v2", edge.server_metadata, methods=["GET"]),
@@ -306,7 +306,4 @@ def create_app(plane: DataPlane, options: HttpOptions, *, lifespan: Lifespan | N
         Route("/apps/{application}", edge.plain, methods=["POST"]),
         Route("/metrics", edge.metrics, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.plane = plane
-    app.state.options = options
-    return app
+    return Starlette(routes=routes, lifespan=lifespan)

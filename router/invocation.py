@@ -94,16 +94,6 @@ class Answer:
     """What `decode` returned (None for a `request`)."""
     context: RequestContext
 
-    @property
-    def versions(self) -> list[str]:
-        """The version keys that answered, stage by stage."""
-        return self.context.versions
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """The request id as gRPC metadata (what went to every replica)."""
-        return self.context.metadata
-
 
 @dataclass(slots=True, eq=False)
 class Invocation(Generic[Reply]):

@@ -57,6 +57,11 @@ def is_sane(request_id: str) -> bool:
     )
 
 
+def id_metadata(request_id: str) -> tuple[tuple[str, str], ...]:
+    """The request id as gRPC metadata: sent with every forwarded call and in a gRPC answer's trailer."""
+    return ((REQUEST_ID_KEY, request_id),)
+
+
 def request_id_from(given: str | None) -> tuple[str, bool]:
     """The id of a request that came with `given` (None: none), and whether `given` was refused."""
     if given is None:
@@ -89,7 +94,7 @@ class RequestContext:
     """When the answer was ready (`stop`); None while the invoke runs."""
 
     def __post_init__(self) -> None:
-        self.metadata = ((REQUEST_ID_KEY, self.request_id),)
+        self.metadata = id_metadata(self.request_id)
 
     def stop(self) -> None:
         """The answer is ready: `elapsed_s` stays what it is now."""

@@ -138,6 +138,10 @@ class VersionQueue:
         replica = self.try_acquire()
         if replica is not None:
             return replica
+        return await self._wait(application, deadline)
+
+    async def _wait(self, application: str, deadline: float | None) -> Replica:
+        """Hold the request, which `try_acquire` just found no replica for (see `acquire`)."""
         if len(self._waiters) >= self.limits.max_queue:
             raise QueueFullError(application, self.key, self.limits.max_queue)
         loop = asyncio.get_running_loop()
@@ -171,13 +175,14 @@ class VersionQueue:
         raise HoldTimeoutError(self._timeout_message(application))
 
     async def hold(self, application: str, deadline: float | None, clock: HoldClock | None) -> Replica:
-        """`acquire`, told to the hold observer (with its outcome) and added to `clock`."""
+        """Hold a request `try_acquire` just found no replica for (as `acquire` does), told to the hold
+        observer (with its outcome) and added to `clock`."""
         if self._holds is not None:
             self._holds.hold_started(application, self.key)
         started = time.perf_counter()
         outcome = "ok"
         try:
-            return await self.acquire(application, deadline)
+            return await self._wait(application, deadline)
         except RouterError as exc:
             outcome = exc.reason
             raise

@@ -202,7 +202,7 @@ class Autoscaler:
     # --- start-up ------------------------------------------------------------------------------------
 
     async def _adopt_leftovers(self) -> None:
-        view = await self.catalog.wait_for_view(timeout=float("inf"))
+        view = await self.catalog.wait_view(timeout=float("inf"))
         assert view is not None
         existing = await self.fleet.runtime.list_existing()
         unknown = self.fleet.adopt(existing)

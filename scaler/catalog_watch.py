@@ -53,10 +53,6 @@ class CatalogWatch(catalog_watch.CatalogWatch[CatalogView]):
         )
         self.on_change(_log_revision)
 
-    async def wait_for_view(self, timeout: float) -> CatalogView | None:
-        """The current view, waiting up to `timeout` seconds for the first one."""
-        return await self.wait_view(timeout)
-
     async def wait_for_version(self, key: str, timeout: float) -> catalog_pb2.ModelVersion | None:
         """The version `key`, waiting up to `timeout` seconds for a snapshot that lists it."""
         view = await self.wait_for(lambda view: key in view.versions, timeout)
