@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from control_plane.errors import InvalidRequest
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-def is_dns_label(value: str) -> bool:
-    return bool(_DNS_LABEL.match(value))
+from wire.names import DNS_LABEL_RULE, is_dns_label
 
 
 def check_name(value: str, what: str) -> str:
@@ -21,4 +14,4 @@ def check_name(value: str, what: str) -> str:
 
 
 def describe_rule() -> str:
-    return "use 1 to 63 characters of a-z, 0-9 and '-', starting and ending with a letter or digit"
+    return f"use {DNS_LABEL_RULE}"

@@ -20,9 +20,10 @@ from typing import Any
 import yaml
 
 from control_plane.errors import PackageError, PackageTooLarge
-from control_plane.names import describe_rule, is_dns_label
+from control_plane.names import describe_rule
 from wire import manifest as stored_manifest
 from wire import package as stored
+from wire.names import is_dns_label
 from wire.package import Limits as Limits
 from wire.signature import Signature, SignatureError
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wire.names import DNS_LABEL_RULE, is_dns_label
 from wire.signature import Signature, SignatureError
 
 MANIFEST_FILE = "hydro.json"
 SOURCE_MANIFEST_FILE = "hydro.yaml"
 """The user's form of the manifest, inside uploads and stored packages; parsed by the control plane only."""
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _ENTRYPOINT = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}$")
 
@@ -64,11 +64,8 @@ class Manifest:
         if not isinstance(data, dict):
             raise PackageError(f"{MANIFEST_FILE}: expected a JSON object, got {type(data).__name__}")
         name = _required(data, "name", str)
-        if not _NAME.match(name):
-            raise PackageError(
-                f"{MANIFEST_FILE}: name {name!r} must be 1 to 63 characters of a-z, 0-9 and '-', "
-                "starting and ending with a letter or digit"
-            )
+        if not is_dns_label(name):
+            raise PackageError(f"{MANIFEST_FILE}: name {name!r} must be {DNS_LABEL_RULE}")
         version = _required(data, "version", int)
         if version < 1:
             raise PackageError(f"{MANIFEST_FILE}: version must be an integer >= 1, got {version!r}")
