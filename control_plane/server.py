@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
-import uvicorn
-
 from control_plane.app import create_app
 from control_plane.clock import Clock, system_clock
 from control_plane.grpc_edge import start_catalog_server
 from control_plane.settings import Settings
 from control_plane.state import open_state
-from servicekit.serving import CancellableServer, listen_tcp
+from servicekit.serving import HttpServer
 
 logger = logging.getLogger(__name__)
 
@@ -25,20 +23,21 @@ async def serve(
     `clock` is the State's notion of now (schedules, leases); tests hand in one they control."""
     host = settings.bind_host
     async with open_state(settings, clock=clock) as state:
-        listener = listen_tcp(host, settings.control_plane_port, "the control plane API")
+        http = HttpServer(
+            create_app(settings, state=state),
+            host,
+            settings.control_plane_port,
+            "the control plane API",
+            lifespan="on",
+            log_level="info",
+            access_log=True,
+        )
         try:
             catalog_server = await start_catalog_server(state.catalog, host, settings.catalog_port)
             try:
-                config = uvicorn.Config(create_app(settings, state=state), lifespan="on", log_level="info")
-                server = CancellableServer(config)
-                task = asyncio.create_task(server.serve(sockets=[listener]), name="control plane http")
+                task = http.start()
                 try:
-                    while not server.started and not task.done():
-                        await asyncio.sleep(0.01)
-                    if task.done():
-                        task.result()
-                        port = settings.control_plane_port
-                        raise OSError(f"the control plane API stopped while starting on {host}:{port}")
+                    await http.wait_started()
                     logger.info(
                         "control plane listening: API on http://%s:%d, Catalog gRPC on %s:%d",
                         host,
@@ -50,9 +49,8 @@ async def serve(
                         started.set()
                     await asyncio.wait({task})
                 finally:
-                    server.should_exit = True
-                    await asyncio.wait({task})
+                    await http.stop()
             finally:
                 await catalog_server.stop(grace=1.0)
         finally:
-            listener.close()
+            http.listener.close()

@@ -10,7 +10,6 @@ import asyncio
 import logging
 
 import grpc
-import uvicorn
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router.catalog_watch import CatalogWatch
@@ -24,7 +23,7 @@ from router.request_log import RequestLog, request_logging
 from router.sampler import Sampler
 from router.scaler_client import ScalerClient
 from router.settings import Settings
-from servicekit.serving import CancellableServer, listen_tcp
+from servicekit.serving import HttpServer
 from wire.addresses import host_port
 from wire.gc_tuning import tune_for_serving
 
@@ -95,7 +94,21 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             grpc_server.add_insecure_port(grpc_address)
         except RuntimeError as exc:
             raise OSError(f"the router's gRPC invoke cannot listen on {grpc_address}: {exc}") from exc
-        listener = listen_tcp(settings.bind_host, settings.router_http_port, "the router's HTTP invoke")
+        http = HttpServer(
+            create_app(
+                plane,
+                HttpOptions(
+                    max_body_bytes=settings.router_max_message_bytes,
+                    retry_after_s=settings.router_retry_after_s,
+                    compress_min_bytes=settings.router_compress_min_bytes,
+                    compress_level=settings.router_compress_level,
+                ),
+            ),
+            settings.bind_host,
+            settings.router_http_port,
+            "the router's HTTP invoke",
+            timeout_graceful_shutdown=5,
+        )
         background = [
             asyncio.create_task(catalog.run(), name="router catalog watch"),
             asyncio.create_task(scaler.run(dispatch), name="router scaler link"),
@@ -104,27 +117,8 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             background.append(asyncio.create_task(sampler.run(), name="router sonar sampler"))
         try:
             await grpc_server.start()
-            app = create_app(
-                plane,
-                HttpOptions(
-                    max_body_bytes=settings.router_max_message_bytes,
-                    retry_after_s=settings.router_retry_after_s,
-                    compress_min_bytes=settings.router_compress_min_bytes,
-                    compress_level=settings.router_compress_level,
-                ),
-            )
-            config = uvicorn.Config(
-                app, lifespan="off", log_level="warning", access_log=False, timeout_graceful_shutdown=5
-            )
-            http_server = CancellableServer(config)
-            http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="router http")
-            while not http_server.started and not http_task.done():
-                await asyncio.sleep(0.01)
-            if http_task.done():
-                http_task.result()
-                raise OSError(
-                    f"the router's HTTP invoke stopped while starting on port {settings.router_http_port}"
-                )
+            http_task = http.start()
+            await http.wait_started()
             tune_for_serving()
             log.info(
                 "router %s listening: HTTP on %s:%d, gRPC on %s; catalog %s, scaler %s, sonar %s",
@@ -144,8 +138,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
                     if task.done():
                         task.result()  # a background loop only ends by failing: surface it
             finally:
-                http_server.should_exit = True
-                await asyncio.wait({http_task})
+                await http.stop()
         finally:
             await grpc_server.stop(grace=1.0)
             await sampler.drain(timeout_s=1.0)
@@ -156,5 +149,5 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             await plane.close()
             dispatch.close()
             await pool.close()
-            listener.close()
+            http.listener.close()
             log.info("router %s stopped", settings.router_id)

@@ -1,7 +1,4 @@
-"""The scaler's HTTP edge: `/metrics` (Prometheus) and `/health`, on Starlette like the other services.
-
-GET (and HEAD) only; anything else is answered with a JSON `{"error": ...}` and its status (404, 405).
-"""
+"""The scaler's HTTP edge: `/metrics` (Prometheus) and `/health` (`servicekit.ops_http`)."""
 
 from __future__ import annotations
 
@@ -9,33 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from scaler.metrics import CONTENT_TYPE, Metrics
+from servicekit.ops_http import create_ops_app
 
 
 def create_http_app(metrics: Metrics, health: Callable[[], dict[str, Any]]) -> Starlette:
     """The app serving `metrics` and the `health()` document."""
-
-    async def metrics_route(request: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE)
-
-    async def health_route(request: Request) -> Response:
-        return JSONResponse(health())
-
-    return Starlette(
-        routes=[Route("/metrics", metrics_route), Route("/health", health_route)],
-        exception_handlers={404: _error, 405: _error},
-    )
-
-
-async def _error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    if exc.status_code == 405:
-        message = "use GET"
-    else:
-        message = f"no route {request.url.path!r}"
-    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+    return create_ops_app(metrics.render, CONTENT_TYPE, health)

@@ -8,7 +8,6 @@ import logging
 from typing import Any
 
 import grpc
-import uvicorn
 
 from protos.hydro.v1 import scaler_pb2_grpc
 from scaler.autoscaler import Autoscaler
@@ -23,7 +22,7 @@ from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
 from scaler.settings import Settings
-from servicekit.serving import CancellableServer, listen_tcp
+from servicekit.serving import HttpServer
 from wire.addresses import host_port
 
 log = logging.getLogger(__name__)
@@ -99,19 +98,19 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         server.add_insecure_port(address)
     except RuntimeError as exc:
         raise OSError(f"the scaler cannot listen on {address}: {exc}") from exc
-    listener = None
-    http_server: CancellableServer | None = None
+    http: HttpServer | None = None
     http_task: asyncio.Task[None] | None = None
     tasks: list[asyncio.Task[None]] = []
     try:
         await server.start()
         if settings.scaler_metrics_port:
-            listener = listen_tcp(settings.bind_host, settings.scaler_metrics_port, "the scaler's /metrics")
-            config = uvicorn.Config(
-                create_http_app(metrics, health), lifespan="off", log_level="warning", access_log=False
+            http = HttpServer(
+                create_http_app(metrics, health),
+                settings.bind_host,
+                settings.scaler_metrics_port,
+                "the scaler's /metrics",
             )
-            http_server = CancellableServer(config)
-            http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="scaler http")
+            http_task = http.start()
         tasks = [
             asyncio.create_task(catalog.run(), name="catalog-watch"),
             asyncio.create_task(autoscaler.run(), name="autoscaler"),
@@ -133,11 +132,8 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
     finally:
         log.info("scaler shutting down")
         await server.stop(grace=1.0)
-        if http_server is not None and http_task is not None:
-            http_server.should_exit = True
-            await asyncio.wait({http_task})
-        if listener is not None:
-            listener.close()
+        if http is not None:
+            await http.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -52,6 +52,42 @@ class CancellableServer(uvicorn.Server):
         yield
 
 
+class HttpServer:
+    """An ASGI app served by uvicorn in a task of its own, on a listener bound when the server is made (so
+    a taken port fails the service's start at once, naming `what`); `stop` ends it gracefully.
+
+    uvicorn's defaults here: no lifespan, warnings only, no access log; `config` overrides them."""
+
+    def __init__(self, app: Any, host: str, port: int, what: str, **config: Any) -> None:
+        self.what = what
+        self.where = f"{host}:{port}"
+        self.listener = listen_tcp(host, port, what)
+        options: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
+        self._server = CancellableServer(uvicorn.Config(app, **(options | config)))
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Serve in a task (returned, so that the service can watch it die)."""
+        self.task = asyncio.create_task(self._server.serve(sockets=[self.listener]), name=self.what)
+        return self.task
+
+    async def wait_started(self) -> None:
+        """Return once it serves; raise its error, or OSError naming it, if it stopped while starting."""
+        task = self.task if self.task is not None else self.start()
+        while not self._server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+            raise OSError(f"{self.what} stopped while starting on {self.where}")
+
+    async def stop(self) -> None:
+        """Finish the requests under way and stop serving; the listener is closed, started or not."""
+        if self.task is not None:
+            self._server.should_exit = True
+            await asyncio.wait({self.task})
+        self.listener.close()
+
+
 def run_service(
     name: str, settings: type[ServiceConfig], serve: Callable[[ServiceConfig], Coroutine[Any, Any, None]]
 ) -> None:

@@ -18,17 +18,17 @@ import logging
 from typing import Any
 
 import grpc
-import uvicorn
 
 from protos.hydro.v1 import sonar_pb2_grpc
 from servicekit.object_store import open_object_store
-from servicekit.serving import CancellableServer, listen_tcp
+from servicekit.serving import HttpServer
 from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
 from sonar.grpc_edge import IngestService
 from sonar.http_edge import create_http_app
 from sonar.metrics import Metrics
 from sonar.settings import Settings
+from wire.addresses import host_port
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,21 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         IngestService(catalog, buffer, metrics, unknown_version_wait_s=settings.sonar_unknown_version_wait_s),
         grpc_server,
     )
-    address = f"{settings.bind_host}:{settings.sonar_port}"
+    address = host_port(settings.bind_host, settings.sonar_port)
     try:
         grpc_server.add_insecure_port(address)
     except RuntimeError as exc:
         raise OSError(f"Sonar's ingest cannot listen on {address}: {exc}") from exc
-    listener = None
+    http = None
     if settings.sonar_metrics_port:
-        listener = listen_tcp(settings.bind_host, settings.sonar_metrics_port, "Sonar's /metrics")
+        http = HttpServer(
+            create_http_app(metrics, health),
+            settings.bind_host,
+            settings.sonar_metrics_port,
+            "Sonar's /metrics",
+        )
     background: list[asyncio.Task[None]] = []
     drift: asyncio.Task[None] | None = None
-    http_server: CancellableServer | None = None
     http_task: asyncio.Task[None] | None = None
     try:
         await grpc_server.start()
@@ -90,12 +94,8 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             asyncio.create_task(catalog.run(), name="sonar catalog watch"),
             asyncio.create_task(buffer.run(), name="sonar sample writer"),
         ]
-        if listener is not None:
-            config = uvicorn.Config(
-                create_http_app(metrics, health), lifespan="off", log_level="warning", access_log=False
-            )
-            http_server = CancellableServer(config)
-            http_task = asyncio.create_task(http_server.serve(sockets=[listener]), name="sonar http")
+        if http is not None:
+            http_task = http.start()
             background.append(http_task)
         if settings.drift_enabled:
             # Imported here: the drift worker pulls in scipy, which ingest alone never needs.
@@ -142,10 +142,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
                     await drift
                 except Exception:
                     log.exception("the drift worker failed")
-        if http_server is not None and http_task is not None:
-            http_server.should_exit = True
-            await asyncio.wait({http_task})
-        if listener is not None:
-            listener.close()
+        if http is not None:
+            await http.stop()
         await store.close()
         log.info("sonar stopped")
