@@ -94,7 +94,7 @@ def unpack(archive: Path, dest: Path, limits: Limits) -> None:
                 "(a file and a folder share a name)"
             ) from None
         except _READ_ERRORS as exc:
-            raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+            raise _damaged(exc) from None
 
 
 class PackageArchive:
@@ -135,7 +135,7 @@ class PackageArchive:
             with handle:
                 return handle.read()
         except _READ_ERRORS as exc:
-            raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+            raise _damaged(exc) from None
 
     def manifest(self) -> Manifest:
         if MANIFEST_FILE not in self._files:
@@ -152,7 +152,7 @@ def _open(source: Path | IO[bytes]) -> tarfile.TarFile:
     except FileNotFoundError:
         raise
     except EOFError as exc:
-        raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+        raise _damaged(exc) from None
     except (*_READ_ERRORS, OSError) as exc:
         raise UnreadableArchive(
             f"the package is not a gzip-compressed tar archive ({_reason(exc)})"
@@ -179,7 +179,7 @@ def _checked_members(
                     )
             yield member, parts
     except _READ_ERRORS as exc:
-        raise UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})") from None
+        raise _damaged(exc) from None
 
 
 def _member_parts(member: tarfile.TarInfo) -> tuple[str, ...]:
@@ -222,6 +222,10 @@ def _extract_file(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -
     with source, open(target, "wb") as out:
         shutil.copyfileobj(source, out, 1024 * 1024)
     os.chmod(target, 0o755 if member.mode & 0o111 else 0o644)
+
+
+def _damaged(exc: BaseException) -> UnreadableArchive:
+    return UnreadableArchive(f"the package archive is damaged or truncated ({_reason(exc)})")
 
 
 def _reason(exc: BaseException) -> str:
