@@ -39,6 +39,7 @@ def containers(platform: Platform, version_key: str, include_stopped: bool = Fal
                     f"hydro.scaler={platform.env['HYDRO_SCALER_INSTANCE']}",
                 ]
             },
+            ignore_removed=True,  # one removed between the listing and its inspection is gone
         )
         out = []
         for container in found:

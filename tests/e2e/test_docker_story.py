@@ -30,8 +30,15 @@ FRAUD_INPUT = {"amount": [12.5, 900.0, 3100.0], "country": ["DE", "US", "NG"]}
 
 def containers(version_key: str, include_stopped: bool = False) -> list[str]:
     client = docker.from_env()
-    found = client.containers.list(all=include_stopped, filters={"label": f"hydro.version={version_key}"})
-    return [c.id for c in found]
+    try:
+        found = client.containers.list(
+            all=include_stopped,
+            filters={"label": f"hydro.version={version_key}"},
+            ignore_removed=True,  # one removed between the listing and its inspection is gone
+        )
+        return [c.id for c in found]
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")
