@@ -43,6 +43,12 @@ def start(tmp_path: Path, start_runtime: StartRuntime, *args: str) -> RuntimePro
     return runtime
 
 
+# The two stories below set the "fast" line at 10 ms (the default is 1 ms) and scale their slow calls with
+# it: on a busy two-core CI machine a thread hand-off alone once took over 1 ms, which made 16 "fast"
+# predictions in a row a matter of luck. What is checked is unchanged: the placement, not the figure.
+FAST_BELOW_MS = "10"
+
+
 def thread_of(runtime: RuntimeProcess, sleep_s: float = 0.0) -> str:
     request = oip_grpc.encode_infer_request("where", {"sleep_s": np.array([sleep_s])})
     answer = oip_grpc.decode_infer_response(runtime.stub.ModelInfer(request, timeout=10))
@@ -52,22 +58,22 @@ def thread_of(runtime: RuntimeProcess, sleep_s: float = 0.0) -> str:
 def test_a_fast_model_serving_one_request_at_a_time_predicts_on_the_loop_until_a_slow_call(
     tmp_path: Path, start_runtime: StartRuntime
 ) -> None:
-    runtime = start(tmp_path, start_runtime)
+    runtime = start(tmp_path, start_runtime, "--inline-predict-below-ms", FAST_BELOW_MS)
     first = [thread_of(runtime) for _ in range(16)]
     assert all(name.startswith("hydro-model") for name in first), "unknown models start on threads"
     assert thread_of(runtime) == "MainThread", "16 fast predictions in a row: the next runs on the loop"
 
-    assert thread_of(runtime, sleep_s=0.005) == "MainThread"  # it was fast so far: this one blocks 5 ms
+    assert thread_of(runtime, sleep_s=0.05) == "MainThread"  # it was fast so far: this one blocks 50 ms
     assert thread_of(runtime).startswith("hydro-model"), "one slow prediction sends the next to a thread"
 
 
 def test_a_fast_prediction_while_another_request_is_in_flight_runs_on_a_thread(
     tmp_path: Path, start_runtime: StartRuntime
 ) -> None:
-    runtime = start(tmp_path, start_runtime)
+    runtime = start(tmp_path, start_runtime, "--inline-predict-below-ms", FAST_BELOW_MS)
     for _ in range(16):
         thread_of(runtime)
-    assert thread_of(runtime, sleep_s=0.002) == "MainThread"  # fast so far, so on the loop; now 2 ms seen
+    assert thread_of(runtime, sleep_s=0.02) == "MainThread"  # fast so far, so on the loop; now 20 ms seen
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(thread_of, runtime, 2.0)  # goes to a thread: the window holds a slow one
         time.sleep(0.2)
