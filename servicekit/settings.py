@@ -9,14 +9,16 @@ entry points print before exiting non-zero (`hydro up`, `hydro router`, `python 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "HYDRO_"
 TOKEN_FILE = "token"
 """The file under `home` that `hydro up` (the control plane) writes the generated admin token to."""
+SERVICE_TOKEN_FILE = "service-token"
+"""The file under `home` that holds the generated service credential (see `servicekit.credentials`)."""
 
 Runtime = Literal["process", "docker"]
 
@@ -50,6 +52,40 @@ class ServiceSettings(BaseSettings):
         description="The control plane's admin token (the control plane's own; a client uses it when "
         "HYDRO_TOKEN is not set).",
     )
+    service_token: SecretStr | None = Field(
+        default=None,
+        description="The service credential: the shared secret the services present to one another (gRPC "
+        "metadata on the catalog, scaler and Sonar services; bearer header on package downloads and drift "
+        "jobs). Unset: read from `{home}/service-token`, which the first service to start generates.",
+    )
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) the control plane, the router's edges and the internal gRPC "
+        "services present; with `tls_key_file` it turns TLS on. Unset: plain HTTP and gRPC.",
+    )
+    tls_key_file: Path | None = Field(default=None, description="PEM private key of `tls_cert_file`.")
+    tls_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA certificate(s) clients verify servers against; when set, the CLI and services "
+        "connect to one another over TLS.",
+    )
+    tls_client_auth: bool = Field(
+        default=False,
+        description="Mutual TLS on the internal gRPC services: callers must present a certificate signed by "
+        "`tls_ca_file` (and present `tls_cert_file` themselves).",
+    )
+    http_header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Slow-client guard of the HTTP servers: a connection that has not sent a whole request "
+        "head (request line and headers) this long after it opened or after its previous answer is closed.",
+    )
+    http_body_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Slow-client guard of the HTTP servers: longest wait for the next piece of a request "
+        "body before the request is answered 408 and the connection closed.",
+    )
     object_store_url: str = Field(
         default="",
         description="The shared object store: `file:///path` or `s3://bucket/prefix`; empty means "
@@ -72,9 +108,28 @@ class ServiceSettings(BaseSettings):
     def _expand_home(cls, home: Path) -> Path:
         return home.expanduser().absolute()
 
+    @model_validator(mode="after")
+    def _check_tls(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("HYDRO_TLS_CERT_FILE and HYDRO_TLS_KEY_FILE go together: set both or neither")
+        if self.tls_client_auth and (self.tls_ca_file is None or self.tls_cert_file is None):
+            raise ValueError(
+                "HYDRO_TLS_CLIENT_AUTH needs HYDRO_TLS_CA_FILE, HYDRO_TLS_CERT_FILE and HYDRO_TLS_KEY_FILE"
+            )
+        return self
+
     @property
     def token_file(self) -> Path:
         return self.home / TOKEN_FILE
+
+    @property
+    def service_token_file(self) -> Path:
+        return self.home / SERVICE_TOKEN_FILE
+
+    @property
+    def tls_enabled(self) -> bool:
+        """Whether this process's servers speak TLS (a certificate and key are set)."""
+        return self.tls_cert_file is not None
 
     @property
     def object_store(self) -> str:
