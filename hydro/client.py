@@ -285,10 +285,28 @@ class HydroClient:
         except httpx.TimeoutException:
             raise HydroConnectionError(f"{method} {url} timed out", url=url) from None
         except httpx.TransportError as exc:
+            untrusted = _certificate_error(exc)
+            if untrusted is not None:
+                raise HydroClientError(
+                    None,
+                    f"{_origin(url)} presented a certificate this client does not trust "
+                    f"({untrusted.verify_message}); set HYDRO_TLS_CA_FILE to the platform's CA certificate",
+                    url=url,
+                ) from None
             raise HydroConnectionError(
                 f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
             ) from None
         return response
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure under an httpx error, if that is what it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _seg(value: str) -> str:
