@@ -9,6 +9,7 @@ One platform start (about a minute): the example deployed by `hydro up --example
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import signal
 import ssl
@@ -190,6 +191,12 @@ def test_up_over_tls_serves_clients_that_trust_its_ca_and_refuses_the_others(
     assert watch_catalog(up.env["HYDRO_CATALOG_PORT"], mutual, token).revision > 0
 
     assert up.stop(signal.SIGINT) == 0, up.stderr()
+    # The router sampled to Sonar over mutual TLS with the credential: the invokes are in Parquet.
+    samples = list((up.home / "objects" / "samples" / "fraud-detector" / "1").rglob("part-*.parquet"))
+    assert samples, up.stderr()
+    # No service was ever turned away; only this test's own call without the credential was.
+    refused = re.findall(r"refused (\S+) from \S+: (.*)", up.stderr_path.read_text())
+    assert refused == [("/hydro.v1.Catalog/Watch", "no `authorization` metadata was sent")], up.stderr()
 
 
 def watch_catalog(
