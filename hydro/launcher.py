@@ -5,6 +5,10 @@ launcher is the only place that imports the services). They read the same `HYDRO
 so one environment configures them all; every service's settings are read before any starts.
 Ctrl-C or SIGTERM cancels them in reverse order, and the scaler stops the replicas it started (Docker
 containers too, unless HYDRO_SCALER_KEEP_CONTAINERS=true).
+
+The services present one service credential to one another (resolved once here, before any starts);
+with HYDRO_TLS_CERT_FILE and HYDRO_TLS_KEY_FILE every server speaks TLS and the URLs announced are
+https://.
 """
 
 from __future__ import annotations

@@ -8,15 +8,19 @@ naming the caller's address, the method and why. None of them serves the standar
 if one ever does, it is behind the credential too (their health is on HTTP: `/health`).
 
 Their callers open channels with a `ServiceLink`, which adds the credential to every call with a client
-interceptor. The interceptor costs some microseconds per call, once per stream on a stream: the routers'
-hot links (load reports, endpoint watch, Sonar's sample stream) and the catalog watch are long-lived
-streams, and the unary calls (Activate, ListReplicas) are rare, so the cost is below noise, and no call
-site can forget the credential.
+interceptor (one per call kind), so no call site can forget it. It costs once per call, and once per
+stream on a stream: the routers' hot links (load reports, endpoint watch, Sonar's sample stream) and the
+catalog watch are long-lived streams, and the unary calls (Activate, ListReplicas) are rare. Measured on
+the loaded two-core test machine, a unary ListReplicas round trip on loopback took 0.9-1.3 ms with and
+without the interceptors on both sides: the difference was inside the run-to-run noise.
 
 With `HYDRO_TLS_CERT_FILE` set the servers speak TLS (`add_port`), requiring a client certificate signed
-by `HYDRO_TLS_CA_FILE` under `HYDRO_TLS_CLIENT_AUTH`; the links connect over TLS, verifying the server
-against `HYDRO_TLS_CA_FILE`. The router's public gRPC invoke uses `add_port` too, but never asks callers
-for a certificate nor the service credential (invoke keys guard it).
+by `HYDRO_TLS_CA_FILE` under `HYDRO_TLS_CLIENT_AUTH`; the links connect over TLS (when a CA is set, or
+the process serves TLS itself), verifying the server against `HYDRO_TLS_CA_FILE` (else the system's
+roots) and presenting this process's certificate under mutual TLS. The router's public gRPC invoke uses
+`add_port` too, but never asks callers for a certificate nor the service credential (invoke keys guard
+it). The router's channels to replicas and the scaler's probes stay plaintext: replicas listen on
+loopback or the Docker network only.
 """
 
 from __future__ import annotations
