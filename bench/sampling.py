@@ -38,7 +38,15 @@ from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from tests.ports import free_port
 from tests.router import models
 from tests.router.harness import write_models
-from tests.router.standins import CatalogStandIn, ScalerStandIn, application, config, snapshot, version
+from tests.router.standins import (
+    SERVICE_TOKEN,
+    CatalogStandIn,
+    ScalerStandIn,
+    application,
+    config,
+    snapshot,
+    version,
+)
 from tests.sonar.harness import SonarProcess, parse_metrics, start_sonar
 from wire.oip_grpc import encode_infer_request
 
@@ -105,6 +113,7 @@ async def run(rounds: int, seconds: float, concurrency: int, items: int, flush_a
             "HYDRO_CATALOG_ADDRESS": catalog.address,
             "HYDRO_SCALER_ADDRESS": scaler.address,
             "HYDRO_SONAR_ADDRESS": sonar.address,
+            "HYDRO_SERVICE_TOKEN": SERVICE_TOKEN,  # Sonar's (see tests/sonar/harness.py)
             "PYTHONPATH": str(REPO_ROOT),
         }
         router_log = (tmp / "router.log").open("wb")

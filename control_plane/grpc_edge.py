@@ -1,5 +1,5 @@
 """The control plane's gRPC edge: `hydro.v1.Catalog.Watch`, a full routing snapshot on connect, then one
-after every change (the router and the scaler follow it)."""
+after every change (the router, the scaler and Sonar follow it, with the service credential)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import grpc
 
 from control_plane.catalog import Catalog
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
+from servicekit.grpc_security import add_port, service_server
+from servicekit.tls import Tls
 from wire.addresses import host_port
 
 logger = logging.getLogger(__name__)
@@ -46,16 +48,13 @@ class CatalogEdge(catalog_pb2_grpc.CatalogServicer):
             logger.info("catalog watch closed by %s", client)
 
 
-async def start_catalog_server(catalog: Catalog, host: str, port: int) -> grpc.aio.Server:
-    """Serve Catalog.Watch on host:port; raise OSError naming the address when it cannot be bound."""
-    server = grpc.aio.server()
+async def start_catalog_server(
+    catalog: Catalog, host: str, port: int, *, token: str, tls: Tls
+) -> grpc.aio.Server:
+    """Serve Catalog.Watch on host:port to callers with the service credential `token`, over TLS when
+    `tls` has a certificate; raise OSError naming the address when it cannot be bound."""
+    server = service_server(token)
     catalog_pb2_grpc.add_CatalogServicer_to_server(CatalogEdge(catalog), server)  # type: ignore[no-untyped-call]
-    address = host_port(host, port)
-    try:
-        bound = server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise OSError(f"the Catalog gRPC service cannot listen on {address}: {exc}") from exc
-    if bound == 0:
-        raise OSError(f"the Catalog gRPC service cannot listen on {address}")
+    add_port(server, host_port(host, port), "the Catalog gRPC service", tls)
     await server.start()
     return server

@@ -7,6 +7,7 @@ import logging
 import grpc
 
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
+from servicekit.grpc_security import ServiceLink
 
 logger = logging.getLogger(__name__)
 
@@ -14,12 +15,13 @@ Replicas = dict[str, dict[str, int]]
 
 
 class ScalerClient:
-    """A channel to the scaler; every failure means "unknown" (None), never an error for the caller."""
+    """A channel to the scaler (over `link`: the service credential, TLS); every failure means "unknown"
+    (None), never an error for the caller."""
 
-    def __init__(self, address: str, timeout_s: float) -> None:
+    def __init__(self, address: str, timeout_s: float, link: ServiceLink) -> None:
         self._address = address
         self._timeout_s = timeout_s
-        self._channel = grpc.aio.insecure_channel(address)
+        self._channel = link.channel(address)
         self._stub = scaler_pb2_grpc.ScalerStub(self._channel)  # type: ignore[no-untyped-call]
 
     async def replicas(self) -> Replicas | None:

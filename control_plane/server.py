@@ -10,7 +10,9 @@ from control_plane.clock import Clock, system_clock
 from control_plane.grpc_edge import start_catalog_server
 from control_plane.settings import Settings
 from control_plane.state import open_state
+from servicekit.credentials import service_token
 from servicekit.serving import HttpServer
+from servicekit.tls import load_tls
 
 logger = logging.getLogger(__name__)
 
@@ -22,28 +24,35 @@ async def serve(
 
     `clock` is the State's notion of now (schedules, leases); tests hand in one they control."""
     host = settings.bind_host
+    tls = load_tls(settings)
+    token = service_token(settings)
     async with open_state(settings, clock=clock) as state:
         http = HttpServer(
             create_app(settings, state=state),
             host,
             settings.control_plane_port,
             "the control plane API",
+            tls=tls,
             lifespan="on",
             log_level="info",
             access_log=True,
         )
         try:
-            catalog_server = await start_catalog_server(state.catalog, host, settings.catalog_port)
+            catalog_server = await start_catalog_server(
+                state.catalog, host, settings.catalog_port, token=token, tls=tls
+            )
             try:
                 task = http.start()
                 try:
                     await http.wait_started()
                     logger.info(
-                        "control plane listening: API on http://%s:%d, Catalog gRPC on %s:%d",
+                        "control plane listening: API on %s://%s:%d, Catalog gRPC on %s:%d%s",
+                        http.scheme,
                         host,
                         settings.control_plane_port,
                         host,
                         settings.catalog_port,
+                        " (TLS)" if tls.serving else "",
                     )
                     if started is not None:
                         started.set()

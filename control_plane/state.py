@@ -25,7 +25,9 @@ from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
 from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
+from servicekit.grpc_security import ServiceLink
 from servicekit.object_store import ObjectStore, open_object_store
+from servicekit.tls import load_tls
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +66,8 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
 
         store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
         stack.push_async_callback(store.close)
-        scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s)
+        link = ServiceLink.from_settings(settings, load_tls(settings))
+        scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s, link)
         stack.push_async_callback(scaler.close)
         metrics = Metrics()
         limits = package.Limits(settings.max_unpacked_bytes, settings.max_package_members)

@@ -13,6 +13,7 @@ here too, so `from hydro.client import HydroClient, Variant` is all a script nee
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -43,6 +44,7 @@ from hydro.resources import (
 )
 from hydro.settings import Settings
 from servicekit.settings import load
+from servicekit.tls import http_verify
 
 __all__ = [
     "Accepted",
@@ -68,15 +70,19 @@ class HydroClient:
         *,
         token: str | None = None,
         timeout_s: float = 60.0,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """`verify`: what `https://` URLs are checked against (an SSLContext holding the platform's CA,
+        or True for the system's trusted roots)."""
         self.control_plane_url = control_plane_url.rstrip("/")
         self.router_url = router_url.rstrip("/")
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(headers=headers, timeout=timeout_s)
+        self._http = httpx.Client(headers=headers, timeout=timeout_s, verify=verify)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> HydroClient:
-        """A client configured from `HYDRO_CONTROL_PLANE_URL`, `HYDRO_ROUTER_URL` and the token.
+        """A client configured from `HYDRO_CONTROL_PLANE_URL`, `HYDRO_ROUTER_URL`, the token and
+        `HYDRO_TLS_CA_FILE` (the CA `https://` URLs are verified against; unset: the system's).
 
         Raises SettingsError (one line naming the variable) when a HYDRO_* variable is not usable.
         """
@@ -86,6 +92,7 @@ class HydroClient:
             settings.router_url,
             token=settings.bearer_token(),
             timeout_s=settings.timeout_s,
+            verify=http_verify(settings),
         )
 
     def close(self) -> None:
@@ -278,10 +285,28 @@ class HydroClient:
         except httpx.TimeoutException:
             raise HydroConnectionError(f"{method} {url} timed out", url=url) from None
         except httpx.TransportError as exc:
+            untrusted = _certificate_error(exc)
+            if untrusted is not None:
+                raise HydroClientError(
+                    None,
+                    f"{_origin(url)} presented a certificate this client does not trust "
+                    f"({untrusted.verify_message}); set HYDRO_TLS_CA_FILE to the platform's CA certificate",
+                    url=url,
+                ) from None
             raise HydroConnectionError(
                 f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
             ) from None
         return response
+
+
+def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification failure under an httpx error, if that is what it is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _seg(value: str) -> str:

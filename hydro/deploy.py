@@ -132,21 +132,34 @@ def _logs(client: HydroClient, accepted: Accepted) -> str:
 
 
 def show_invoke(
-    console: Console, application: Application, signature: dict[str, Any], router_url: str
+    console: Console,
+    application: Application,
+    signature: dict[str, Any],
+    router_url: str,
+    *,
+    ca_file: Path | None = None,
 ) -> None:
-    """Print the application's invoke URLs and a ready-to-paste curl line."""
+    """Print the application's invoke URLs and a ready-to-paste curl line (trusting `ca_file`, the
+    platform's CA, when it serves TLS with one)."""
     urls = application.invoke_urls or {"http": f"{router_url.rstrip('/')}/apps/{application.name}"}
     console.print("invoke URLs:")
     for kind, url in urls.items():
         suffix = f'  (model_name "{application.name}")' if kind == "grpc" else ""
         console.print(f"  {kind:<5} {url}{suffix}", markup=False, highlight=False, soft_wrap=True)
     console.print("try it:")
-    console.print(f"  {curl_line(urls['http'], signature)}", markup=False, highlight=False, soft_wrap=True)
+    line = curl_line(urls["http"], signature, ca_file=ca_file)
+    console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
 
 
-def curl_line(url: str, signature: dict[str, Any]) -> str:
+def curl_line(url: str, signature: dict[str, Any], *, ca_file: Path | None = None) -> str:
     body = json.dumps(example_body(signature))
-    return f"curl -s -X POST {shlex.quote(url)} -H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    cacert = (
+        f"--cacert {shlex.quote(str(ca_file))} " if ca_file is not None and url.startswith("https:") else ""
+    )
+    return (
+        f"curl -s {cacert}-X POST {shlex.quote(url)} -H 'Content-Type: application/json' "
+        f"-d {shlex.quote(body)}"
+    )
 
 
 def example_body(signature: dict[str, Any]) -> dict[str, Any]:

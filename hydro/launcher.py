@@ -5,6 +5,10 @@ launcher is the only place that imports the services). They read the same `HYDRO
 so one environment configures them all; every service's settings are read before any starts.
 Ctrl-C or SIGTERM cancels them in reverse order, and the scaler stops the replicas it started (Docker
 containers too, unless HYDRO_SCALER_KEEP_CONTAINERS=true).
+
+The services present one service credential to one another (resolved once here, before any starts);
+with HYDRO_TLS_CERT_FILE and HYDRO_TLS_KEY_FILE every server speaks TLS and the URLs announced are
+https://.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from hydro.client import HydroClient
 from hydro.deploy import deploy, show_invoke
 from hydro.errors import HydroError
 from hydro.settings import Settings
+from servicekit.credentials import service_token
 from servicekit.settings import load
+from servicekit.tls import http_verify, load_tls
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +95,12 @@ def prepare(environ: MutableMapping[str, str]) -> tuple[Settings, list[Service]]
     """Read every service's settings before any starts, so that a bad HYDRO_* variable stops `hydro up`
     with one line (SettingsError) instead of leaving half a platform running."""
     settings = load(Settings)
+    load_tls(settings)  # a TLS file that cannot be used stops `hydro up` before any service starts
     derive_addresses(environ, settings)
+    # Every service reads the service credential from HYDRO_SERVICE_TOKEN, else from {home}/service-token:
+    # resolved here, once, before any starts, they all find the one generated now. (It is not put into
+    # the environment, which the process runtime's replicas inherit.)
+    service_token(settings)
     # One process owns the whole platform: on Ctrl-C nothing it started keeps running (a lone scaler
     # leaves its containers for the next one to adopt).
     environ.setdefault("HYDRO_SCALER_KEEP_CONTAINERS", "false")
@@ -193,16 +204,22 @@ def _outcome(task: asyncio.Task[None]) -> str:
 def derive_addresses(environ: MutableMapping[str, str], settings: Settings) -> None:
     """Point the services at one another from the ports and bind host, unless told otherwise, so that
     `HYDRO_CONTROL_PLANE_PORT=18080 hydro up` needs no matching HYDRO_CONTROL_PLANE_URL."""
+    web = web_scheme(settings)
     derived = {
-        "HYDRO_CONTROL_PLANE_URL": local_url(settings, settings.control_plane_port),
+        "HYDRO_CONTROL_PLANE_URL": local_url(settings, settings.control_plane_port, web),
         "HYDRO_CATALOG_ADDRESS": local_url(settings, settings.catalog_port, ""),
         "HYDRO_SCALER_ADDRESS": local_url(settings, settings.scaler_port, ""),
-        "HYDRO_ROUTER_URL": local_url(settings, settings.router_http_port),
+        "HYDRO_ROUTER_URL": local_url(settings, settings.router_http_port, web),
         "HYDRO_ROUTER_GRPC_ADDRESS": local_url(settings, settings.router_grpc_port, ""),
         "HYDRO_SONAR_ADDRESS": local_url(settings, settings.sonar_port, ""),
     }
     for name, value in derived.items():
         environ.setdefault(name, value)
+
+
+def web_scheme(settings: Settings) -> str:
+    """`https` when the platform serves TLS (HYDRO_TLS_CERT_FILE), else `http`."""
+    return "https" if settings.tls_enabled else "http"
 
 
 def local_url(settings: Settings, port: int, scheme: str = "http") -> str:
@@ -216,18 +233,31 @@ def local_url(settings: Settings, port: int, scheme: str = "http") -> str:
 
 
 def announce(settings: Settings, console: Console) -> None:
+    web = web_scheme(settings)
+    tls = " over TLS" if settings.tls_enabled else ""
     rows = [
-        ("control plane", f"{local_url(settings, settings.control_plane_port)}  (REST API /api/v1, web UI)"),
-        ("catalog", f"{local_url(settings, settings.catalog_port, '')}  (gRPC watch)"),
-        ("router", f"{local_url(settings, settings.router_http_port)}  (HTTP invoke)"),
-        ("router gRPC", f"{local_url(settings, settings.router_grpc_port, '')}  (Open Inference Protocol)"),
-        ("scaler", f"{local_url(settings, settings.scaler_port, '')}  (gRPC)"),
+        (
+            "control plane",
+            f"{local_url(settings, settings.control_plane_port, web)}  (REST API /api/v1, web UI)",
+        ),
+        ("catalog", f"{local_url(settings, settings.catalog_port, '')}  (gRPC watch{tls})"),
+        ("router", f"{local_url(settings, settings.router_http_port, web)}  (HTTP invoke)"),
+        (
+            "router gRPC",
+            f"{local_url(settings, settings.router_grpc_port, '')}  (Open Inference Protocol{tls})",
+        ),
+        ("scaler", f"{local_url(settings, settings.scaler_port, '')}  (gRPC{tls})"),
         (
             "sonar",
-            f"{local_url(settings, settings.sonar_port, '')}  (gRPC ingest; metrics on port "
+            f"{local_url(settings, settings.sonar_port, '')}  (gRPC ingest{tls}; metrics on port "
             f"{settings.sonar_metrics_port})",
         ),
         ("admin token", "HYDRO_ADMIN_TOKEN" if settings.admin_token else str(settings.token_file)),
+        (
+            "service token",
+            "HYDRO_SERVICE_TOKEN" if settings.service_token else str(settings.service_token_file),
+        ),
+        ("TLS", f"{settings.tls_cert_file} (CA {settings.tls_ca_file or 'of the system'})" if tls else "off"),
         ("state", str(settings.home)),
     ]
     console.print("[bold green]Hydro is up[/]")
@@ -240,12 +270,17 @@ def deploy_example(settings: Settings, console: Console) -> None:
     folder = EXAMPLES / EXAMPLE_MODEL
     if not (folder / "hydro.yaml").is_file():
         raise HydroError(f"the example model is not at {folder} (--example needs Hydro's source checkout)")
+    web = web_scheme(settings)
+    router_url = local_url(settings, settings.router_http_port, web)
     client = HydroClient(
-        local_url(settings, settings.control_plane_port),
-        settings.router_url,
+        local_url(settings, settings.control_plane_port, web),
+        router_url,
         token=settings.bearer_token(),
         timeout_s=settings.timeout_s,
+        verify=http_verify(settings),
     )
     with client:
         deployed = deploy(client, folder, app=EXAMPLE_APP, console=console)
-    show_invoke(console, deployed.application, deployed.version.signature, settings.router_url)
+    show_invoke(
+        console, deployed.application, deployed.version.signature, router_url, ca_file=settings.tls_ca_file
+    )

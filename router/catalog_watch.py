@@ -12,6 +12,7 @@ import logging
 from protos.hydro.v1 import catalog_pb2
 from router.routing import RoutingTable
 from servicekit import catalog_watch
+from servicekit.grpc_security import ServiceLink
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ class CatalogWatch(catalog_watch.CatalogWatch[RoutingTable]):
         self,
         address: str,
         *,
+        link: ServiceLink,
         client: str = "router",
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
@@ -43,6 +45,7 @@ class CatalogWatch(catalog_watch.CatalogWatch[RoutingTable]):
             address,
             read_table,
             client=client,
+            link=link,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )

@@ -35,6 +35,7 @@ from protos.hydro.v1 import sonar_pb2, sonar_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
 from router.routing import Route, Version
 from router.sampler_metrics import SamplerCollector
+from servicekit.grpc_security import ServiceLink
 from servicekit.stream_follower import RECONNECT_CHANNEL_OPTIONS
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class Sampler:
         self,
         address: str,
         *,
+        link: ServiceLink,
         registry: CollectorRegistry,
         buffer_records: int = 10_000,
         buffer_bytes: int = 64 * 1024 * 1024,
@@ -106,6 +108,7 @@ class Sampler:
         random: Callable[[], float] = random.random,
     ) -> None:
         self.address = address
+        self.link = link
         self.buffer_records = buffer_records
         self.buffer_bytes = buffer_bytes
         self.batch_records = batch_records
@@ -202,7 +205,7 @@ class Sampler:
     async def run(self) -> None:
         """Stream batches to Sonar until cancelled, reconnecting with a capped, jittered backoff."""
         options = [*RECONNECT_CHANNEL_OPTIONS, ("grpc.max_send_message_length", 2 * self.max_record_bytes)]
-        async with grpc.aio.insecure_channel(self.address, options=options) as channel:
+        async with self.link.channel(self.address, options=options) as channel:
             stub = sonar_pb2_grpc.SonarStub(channel)  # type: ignore[no-untyped-call]
             backoff = 0.05
             warned = False

@@ -25,6 +25,7 @@ from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
 from router.errors import ActivationError
 from router.load_window import VersionLoad
 from router.rotation import Endpoint
+from servicekit.grpc_security import ServiceLink
 from servicekit.stream_follower import RECONNECT_CHANNEL_OPTIONS, StreamFollower
 
 log = logging.getLogger(__name__)
@@ -39,13 +40,15 @@ class EndpointSink(Protocol):
 
 
 class ScalerClient:
-    """One channel to the scaler; `run(sink)` keeps both streams up until cancelled."""
+    """One channel to the scaler, over `link` (the service credential, TLS); `run(sink)` keeps both
+    streams up until cancelled."""
 
     def __init__(
         self,
         address: str,
         router_id: str,
         *,
+        link: ServiceLink,
         report_interval_s: float = 1.0,
         activate_timeout_s: float = 10.0,
         backoff_initial_s: float = 0.05,
@@ -53,6 +56,7 @@ class ScalerClient:
     ) -> None:
         self.address = address
         self.router_id = router_id
+        self.link = link
         self.report_interval_s = report_interval_s
         self.activate_timeout_s = activate_timeout_s
         self.backoff_initial_s = backoff_initial_s
@@ -65,7 +69,7 @@ class ScalerClient:
         self._reported: dict[str, int] = {}
 
     async def __aenter__(self) -> ScalerClient:
-        self._channel = grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS)
+        self._channel = self.link.channel(self.address, options=RECONNECT_CHANNEL_OPTIONS)
         self._stub = scaler_pb2_grpc.ScalerStub(self._channel)  # type: ignore[no-untyped-call]
         return self
 

@@ -23,7 +23,9 @@ from router.request_log import RequestLog, request_logging
 from router.sampler import Sampler
 from router.scaler_client import ScalerClient
 from router.settings import Settings
+from servicekit.grpc_security import ServiceLink, add_port
 from servicekit.serving import HttpServer
+from servicekit.tls import load_tls
 from wire.addresses import host_port
 from wire.gc_tuning import tune_for_serving
 
@@ -38,13 +40,19 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
 
 async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
     metrics = Metrics()
+    tls = load_tls(settings)
+    link = ServiceLink.from_settings(settings, tls)
     catalog = CatalogWatch(
-        settings.catalog_address, client=settings.router_id, backoff_max_s=settings.router_reconnect_max_s
+        settings.catalog_address,
+        link=link,
+        client=settings.router_id,
+        backoff_max_s=settings.router_reconnect_max_s,
     )
     pool = ChannelPool(settings.router_max_message_bytes)
     async with ScalerClient(
         settings.scaler_address,
         settings.router_id,
+        link=link,
         report_interval_s=settings.router_load_report_interval_s,
         backoff_max_s=settings.router_reconnect_max_s,
     ) as scaler:
@@ -60,6 +68,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
         metrics.watch(dispatch.queues)
         sampler = Sampler(
             settings.sonar_address,
+            link=link,
             registry=metrics.registry,
             buffer_records=settings.router_sonar_buffer_records,
             buffer_bytes=settings.router_sonar_buffer_bytes,
@@ -90,10 +99,9 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             InferenceEdge(plane, retry_after_s=settings.router_retry_after_s), grpc_server
         )
         grpc_address = host_port(settings.bind_host, settings.router_grpc_port)
-        try:
-            grpc_server.add_insecure_port(grpc_address)
-        except RuntimeError as exc:
-            raise OSError(f"the router's gRPC invoke cannot listen on {grpc_address}: {exc}") from exc
+        # The public invoke edge: TLS when configured, never a client certificate nor the service
+        # credential (invoke keys guard applications).
+        add_port(grpc_server, grpc_address, "the router's gRPC invoke", tls, public=True)
         http = HttpServer(
             create_app(
                 plane,
@@ -107,6 +115,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             settings.bind_host,
             settings.router_http_port,
             "the router's HTTP invoke",
+            tls=tls,
             timeout_graceful_shutdown=5,
         )
         background = [
@@ -121,11 +130,13 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             await http.wait_started()
             tune_for_serving()
             log.info(
-                "router %s listening: HTTP on %s:%d, gRPC on %s; catalog %s, scaler %s, sonar %s",
+                "router %s listening: HTTP on %s://%s:%d, gRPC on %s%s; catalog %s, scaler %s, sonar %s",
                 settings.router_id,
+                http.scheme,
                 settings.bind_host,
                 settings.router_http_port,
                 grpc_address,
+                " (TLS)" if tls.serving else "",
                 settings.catalog_address,
                 settings.scaler_address,
                 settings.sonar_address or "off",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from protos.hydro.v1 import catalog_pb2
 from servicekit import catalog_watch
+from servicekit.grpc_security import ServiceLink
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class CatalogWatch(catalog_watch.CatalogWatch[CatalogView]):
         self,
         address: str,
         *,
+        link: ServiceLink,
         client: str = "scaler",
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
@@ -48,6 +50,7 @@ class CatalogWatch(catalog_watch.CatalogWatch[CatalogView]):
             address,
             CatalogView.from_snapshot,
             client=client,
+            link=link,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )

@@ -7,8 +7,6 @@ import contextlib
 import logging
 from typing import Any
 
-import grpc
-
 from protos.hydro.v1 import scaler_pb2_grpc
 from scaler.autoscaler import Autoscaler
 from scaler.catalog_watch import CatalogWatch
@@ -22,7 +20,10 @@ from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
 from scaler.settings import Settings
+from servicekit.credentials import service_token
+from servicekit.grpc_security import ServiceLink, add_port, service_server
 from servicekit.serving import HttpServer
+from servicekit.tls import http_verify, load_tls
 from wire.addresses import host_port
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,9 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             spares=settings.scaler_spares,
             replica_address=settings.scaler_replica_address,
         )
-    return ProcessRuntime(settings.home, stop_timeout_s=settings.scaler_stop_timeout_s)
+    return ProcessRuntime(
+        settings.home, stop_timeout_s=settings.scaler_stop_timeout_s, verify=http_verify(settings)
+    )
 
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:
@@ -63,7 +66,9 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         probe_first_interval_s=settings.scaler_probe_interval_s,
         probe_max_interval_s=settings.scaler_probe_max_interval_s,
     )
-    catalog = CatalogWatch(settings.catalog_address)
+    tls = load_tls(settings)
+    token = service_token(settings)
+    catalog = CatalogWatch(settings.catalog_address, link=ServiceLink(token, tls))
     prepuller = (
         Prepuller(runtime, metrics, concurrency=settings.scaler_prepull_concurrency)
         if settings.scaler_prepull
@@ -91,13 +96,10 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             "versions": len(fleet.keys()),
         }
 
-    server = grpc.aio.server()
+    server = service_server(token)
     scaler_pb2_grpc.add_ScalerServicer_to_server(ScalerService(autoscaler, fleet), server)  # type: ignore[no-untyped-call]
     address = host_port(settings.bind_host, settings.scaler_port)
-    try:
-        server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise OSError(f"the scaler cannot listen on {address}: {exc}") from exc
+    add_port(server, address, "the scaler", tls)
     http: HttpServer | None = None
     http_task: asyncio.Task[None] | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -116,8 +118,9 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             asyncio.create_task(autoscaler.run(), name="autoscaler"),
         ]
         log.info(
-            "scaler listening on %s (runtime %s, catalog %s, metrics on port %s)",
+            "scaler listening on %s%s (runtime %s, catalog %s, metrics on port %s)",
             address,
+            " (TLS)" if tls.serving else "",
             settings.runtime,
             settings.catalog_address,
             settings.scaler_metrics_port or "off",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar
 
 from protos.hydro.v1 import catalog_pb2
+from servicekit.grpc_security import ServiceLink
 from servicekit.stream_follower import CatalogFollower
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,8 @@ View = TypeVar("View", bound=Revisioned)
 
 
 class CatalogWatch(Generic[View]):
-    """Follows the catalog at `address` as `client`; `view` is the last snapshot read (None before one)."""
+    """Follows the catalog at `address` as `client` over `link`; `view` is the last snapshot read (None
+    before one)."""
 
     def __init__(
         self,
@@ -38,6 +40,7 @@ class CatalogWatch(Generic[View]):
         read: Callable[[catalog_pb2.Snapshot], View],
         *,
         client: str,
+        link: ServiceLink,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
     ) -> None:
@@ -54,6 +57,7 @@ class CatalogWatch(Generic[View]):
             address,
             client,
             self.apply,
+            link=link,
             kept=self._kept,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,

@@ -20,6 +20,7 @@ import uvicorn
 from pydantic_settings import BaseSettings
 
 from servicekit.settings import SettingsError, load
+from servicekit.tls import Tls
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -56,13 +57,19 @@ class HttpServer:
     """An ASGI app served by uvicorn in a task of its own, on a listener bound when the server is made (so
     a taken port fails the service's start at once, naming `what`); `stop` ends it gracefully.
 
-    uvicorn's defaults here: no lifespan, warnings only, no access log; `config` overrides them."""
+    uvicorn's defaults here: no lifespan, warnings only, no access log; `config` overrides them. With `tls`
+    holding a certificate it serves HTTPS (callers are not asked for a certificate)."""
 
-    def __init__(self, app: Any, host: str, port: int, what: str, **config: Any) -> None:
+    def __init__(
+        self, app: Any, host: str, port: int, what: str, *, tls: Tls | None = None, **config: Any
+    ) -> None:
         self.what = what
         self.where = f"{host}:{port}"
+        self.scheme = "https" if tls is not None and tls.serving else "http"
         self.listener = listen_tcp(host, port, what)
         options: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
+        if tls is not None:
+            options |= tls.uvicorn_options()
         self._server = CancellableServer(uvicorn.Config(app, **(options | config)))
         self.task: asyncio.Task[None] | None = None
 

@@ -16,6 +16,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 import grpc
 
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
+from servicekit.grpc_security import ServiceLink
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,8 @@ class StreamFollower(Generic[Message]):
 
 
 class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
-    """Follows the control plane's `hydro.v1.Catalog/Watch` at `address`, as `client`, on its own channel;
-    every snapshot goes to `on_snapshot`."""
+    """Follows the control plane's `hydro.v1.Catalog/Watch` at `address`, as `client`, on its own channel
+    opened by `link` (the service credential, TLS); every snapshot goes to `on_snapshot`."""
 
     def __init__(
         self,
@@ -95,6 +96,7 @@ class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
         client: str,
         on_snapshot: Callable[[catalog_pb2.Snapshot], None],
         *,
+        link: ServiceLink,
         kept: Callable[[], str],
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
@@ -109,10 +111,11 @@ class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
         )
         self.address = address
         self.client = client
+        self.link = link
         self._stub: Any = None
 
     async def run(self) -> NoReturn:
-        async with grpc.aio.insecure_channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
+        async with self.link.channel(self.address, options=RECONNECT_CHANNEL_OPTIONS) as channel:
             self._stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
             await super().run()
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from protos.hydro.v1 import catalog_pb2
 from servicekit.catalog_watch import CatalogWatch as GenericCatalogWatch
+from servicekit.grpc_security import ServiceLink
 from sonar.rows import SampleSchema
 from wire.signature import Signature
 
@@ -67,11 +68,14 @@ def read_signatures(snapshot: catalog_pb2.Snapshot, seen: Signatures | None) -> 
 class CatalogWatch(GenericCatalogWatch[Signatures]):
     """Follows the catalog at `address` as `client`; `schema` answers a version's sample schema."""
 
-    def __init__(self, address: str, *, client: str = "sonar", backoff_max_s: float = 2.0) -> None:
+    def __init__(
+        self, address: str, *, link: ServiceLink, client: str = "sonar", backoff_max_s: float = 2.0
+    ) -> None:
         super().__init__(
             address,
             lambda snapshot: read_signatures(snapshot, self.view),
             client=client,
+            link=link,
             backoff_max_s=backoff_max_s,
         )
         self._missing: set[VersionKey] = set()

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
+from servicekit.tls import http_verify
 from sonar.errors import ControlPlaneError, LeaseLost, SonarError
 from sonar.settings import Settings
 
@@ -120,7 +121,10 @@ async def open_control_plane(settings: Settings) -> AsyncIterator[ControlPlane]:
     token = settings.bearer_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx.AsyncClient(
-        base_url=settings.control_plane_url.rstrip("/"), headers=headers, timeout=60
+        base_url=settings.control_plane_url.rstrip("/"),
+        headers=headers,
+        timeout=60,
+        verify=http_verify(settings),
     ) as http:
         yield ControlPlane(http, settings.worker_name, settings.drift_lease_s)
 

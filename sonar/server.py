@@ -17,11 +17,12 @@ import contextlib
 import logging
 from typing import Any
 
-import grpc
-
 from protos.hydro.v1 import sonar_pb2_grpc
+from servicekit.credentials import service_token
+from servicekit.grpc_security import ServiceLink, add_port, service_server
 from servicekit.object_store import open_object_store
 from servicekit.serving import HttpServer
+from servicekit.tls import load_tls
 from sonar.buffer import SampleBuffer
 from sonar.catalog_watch import CatalogWatch
 from sonar.grpc_edge import IngestService
@@ -41,7 +42,11 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
     """Serve until cancelled; `started` is set once the ports listen. On cancel, stop gracefully."""
     metrics = Metrics()
     store = open_object_store(settings.object_store, s3_endpoint_url=settings.s3_endpoint_url)
-    catalog = CatalogWatch(settings.catalog_address, client=settings.worker_name)
+    tls = load_tls(settings)
+    token = service_token(settings)
+    catalog = CatalogWatch(
+        settings.catalog_address, link=ServiceLink(token, tls), client=settings.worker_name
+    )
     buffer = SampleBuffer(
         store,
         metrics,
@@ -65,18 +70,15 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             "buffered_bytes": buffer.nbytes,
         }
 
-    grpc_server = grpc.aio.server(
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
+    grpc_server = service_server(
+        token, options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES), ("grpc.so_reuseport", 0)]
     )
     sonar_pb2_grpc.add_SonarServicer_to_server(  # type: ignore[no-untyped-call]
         IngestService(catalog, buffer, metrics, unknown_version_wait_s=settings.sonar_unknown_version_wait_s),
         grpc_server,
     )
     address = host_port(settings.bind_host, settings.sonar_port)
-    try:
-        grpc_server.add_insecure_port(address)
-    except RuntimeError as exc:
-        raise OSError(f"Sonar's ingest cannot listen on {address}: {exc}") from exc
+    add_port(grpc_server, address, "Sonar's ingest", tls)
     http = None
     if settings.sonar_metrics_port:
         http = HttpServer(
@@ -109,8 +111,9 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
                 asyncio.create_task(profiler.run(settings, store), name="sonar release profiles")
             )
         log.info(
-            "sonar listening: ingest gRPC on %s, metrics on port %s; catalog %s; samples to %s",
+            "sonar listening: ingest gRPC on %s%s, metrics on port %s; catalog %s; samples to %s",
             address,
+            " (TLS)" if tls.serving else "",
             settings.sonar_metrics_port or "off",
             settings.catalog_address,
             settings.object_store,

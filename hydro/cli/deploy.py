@@ -46,4 +46,10 @@ def deploy(folder: Path, app: str | None, deployment_config: str, no_wait: bool,
         deployed = deploy_folder(
             client, folder, app=app, deployment_config=deployment_config, console=console, timeout_s=timeout
         )
-        show_invoke(console, deployed.application, deployed.version.signature, settings.router_url)
+        show_invoke(
+            console,
+            deployed.application,
+            deployed.version.signature,
+            settings.router_url,
+            ca_file=settings.tls_ca_file,
+        )

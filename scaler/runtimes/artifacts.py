@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+import ssl
 import tempfile
 import time
 from pathlib import Path
@@ -30,9 +31,16 @@ class ArtifactCache:
     """Unpacked versions under `{root}/{model}/{version}/`."""
 
     def __init__(
-        self, root: Path, *, download_timeout_s: float = 300.0, limits: Limits | None = None
+        self,
+        root: Path,
+        *,
+        download_timeout_s: float = 300.0,
+        limits: Limits | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
+        """`verify`: what `https://` downloads check the server against (`servicekit.tls.http_verify`)."""
         self.root = root
+        self.verify = verify
         self.download_timeout_s = download_timeout_s
         self.limits = limits or Limits()
         self._locks: dict[str, asyncio.Lock] = {}
@@ -68,7 +76,9 @@ class ArtifactCache:
         with tempfile.NamedTemporaryFile(dir=folder.parent, suffix=".tar.gz") as download:
             try:
                 async with (
-                    httpx.AsyncClient(timeout=self.download_timeout_s, follow_redirects=True) as client,
+                    httpx.AsyncClient(
+                        timeout=self.download_timeout_s, follow_redirects=True, verify=self.verify
+                    ) as client,
                     client.stream("GET", artifact_url) as response,
                 ):
                     if response.status_code != 200:

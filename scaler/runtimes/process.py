@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import sys
 import time
 from dataclasses import dataclass
@@ -47,11 +48,19 @@ class ProcessRuntime:
 
     name = "process"
 
-    def __init__(self, home: Path, *, stop_timeout_s: float = 3.0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        stop_timeout_s: float = 3.0,
+        python: str = sys.executable,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """`verify`: what `https://` artifact URLs are checked against (`servicekit.tls.http_verify`)."""
         self.root = home / "replicas"
         self.stop_timeout_s = stop_timeout_s
         self.python = python
-        self.artifacts = ArtifactCache(self.root)
+        self.artifacts = ArtifactCache(self.root, verify=verify)
         self._run_dir = self.root / ".run"
         self._log_dir = self.root / ".logs"
         self._running: dict[str, _Running] = {}

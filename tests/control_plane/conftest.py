@@ -26,6 +26,7 @@ from control_plane.settings import Settings
 from tests.ports import free_port
 
 ADMIN_TOKEN = "control-plane-test-token"
+SERVICE_TOKEN = "control-plane-test-service-token"
 TEST_DATABASE_URL = os.environ.get(
     "HYDRO_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/hydro_test"
 )
@@ -78,6 +79,7 @@ def make_settings(home: Path, database_url: str, **overrides: Any) -> Settings:
         "object_store_url": f"file://{home}/objects",
         "runtime": "process",
         "admin_token": ADMIN_TOKEN,
+        "service_token": SERVICE_TOKEN,
         "wheelhouse": None,
         "scaler_timeout_s": 0.5,
     }

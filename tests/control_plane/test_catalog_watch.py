@@ -1,14 +1,20 @@
-"""Router and scaler watch the routing snapshot over gRPC: a full one on connect, a new one per change."""
+"""Router and scaler watch the routing snapshot over gRPC: a full one on connect, a new one per change;
+only with the service credential."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from pathlib import Path
 
 import grpc
+import pytest
 
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
+from router.catalog_watch import CatalogWatch
+from servicekit.grpc_security import ServiceLink
+from tests.control_plane.conftest import SERVICE_TOKEN, ControlPlane, make_settings, running, unique
 from tests.control_plane.packages import SIGNATURE, package
 from wire.signature import Signature
 
@@ -25,7 +31,7 @@ async def test_watch_sends_a_snapshot_on_connect_and_after_each_change(control_p
     model, app, small = unique("watched"), unique("app"), unique("small")
     await control_plane.release(model, package(model))
 
-    async with grpc.aio.insecure_channel(control_plane.catalog_address) as channel:
+    async with ServiceLink(SERVICE_TOKEN).channel(control_plane.catalog_address) as channel:
         stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
         stream = stub.Watch(catalog_pb2.WatchRequest(client="test-router"))
         first = await _next(stream)
@@ -68,7 +74,7 @@ async def test_the_revision_keeps_increasing_across_restarts(tmp_path: Path, dat
     for _ in range(2):
         async with running(settings) as control_plane:
             await control_plane.client.put(f"/api/v1/deployment-configs/{unique('c')}", json={})
-            async with grpc.aio.insecure_channel(control_plane.catalog_address) as channel:
+            async with ServiceLink(SERVICE_TOKEN).channel(control_plane.catalog_address) as channel:
                 stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
                 stream = stub.Watch(catalog_pb2.WatchRequest(client="test"))
                 revisions.append((await _next(stream)).revision)
@@ -78,7 +84,7 @@ async def test_the_revision_keeps_increasing_across_restarts(tmp_path: Path, dat
 
 
 async def test_many_watchers_all_see_the_change(control_plane: ControlPlane) -> None:
-    async with grpc.aio.insecure_channel(control_plane.catalog_address) as channel:
+    async with ServiceLink(SERVICE_TOKEN).channel(control_plane.catalog_address) as channel:
         stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
         streams = [stub.Watch(catalog_pb2.WatchRequest(client=f"watcher-{i}")) for i in range(5)]
         initial = [await _next(stream) for stream in streams]
@@ -90,3 +96,47 @@ async def test_many_watchers_all_see_the_change(control_plane: ControlPlane) -> 
             assert name in [c.name for c in after.deployment_configs]
         for stream in streams:
             stream.cancel()
+
+
+async def test_a_router_without_the_service_credential_cannot_follow_the_catalog(
+    control_plane: ControlPlane, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    strangers = {
+        "a wrong credential": CatalogWatch(
+            control_plane.catalog_address, link=ServiceLink("not-the-service-token"), client="stranger"
+        ),
+        "a real router's watch with the credential": CatalogWatch(
+            control_plane.catalog_address, link=ServiceLink(SERVICE_TOKEN), client="router-1"
+        ),
+    }
+    tasks = [asyncio.create_task(watch.run()) for watch in strangers.values()]
+    try:
+        trusted = await strangers["a real router's watch with the credential"].wait_view(10)
+        assert trusted is not None and trusted.revision > 0
+        assert await strangers["a wrong credential"].wait_view(1) is None
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # A caller that sends nothing at all hears why, and the catalog logs every refused attempt.
+    async with grpc.aio.insecure_channel(control_plane.catalog_address) as channel:
+        stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await _next(stub.Watch(catalog_pb2.WatchRequest(client="anonymous")))
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert refused.value.details() == (
+        "/hydro.v1.Catalog/Watch needs the service credential (gRPC metadata `authorization: Bearer "
+        "<HYDRO_SERVICE_TOKEN>`): no `authorization` metadata was sent"
+    )
+    warnings = [r.getMessage() for r in caplog.records if r.name == "servicekit.grpc_security"]
+    assert any(
+        re.fullmatch(
+            r"refused /hydro\.v1\.Catalog/Watch from ipv4:127\.0\.0\.1:\d+: the bearer token is not the "
+            r"service credential",
+            line,
+        )
+        for line in warnings
+    ), warnings
+    assert any(line.endswith(": no `authorization` metadata was sent") for line in warnings), warnings

@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 
-import grpc
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from protos.hydro.v1 import catalog_pb2, catalog_pb2_grpc
-from tests.control_plane.conftest import ControlPlane, unique
+from servicekit.grpc_security import ServiceLink
+from tests.control_plane.conftest import SERVICE_TOKEN, ControlPlane, unique
 from tests.control_plane.packages import package
 
 
@@ -42,7 +42,7 @@ async def _stored_rows(control_plane: ControlPlane, app: str) -> list[tuple[str,
 
 
 async def _snapshot(control_plane: ControlPlane) -> catalog_pb2.Snapshot:
-    async with grpc.aio.insecure_channel(control_plane.catalog_address) as channel:
+    async with ServiceLink(SERVICE_TOKEN).channel(control_plane.catalog_address) as channel:
         stub = catalog_pb2_grpc.CatalogStub(channel)  # type: ignore[no-untyped-call]
         stream = stub.Watch(catalog_pb2.WatchRequest(client="test"))
         message = await asyncio.wait_for(stream.read(), timeout=10)

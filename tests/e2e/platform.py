@@ -25,6 +25,7 @@ from tests.ports import free_port
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
 ADMIN_TOKEN = "e2e-admin-token"
+SERVICE_TOKEN = "e2e-service-token"
 SERVICES = ("control_plane", "scaler", "router")
 
 
@@ -194,6 +195,7 @@ def platform_env(home: Path, **overrides: str) -> dict[str, str]:
             "HYDRO_ROUTER_GRPC_ADDRESS": f"127.0.0.1:{ports['grpc']}",
             "HYDRO_ADMIN_TOKEN": ADMIN_TOKEN,
             "HYDRO_TOKEN": ADMIN_TOKEN,
+            "HYDRO_SERVICE_TOKEN": SERVICE_TOKEN,
             "HYDRO_SCALER_TICK_S": "0.5",
             # the platform under test owns its replicas: none may outlive it
             "HYDRO_SCALER_KEEP_CONTAINERS": "false",

@@ -79,7 +79,11 @@ def ready_addresses(platform: Platform, version_key: str) -> list[str]:
     """The addresses the scaler lists as ready (and hands the router) for `version_key`."""
     with grpc.insecure_channel(platform.env["HYDRO_SCALER_ADDRESS"]) as channel:
         stub = scaler_pb2_grpc.ScalerStub(channel)  # type: ignore[no-untyped-call]
-        state = stub.ListReplicas(scaler_pb2.ListReplicasRequest(), timeout=5)
+        state = stub.ListReplicas(
+            scaler_pb2.ListReplicasRequest(),
+            timeout=5,
+            metadata=[("authorization", f"Bearer {platform.env['HYDRO_SERVICE_TOKEN']}")],
+        )
     return [e.address for v in state.versions if v.version_key == version_key for e in v.ready]
 
 

@@ -1,4 +1,5 @@
-"""A `tritonclient.grpc` caller in a process of its own: `python -m tests.e2e.triton_grpc ADDRESS`.
+"""A `tritonclient.grpc` caller in a process of its own: `python -m tests.e2e.triton_grpc ADDRESS [CA_FILE]`
+(with CA_FILE: over TLS, trusting that CA; an empty CA_FILE: over TLS, trusting the system's roots).
 
 tritonclient.grpc registers its own copy of `inference/grpc_service.proto`, which cannot share a
 process with Hydro's (duplicate symbols in protobuf's descriptor pool), so the e2e tests run it here,
@@ -36,8 +37,11 @@ def _infer(client: grpcclient.InferenceServerClient, step: dict[str, Any]) -> di
     }
 
 
-def run(address: str, steps: list[dict[str, Any]]) -> list[Any]:
-    client = grpcclient.InferenceServerClient(address)
+def run(address: str, steps: list[dict[str, Any]], ca_file: str | None = None) -> list[Any]:
+    if ca_file is None:
+        client = grpcclient.InferenceServerClient(address)
+    else:
+        client = grpcclient.InferenceServerClient(address, ssl=True, root_certificates=ca_file or None)
     results: list[Any] = []
     try:
         for step in steps:
@@ -57,4 +61,4 @@ def run(address: str, steps: list[dict[str, Any]]) -> list[Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(sys.argv[1], json.load(sys.stdin))))
+    print(json.dumps(run(sys.argv[1], json.load(sys.stdin), sys.argv[2] if len(sys.argv) > 2 else None)))

@@ -29,7 +29,7 @@ from tests.router.harness import (
     routing_snapshot,
     write_models,
 )
-from tests.router.standins import CatalogStandIn, ScalerStandIn
+from tests.router.standins import SERVICE_TOKEN, CatalogStandIn, ScalerStandIn
 
 
 @pytest.fixture
@@ -69,6 +69,7 @@ async def start_router(tmp_path: Path, model_dirs: dict[str, Path]) -> AsyncIter
                     "catalog_address": catalog.address,
                     "scaler_address": scaler_standin.address,
                     "router_id": "router-under-test",
+                    "service_token": SERVICE_TOKEN,
                     "sonar_address": "",  # sampling off unless a test starts a Sonar
                     # A stand-in replica can take longer than the 5 s default to start on a loaded CI machine;
                     # tests that count activations must not see the router's re-activation while it waits.

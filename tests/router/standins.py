@@ -35,6 +35,8 @@ from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 from wire.signature import Signature
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVICE_TOKEN = "router-test-service-token"
+"""The service credential the routers and Sonars under test share (the stand-ins check none)."""
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

@@ -19,9 +19,10 @@ from prometheus_client import CollectorRegistry
 from protos.hydro.v1 import catalog_pb2
 from router.routing import RoutingTable
 from router.sampler import Sampler
+from servicekit.grpc_security import ServiceLink
 from tests.router import models
 from tests.router.harness import RouterUnderTest, StartRouter, cancel, wait_until
-from tests.router.standins import application, config, snapshot, version
+from tests.router.standins import SERVICE_TOKEN, application, config, snapshot, version
 from tests.sonar.harness import local_parts, parse_metrics, start_sonar
 from wire.oip_grpc import encode_infer_request, encode_infer_response
 
@@ -157,7 +158,9 @@ async def test_records_wait_to_share_a_batch_unless_it_is_full(
 async def test_stopping_sends_a_lingering_batch_at_once(tmp_path: Path) -> None:
     rates = rates_snapshot({"all": 1.0})
     sonar = await start_sonar(tmp_path, snapshot=rates, object_store_url=(tmp_path / "objects").as_uri())
-    sampler = Sampler(sonar.address, registry=CollectorRegistry(), batch_linger_s=600.0)
+    sampler = Sampler(
+        sonar.address, link=ServiceLink(SERVICE_TOKEN), registry=CollectorRegistry(), batch_linger_s=600.0
+    )
     sender = asyncio.create_task(sampler.run())
     try:
         route = RoutingTable.from_snapshot(rates).routes["all"]

@@ -52,6 +52,8 @@ class CatalogServer(catalog_pb2_grpc.CatalogServicer):
     def __init__(self, first: catalog_pb2.Snapshot) -> None:
         self.snapshot = first
         self.watchers = 0
+        self.authorizations: list[str] = []
+        """The `authorization` metadata of every watch opened (a stand-in checks none)."""
         self._changed = asyncio.Event()
         self._server: grpc.aio.Server | None = None
         self.port = 0
@@ -69,6 +71,9 @@ class CatalogServer(catalog_pb2_grpc.CatalogServicer):
         self, request: catalog_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[catalog_pb2.Snapshot]:
         self.watchers += 1
+        self.authorizations.extend(
+            str(value) for key, value in context.invocation_metadata() or () if key == "authorization"
+        )
         try:
             while True:
                 changed = self._changed

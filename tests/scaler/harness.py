@@ -16,10 +16,14 @@ import grpc
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
 from scaler.server import serve
 from scaler.settings import Settings
+from servicekit.grpc_security import ServiceLink
 from tests.ports import free_port
 
 State = dict[str, scaler_pb2.VersionReplicas]
 
+
+SERVICE_TOKEN = "scaler-test-service-token"
+"""The service credential of the scalers under test (and of the tests that call them)."""
 
 # Per test process: suites of other checkouts may run on the same Docker engine at the same time.
 TEST_INSTANCE = f"tests-scaler-{os.getpid()}"
@@ -41,6 +45,7 @@ def scaler_settings(home: Path, **overrides: Any) -> Settings:
         "scaler_catalog_wait_s": 0.3,
         # Scalers of other suites may share the Docker engine; this one owns only its own containers.
         "scaler_instance": TEST_INSTANCE,
+        "service_token": SERVICE_TOKEN,
     }
     values.update(overrides)
     return Settings(**values)
@@ -93,7 +98,7 @@ class RunningScaler:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.address = f"127.0.0.1:{settings.scaler_port}"
-        self.channel = grpc.aio.insecure_channel(self.address)
+        self.channel = ServiceLink(SERVICE_TOKEN).channel(self.address)
         self.stub = scaler_pb2_grpc.ScalerStub(self.channel)  # type: ignore[no-untyped-call]
         self.task: asyncio.Task[None] | None = None
         self.watches: list[EndpointWatch] = []

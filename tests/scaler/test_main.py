@@ -15,9 +15,11 @@ import grpc
 import pytest
 
 from protos.hydro.v1 import scaler_pb2, scaler_pb2_grpc
+from servicekit.grpc_security import ServiceLink
 from tests.ports import free_port
 from tests.scaler.catalog import CatalogServer, Version, snapshot
 from tests.scaler.harness import (
+    SERVICE_TOKEN,
     EndpointWatch,
     eventually,
     kill_leftover_runtimes,
@@ -40,6 +42,7 @@ class ScalerProcess:
             HYDRO_SCALER_METRICS_PORT="0",
             HYDRO_CATALOG_ADDRESS=catalog,
             HYDRO_SCALER_TICK_S="0.1",
+            HYDRO_SERVICE_TOKEN=SERVICE_TOKEN,
             PYTHONPATH=str(REPO_ROOT),
         )
         with self.log.open("wb") as log:
@@ -87,7 +90,7 @@ async def test_a_crashed_scalers_replica_is_adopted_and_sigterm_stops_it(
     port = free_port()
     address = f"127.0.0.1:{port}"
     try:
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with ServiceLink(SERVICE_TOKEN).channel(address) as channel:
             stub = scaler_pb2_grpc.ScalerStub(channel)  # type: ignore[no-untyped-call]
             processes.append(ScalerProcess(home, catalog.address, port))
             await stub.Activate(scaler_pb2.ActivateRequest(version_key=KEY), wait_for_ready=True, timeout=20)
@@ -100,7 +103,7 @@ async def test_a_crashed_scalers_replica_is_adopted_and_sigterm_stops_it(
             processes[0].process.wait()
             assert pid_alive(pid)
 
-        async with grpc.aio.insecure_channel(address) as channel:
+        async with ServiceLink(SERVICE_TOKEN).channel(address) as channel:
             stub = scaler_pb2_grpc.ScalerStub(channel)  # type: ignore[no-untyped-call]
             processes.append(ScalerProcess(home, catalog.address, port))
             await answering(stub)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from protos.hydro.v1 import catalog_pb2, sonar_pb2_grpc
 from tests.ports import free_port
-from tests.router.standins import CatalogStandIn
+from tests.router.standins import SERVICE_TOKEN, CatalogStandIn
 from tests.sonar.conftest import S3Server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -121,6 +121,7 @@ async def start_sonar(
         "HYDRO_CATALOG_ADDRESS": catalog_address,
         "HYDRO_OBJECT_STORE_URL": object_store_url,
         "HYDRO_DRIFT_ENABLED": "false",
+        "HYDRO_SERVICE_TOKEN": SERVICE_TOKEN,
         "PYTHONPATH": str(REPO_ROOT),
     }
     if s3_endpoint_url:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from protos.hydro.v1 import catalog_pb2
+from servicekit.grpc_security import ServiceLink
 from sonar.catalog_watch import CatalogWatch
 from wire.signature import Signature
 
@@ -32,7 +33,7 @@ def snapshot(revision: int, *versions: catalog_pb2.ModelVersion) -> catalog_pb2.
 
 
 async def test_a_version_that_left_the_catalog_keeps_its_schema() -> None:
-    watch = CatalogWatch("127.0.0.1:1")
+    watch = CatalogWatch("127.0.0.1:1", link=ServiceLink("unused"))
     watch.apply(snapshot(1, version("fraud", 1)))
     watch.apply(snapshot(2, version("fraud", 2)))
     assert watch.revision == 2
@@ -42,7 +43,7 @@ async def test_a_version_that_left_the_catalog_keeps_its_schema() -> None:
 
 
 async def test_each_new_version_is_announced_once_with_its_training_data() -> None:
-    watch = CatalogWatch("127.0.0.1:1")
+    watch = CatalogWatch("127.0.0.1:1", link=ServiceLink("unused"))
     announced: list[tuple[str, int, str]] = []
     watch.on_new_version(lambda model, number, data: announced.append((model, number, data)))
     watch.apply(snapshot(1, version("fraud", 1, "data/train.parquet")))
@@ -51,7 +52,7 @@ async def test_each_new_version_is_announced_once_with_its_training_data() -> No
 
 
 async def test_an_unreadable_signature_skips_that_version_only() -> None:
-    watch = CatalogWatch("127.0.0.1:1")
+    watch = CatalogWatch("127.0.0.1:1", link=ServiceLink("unused"))
     broken = version("broken", 1)
     broken.signature.inputs[0].datatype = "COMPLEX128"
     watch.apply(snapshot(1, broken, version("fraud", 1)))
@@ -61,7 +62,7 @@ async def test_an_unreadable_signature_skips_that_version_only() -> None:
 
 
 async def test_a_record_of_an_unknown_version_waits_for_the_next_snapshot() -> None:
-    watch = CatalogWatch("127.0.0.1:1")
+    watch = CatalogWatch("127.0.0.1:1", link=ServiceLink("unused"))
     watch.apply(snapshot(1, version("fraud", 1)))
     waiting = asyncio.create_task(watch.schema("fraud", 2, wait_s=5))
     await asyncio.sleep(0.01)
@@ -71,7 +72,7 @@ async def test_a_record_of_an_unknown_version_waits_for_the_next_snapshot() -> N
 
 
 async def test_a_missing_version_is_waited_for_once_per_revision() -> None:
-    watch = CatalogWatch("127.0.0.1:1")
+    watch = CatalogWatch("127.0.0.1:1", link=ServiceLink("unused"))
     watch.apply(snapshot(1, version("fraud", 1)))
     assert await watch.schema("fraud", 9, wait_s=0.05) is None
     loop = asyncio.get_running_loop()

@@ -17,7 +17,8 @@ import pyarrow as pa
 import pytest
 
 from protos.hydro.v1 import sonar_pb2, sonar_pb2_grpc
-from tests.router.standins import CatalogStandIn, application, snapshot, version
+from servicekit.grpc_security import ServiceLink
+from tests.router.standins import SERVICE_TOKEN, CatalogStandIn, application, snapshot, version
 from tests.sonar.conftest import S3Server
 from tests.sonar.harness import local_parts, s3_parts, start_sonar
 from wire.oip_grpc import encode_infer_request, encode_infer_response
@@ -64,7 +65,7 @@ async def test_sigterm_mid_stream_loses_nothing_acknowledged(
     acked: list[str] = []
     stopping = asyncio.Event()
     try:
-        async with grpc.aio.insecure_channel(sonar.address) as channel:
+        async with ServiceLink(SERVICE_TOKEN).channel(sonar.address) as channel:
             call = sonar_pb2_grpc.SonarStub(channel).Ingest()  # type: ignore[no-untyped-call]
 
             async def write() -> None:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from servicekit.grpc_security import ServiceLink
 from servicekit.object_keys import profile_key, reference_values_key
 from servicekit.object_store import open_object_store
 from sonar.catalog_watch import CatalogWatch
@@ -28,7 +29,14 @@ from sonar.errors import InvalidRequest
 from sonar.reference import ensure_reference, features_from_signature, load_reference
 from sonar.release_profiles import ReleaseProfiler
 from sonar.settings import Settings
-from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
+from tests.control_plane.conftest import (
+    ADMIN_TOKEN,
+    SERVICE_TOKEN,
+    ControlPlane,
+    make_settings,
+    running,
+    unique,
+)
 from tests.control_plane.packages import model_files, tar_gz
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "fraud-detector"
@@ -220,7 +228,7 @@ async def test_a_released_version_is_profiled_as_soon_as_the_catalog_lists_it(
         catalog_address=control_plane.catalog_address,
         object_store_url=f"file://{tmp_path}/sonar",
     )
-    catalog = CatalogWatch(control_plane.catalog_address)
+    catalog = CatalogWatch(control_plane.catalog_address, link=ServiceLink(SERVICE_TOKEN))
     profiler = ReleaseProfiler()
     catalog.on_new_version(profiler.released)
     tasks = [asyncio.create_task(catalog.run()), asyncio.create_task(profiler.run(settings, store))]

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import grpc
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from protos.hydro.v1 import catalog_pb2, sonar_pb2, sonar_pb2_grpc
 from protos.inference import grpc_service_pb2 as pb
-from tests.router.standins import CatalogStandIn, application, snapshot, version
+from servicekit.grpc_security import ServiceLink
+from tests.router.standins import SERVICE_TOKEN, CatalogStandIn, application, snapshot, version
 from tests.sonar.harness import local_parts, start_sonar
 from wire.oip_grpc import encode_infer_request, encode_infer_response
 
@@ -143,7 +143,7 @@ async def ingest(
     address: str, batches: Iterable[list[sonar_pb2.ExecutionRecord]]
 ) -> list[sonar_pb2.IngestAck]:
     """Send `batches` on one Ingest stream; the acks, one per batch."""
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with ServiceLink(SERVICE_TOKEN).channel(address) as channel:
         stub = sonar_pb2_grpc.SonarStub(channel)  # type: ignore[no-untyped-call]
         call = stub.Ingest()
         acks = []
