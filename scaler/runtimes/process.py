@@ -21,6 +21,7 @@ import socket
 import ssl
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ class ProcessRuntime:
         await asyncio.to_thread(self._log_dir.mkdir, parents=True, exist_ok=True)
         port = _free_port()
         log_path = self._log_dir / f"{spec.model}-{spec.version}-{port}.log"
-        env = {**os.environ, "PYTHONPATH": self._pythonpath, "PYTHONUNBUFFERED": "1"}
+        env = {**replica_environment(os.environ), "PYTHONPATH": self._pythonpath, "PYTHONUNBUFFERED": "1"}
         with log_path.open("ab") as output:
             try:
                 process = await asyncio.create_subprocess_exec(
@@ -200,6 +201,25 @@ class ProcessRuntime:
             else:
                 path.unlink(missing_ok=True)
         return found
+
+
+SECRET_VARIABLES = frozenset(
+    {
+        "HYDRO_TOKEN",
+        "HYDRO_ADMIN_TOKEN",
+        "HYDRO_SERVICE_TOKEN",
+        "HYDRO_TLS_KEY_FILE",
+        "HYDRO_DATABASE_URL",  # may carry a password
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    }
+)
+"""The platform's secrets, which model code has no business reading."""
+
+
+def replica_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The scaler's environment without the platform's secrets: a replica runs the model's own code."""
+    return {name: value for name, value in environ.items() if name not in SECRET_VARIABLES}
 
 
 def _pythonpath() -> str:
