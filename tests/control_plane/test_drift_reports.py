@@ -180,7 +180,7 @@ async def test_a_run_by_hand_is_claimed_computed_and_served(drift: Plane) -> Non
         "lease_expires_at": z(clock.now + timedelta(seconds=120)),
     }
     assert [field["name"] for field in job["signature"]["inputs"]] == ["x"]
-    artifact = await control_plane.client.get(job["training_data"]["artifact_endpoint"])
+    artifact = await control_plane.service.get(job["training_data"]["artifact_endpoint"])
     assert artifact.status_code == 200 and b"data/train.csv" in gzip.decompress(artifact.content)
     await worker.nothing_due()  # the only report is held by this worker
     running = (await control_plane.client.get(f"/api/v1/drift-reports/{report['id']}")).json()
