@@ -22,6 +22,7 @@ from scaler.runtimes.base import Runtime
 from scaler.runtimes.docker import DockerRuntime
 from scaler.runtimes.process import ProcessRuntime
 from scaler.settings import Settings
+from servicekit.credentials import service_token
 from servicekit.serving import HttpServer
 from wire.addresses import host_port
 
@@ -43,7 +44,13 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             spares=settings.scaler_spares,
             replica_address=settings.scaler_replica_address,
         )
-    return ProcessRuntime(settings.home, stop_timeout_s=settings.scaler_stop_timeout_s)
+    return ProcessRuntime(
+        settings.home,
+        stop_timeout_s=settings.scaler_stop_timeout_s,
+        control_plane_url=settings.control_plane_url,
+        service_token=service_token(settings),
+        ca_file=settings.tls_ca_file,
+    )
 
 
 async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> None:

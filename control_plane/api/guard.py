@@ -91,7 +91,7 @@ class Guard:
                             scope["method"],
                             scope["path"],
                             status,
-                            _error_of(status, body),
+                            _error_of(status, bytes(body)),
                         )
             await send(message)
 

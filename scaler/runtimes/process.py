@@ -47,11 +47,25 @@ class ProcessRuntime:
 
     name = "process"
 
-    def __init__(self, home: Path, *, stop_timeout_s: float = 3.0, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        stop_timeout_s: float = 3.0,
+        python: str = sys.executable,
+        control_plane_url: str | None = None,
+        service_token: str | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
+        """`control_plane_url` and `service_token`: where packages stored outside the local filesystem
+        (`s3://`) are downloaded from, and the service credential that download presents; `ca_file`
+        verifies an https control plane."""
         self.root = home / "replicas"
         self.stop_timeout_s = stop_timeout_s
         self.python = python
-        self.artifacts = ArtifactCache(self.root)
+        self.artifacts = ArtifactCache(
+            self.root, control_plane_url=control_plane_url, service_token=service_token, ca_file=ca_file
+        )
         self._run_dir = self.root / ".run"
         self._log_dir = self.root / ".logs"
         self._running: dict[str, _Running] = {}
