@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from hydro.cli.apps import apps
+from hydro.cli.audit import audit
 from hydro.cli.deploy import deploy
 from hydro.cli.drift import drift
 from hydro.cli.invoke import invoke
@@ -19,6 +20,7 @@ from hydro.cli.keys import keys
 from hydro.cli.models import logs, models
 from hydro.cli.monitor import monitor
 from hydro.cli.services import control_plane, router, scaler, sonar, up
+from hydro.cli.tokens import tokens
 from hydro.errors import HydroClientError, HydroConnectionError, HydroError
 from hydro.settings import Settings
 from servicekit.settings import SettingsError, load
@@ -67,6 +69,8 @@ for command in (
     keys,
     monitor,
     drift,
+    tokens,
+    audit,
     up,
     control_plane,
     router,
