@@ -49,6 +49,8 @@ def _reason(exc: HydroError) -> str:
         return f"{message}; is the platform running? (start it with `hydro up`, or set {_URL_VARIABLES})"
     if isinstance(exc, HydroClientError) and exc.status == 401 and "invoke key" in message:
         return f"{message} (pass --key, or set HYDRO_INVOKE_KEY)"
+    if isinstance(exc, HydroClientError) and exc.status == 403 and "role" in message:
+        return f"{message} (an admin creates tokens with a role: hydro tokens create NAME --role ROLE)"
     if isinstance(exc, HydroClientError) and exc.status == 401:
         return f"{message} (the token comes from HYDRO_TOKEN, else the file {load(Settings).token_file})"
     return message
