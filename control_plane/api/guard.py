@@ -21,7 +21,7 @@ from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from control_plane import audit
-from control_plane.api.common import PREFIX, ApiRoute, refusal
+from control_plane.api.common import PREFIX, ApiRoute, error, refusal
 from control_plane.auth import Access, Principal, authorize
 from control_plane.errors import HydroError
 from control_plane.state import State
@@ -61,6 +61,13 @@ class Guard:
             if method in WRITES:
                 await _record(current, principal, method, path, answer.status_code, str(exc))
             await answer(scope, receive, send)
+            return
+        except Exception:  # the stored tokens could not be read: refuse, since nobody can be checked
+            logger.exception("checking the credential of %s %s failed", method, path)
+            unavailable = error(
+                503, "the control plane cannot check credentials now (its database did not answer)"
+            )
+            await unavailable(scope, receive, send)
             return
         if method not in WRITES:
             await self.app(scope, receive, send)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy
 
 from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
 from tests.control_plane.packages import package
@@ -83,3 +84,15 @@ async def test_a_token_is_generated_on_first_start_stored_hashed_and_printed_onc
         assert token not in capfd.readouterr().err  # printed only once
         response = await again.upload(name, package(name), headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 202 and response.json()["version"] == 2
+
+
+async def test_when_the_tokens_cannot_be_read_calls_are_refused_not_let_through(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/hydro.db")
+    async with running(settings) as control_plane:
+        engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path}/hydro.db")
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text("ALTER TABLE api_tokens RENAME TO api_tokens_gone"))
+        engine.dispose()
+        response = await control_plane.client.get("/api/v1/models")
+        assert response.status_code == 503 and "cannot check credentials" in response.json()["error"]
+        assert (await control_plane.client.get("/api/v1/health")).status_code == 200
