@@ -4,7 +4,6 @@ secrets, and revokes them; the last admin token that can log in is kept."""
 from __future__ import annotations
 
 import hashlib
-
 from pathlib import Path
 from typing import Any
 
