@@ -88,7 +88,9 @@ def run(platform: Platform, home: Path, cycles: int, warm_requests: int) -> None
     platform.put_deployment_config("bench", scale_to_zero_grace_s=600.0, stable_window_s=60.0)
     httpx.post(f"{platform.router}/apps/{model}", json=BODY, timeout=60).raise_for_status()
     port = host_port(containers(key)[0])
-    signature_body = httpx.get(f"{platform.api}/models/{model}/versions/1").json()["signature"]
+    signature_body = httpx.get(
+        f"{platform.api}/models/{model}/versions/1", headers=platform.headers()
+    ).json()["signature"]
     from wire.signature import Signature
 
     arrays = plain_form.decode_plain_request(BODY, Signature.from_dict(signature_body))

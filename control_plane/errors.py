@@ -6,6 +6,7 @@ HydroError                    anything the control plane refuses or cannot do; t
 │   └── PackageError          an uploaded model package is malformed or unsafe                  -> 400
 ├── PackageTooLarge           an upload (package, drift result) exceeds its size limit          -> 413
 ├── Unauthorized              missing or wrong bearer token                                     -> 401
+├── Forbidden                 a valid credential whose role may not make this call              -> 403
 ├── NotFound                  no such model, version, application, deployment config, invoke
 │                             key, monitoring schedule or drift report (or its page, yet)       -> 404
 ├── Conflict                  valid input that clashes with the catalog's current state         -> 409
@@ -36,7 +37,11 @@ class PackageTooLarge(HydroError):
 
 
 class Unauthorized(HydroError):
-    """A write call came without a bearer token, or with a wrong one."""
+    """A call came without a bearer token, or with one that is not valid."""
+
+
+class Forbidden(HydroError):
+    """A valid credential whose role may not make the call; the message names the role needed."""
 
 
 class NotFound(HydroError):

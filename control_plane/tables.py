@@ -133,14 +133,39 @@ class CatalogState(Base):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class Role(StrEnum):
+    """What an API token may do: each role passes every route of the roles below it."""
+
+    VIEWER = "viewer"
+    DEPLOYER = "deployer"
+    ADMIN = "admin"
+
+
 class ApiToken(Base):
-    """A bearer token, stored only as its SHA-256 hex digest."""
+    """A bearer token of the REST API with its role, stored only as its SHA-256 hex digest."""
 
     __tablename__ = "api_tokens"
 
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     token_sha256: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default=Role.ADMIN)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEvent(Base):
+    """One write call to the REST API (or a refused attempt): who, what, when and how it ended."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    token: Mapped[str | None] = mapped_column(String(NAME_LENGTH), default=None)
+    """The name of the token presented; None when no valid token was presented."""
+    role: Mapped[str | None] = mapped_column(String(16), default=None)
+    method: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class InvokeKey(Base):

@@ -25,7 +25,10 @@ from hydro.errors import HydroClientError, HydroConnectionError
 from hydro.package import Package
 from hydro.resources import (
     Accepted,
+    ApiToken,
     Application,
+    AuditEvent,
+    AuditPage,
     DriftReport,
     InvokeKey,
     ModelSummary,
@@ -36,10 +39,12 @@ from hydro.resources import (
     items_of,
     parse_accepted,
     parse_application,
+    parse_audit_page,
     parse_drift_report,
     parse_invoke_key,
     parse_model_summary,
     parse_schedule,
+    parse_token,
     parse_version,
 )
 from hydro.settings import Settings
@@ -48,7 +53,10 @@ from servicekit.tls import http_verify
 
 __all__ = [
     "Accepted",
+    "ApiToken",
     "Application",
+    "AuditEvent",
+    "AuditPage",
     "DriftReport",
     "HydroClient",
     "InvokeKey",
@@ -235,6 +243,23 @@ class HydroClient:
 
     def drift_report_html(self, report_id: str) -> str:
         return self._request("GET", self._url(f"/drift-reports/{_seg(report_id)}/html")).text
+
+    # API tokens and the audit trail (admin tokens only)
+
+    def create_token(self, name: str, role: str) -> ApiToken:
+        """A new API token with `role` (viewer, deployer or admin); its `token` is shown only here."""
+        return parse_token(self._api("POST", "/tokens", json={"name": name, "role": role}))
+
+    def tokens(self) -> list[ApiToken]:
+        return [parse_token(item) for item in items_of(self._api("GET", "/tokens"), "tokens")]
+
+    def revoke_token(self, name: str) -> None:
+        self._request("DELETE", self._url(f"/tokens/{_seg(name)}"))
+
+    def audit(self, *, limit: int = 50, before: int | None = None) -> AuditPage:
+        """Audit events (writes, refused ones included), newest first; pass `next` as `before` to page on."""
+        params: dict[str, int] = {"limit": limit} if before is None else {"limit": limit, "before": before}
+        return parse_audit_page(self._api("GET", "/audit", params=params))
 
     # router
 

@@ -1,6 +1,7 @@
 """What the control plane's REST API talks about, as typed values: models and their versions,
-applications and their variants, invoke keys, drift schedules and reports; and the parsers that read
-each from its JSON answer (lenient about absent optional fields, strict about the identifying ones).
+applications and their variants, invoke keys, drift schedules and reports, API tokens and the audit
+trail; and the parsers that read each from its JSON answer (lenient about absent optional fields, strict
+about the identifying ones).
 """
 
 from __future__ import annotations
@@ -21,6 +22,40 @@ class InvokeKey:
     application: str
     created_at: str | None = None
     key: str | None = None
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """An API token with its role (viewer, deployer, admin); `token` is set only in the answer that
+    created it."""
+
+    name: str
+    role: str
+    created_at: str | None = None
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One write call to the REST API (or a refused attempt); `token` and `role` are None when no valid
+    token was presented."""
+
+    id: int
+    at: str
+    token: str | None
+    role: str | None
+    method: str
+    path: str
+    status: int
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """Audit events, newest first; `next` is the `before` of the following page (None: no more)."""
+
+    events: list[AuditEvent]
+    next: int | None
 
 
 @dataclass(frozen=True)
@@ -167,6 +202,35 @@ def parse_invoke_key(body: Mapping[str, Any]) -> InvokeKey:
         created_at=body.get("created_at"),
         key=key if isinstance(key, str) else None,
     )
+
+
+def parse_token(body: Mapping[str, Any]) -> ApiToken:
+    token = body.get("token")
+    return ApiToken(
+        name=str(body["name"]),
+        role=str(body["role"]),
+        created_at=body.get("created_at"),
+        token=token if isinstance(token, str) else None,
+    )
+
+
+def parse_audit_page(body: Mapping[str, Any]) -> AuditPage:
+    events = [
+        AuditEvent(
+            id=int(item["id"]),
+            at=str(item["at"]),
+            token=item.get("token"),
+            role=item.get("role"),
+            method=str(item["method"]),
+            path=str(item["path"]),
+            status=int(item["status"]),
+            error=item.get("error"),
+        )
+        for item in body.get("events") or []
+        if isinstance(item, Mapping)
+    ]
+    following = body.get("next")
+    return AuditPage(events=events, next=int(following) if following is not None else None)
 
 
 def parse_schedule(body: Mapping[str, Any]) -> MonitoringSchedule:

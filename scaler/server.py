@@ -45,7 +45,11 @@ def make_runtime(settings: Settings, metrics: Metrics) -> Runtime:
             replica_address=settings.scaler_replica_address,
         )
     return ProcessRuntime(
-        settings.home, stop_timeout_s=settings.scaler_stop_timeout_s, verify=http_verify(settings)
+        settings.home,
+        stop_timeout_s=settings.scaler_stop_timeout_s,
+        verify=http_verify(settings),
+        control_plane_url=settings.control_plane_url,
+        service_token=service_token(settings),
     )
 
 

@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
+from servicekit.credentials import service_token
 from servicekit.tls import http_verify
 from sonar.errors import ControlPlaneError, LeaseLost, SonarError
 from sonar.settings import Settings
@@ -117,9 +118,9 @@ class ControlPlane:
 
 @contextlib.asynccontextmanager
 async def open_control_plane(settings: Settings) -> AsyncIterator[ControlPlane]:
-    """A client of the control plane at `settings.control_plane_url`, with Sonar's bearer token."""
-    token = settings.bearer_token()
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    """A client of the control plane at `settings.control_plane_url` presenting the service credential (the
+    only credential the drift-job calls and package downloads accept)."""
+    headers = {"Authorization": f"Bearer {service_token(settings)}"}
     async with httpx.AsyncClient(
         base_url=settings.control_plane_url.rstrip("/"),
         headers=headers,

@@ -1,8 +1,10 @@
 """Sonar's settings, read from `HYDRO_*` environment variables.
 
 The fields every service shares (home, bind_host, catalog_address, object store, control_plane_url, the
-token) come from `servicekit.settings.ServiceSettings`; the drift worker calls the control plane with its
-`bearer_token()` (`HYDRO_TOKEN`, else `HYDRO_ADMIN_TOKEN`, else the token file `hydro up` wrote).
+service credential) come from `servicekit.settings.ServiceSettings`; the drift worker and the release
+profiler call the control plane with the service credential (`servicekit.credentials.service_token`:
+`HYDRO_SERVICE_TOKEN`, else `{HYDRO_HOME}/service-token`), which opens the drift-job calls and package
+downloads and nothing else.
 """
 
 from __future__ import annotations

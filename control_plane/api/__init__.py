@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute
 
 from control_plane.api import (
     applications,
+    audit,
     deployment_configs,
     drift_jobs,
     drift_reports,
@@ -13,6 +14,7 @@ from control_plane.api import (
     models,
     monitoring,
     system,
+    tokens,
 )
 
 
@@ -26,4 +28,6 @@ def routes() -> list[BaseRoute]:
         *monitoring.routes(),
         *drift_reports.routes(),
         *drift_jobs.routes(),
+        *tokens.routes(),
+        *audit.routes(),
     ]

@@ -6,15 +6,16 @@ import asyncio
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import applications
-from control_plane.api.common import PREFIX, authorize, endpoint, json_body, state
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, state
+from control_plane.auth import Access
 
 
 @endpoint
 async def put(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     application = await applications.put(
         current.catalog, request.path_params["app"], await json_body(request)
     )
@@ -42,15 +43,15 @@ async def list_all(request: Request) -> Response:
 
 @endpoint
 async def delete(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     await applications.delete(current.catalog, request.path_params["app"])
     return Response(status_code=204)
 
 
 def routes() -> list[BaseRoute]:
     return [
-        Route(f"{PREFIX}/applications", list_all, methods=["GET"]),
-        Route(f"{PREFIX}/applications/{{app}}", put, methods=["PUT"]),
-        Route(f"{PREFIX}/applications/{{app}}", get, methods=["GET"]),
-        Route(f"{PREFIX}/applications/{{app}}", delete, methods=["DELETE"]),
+        ApiRoute("GET", f"{PREFIX}/applications", list_all, Access.VIEWER),
+        ApiRoute("PUT", f"{PREFIX}/applications/{{app}}", put, Access.DEPLOYER),
+        ApiRoute("GET", f"{PREFIX}/applications/{{app}}", get, Access.VIEWER),
+        ApiRoute("DELETE", f"{PREFIX}/applications/{{app}}", delete, Access.DEPLOYER),
     ]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import deployment_configs
-from control_plane.api.common import PREFIX, authorize, endpoint, json_body, state
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, state
+from control_plane.auth import Access
 
 
 @endpoint
 async def put(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     body = await json_body(request)
     return JSONResponse(await deployment_configs.put(current.catalog, request.path_params["name"], body))
 
@@ -29,7 +30,7 @@ async def list_all(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route(f"{PREFIX}/deployment-configs", list_all, methods=["GET"]),
-        Route(f"{PREFIX}/deployment-configs/{{name}}", put, methods=["PUT"]),
-        Route(f"{PREFIX}/deployment-configs/{{name}}", get, methods=["GET"]),
+        ApiRoute("GET", f"{PREFIX}/deployment-configs", list_all, Access.VIEWER),
+        ApiRoute("PUT", f"{PREFIX}/deployment-configs/{{name}}", put, Access.DEPLOYER),
+        ApiRoute("GET", f"{PREFIX}/deployment-configs/{{name}}", get, Access.VIEWER),
     ]

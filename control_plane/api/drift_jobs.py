@@ -1,6 +1,7 @@
 """Internal endpoints for Sonar workers: claim a drift job, then complete, fail or extend it.
 
-They take the admin bearer token, like every write call. The contract is described in `drift_jobs`.
+Only the service credential opens them (Sonar's workers present it). The contract is described in
+`drift_jobs`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import drift_jobs
-from control_plane.api.common import PREFIX, authorize, endpoint, json_body
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, state
+from control_plane.auth import Access
 from control_plane.errors import InvalidRequest, PackageTooLarge
 
 MAX_RESULT_BYTES = 32 * 1024 * 1024
@@ -21,7 +23,7 @@ MAX_RESULT_BYTES = 32 * 1024 * 1024
 
 @endpoint
 async def claim(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     job = await drift_jobs.claim(current.catalog, await json_body(request), current.clock(), current.metrics)
     if job is None:
         return Response(status_code=204)
@@ -30,7 +32,7 @@ async def claim(request: Request) -> Response:
 
 @endpoint
 async def complete(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     body = await _bounded_json(request)
     report = await drift_jobs.complete(
         current.catalog, current.store, request.path_params["report_id"], body, current.clock()
@@ -40,7 +42,7 @@ async def complete(request: Request) -> Response:
 
 @endpoint
 async def fail(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     body = await json_body(request)
     report = await drift_jobs.fail(current.catalog, request.path_params["report_id"], body, current.clock())
     return JSONResponse(report)
@@ -48,7 +50,7 @@ async def fail(request: Request) -> Response:
 
 @endpoint
 async def heartbeat(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     body = await json_body(request)
     report = await drift_jobs.heartbeat(
         current.catalog, request.path_params["report_id"], body, current.clock()
@@ -79,8 +81,8 @@ def _refuse_constant(name: str) -> Any:
 def routes() -> list[BaseRoute]:
     base = f"{PREFIX}/internal/drift-jobs"
     return [
-        Route(f"{base}/claim", claim, methods=["POST"]),
-        Route(f"{base}/{{report_id}}/complete", complete, methods=["POST"]),
-        Route(f"{base}/{{report_id}}/fail", fail, methods=["POST"]),
-        Route(f"{base}/{{report_id}}/heartbeat", heartbeat, methods=["POST"]),
+        ApiRoute("POST", f"{base}/claim", claim, Access.SERVICE),
+        ApiRoute("POST", f"{base}/{{report_id}}/complete", complete, Access.SERVICE),
+        ApiRoute("POST", f"{base}/{{report_id}}/fail", fail, Access.SERVICE),
+        ApiRoute("POST", f"{base}/{{report_id}}/heartbeat", heartbeat, Access.SERVICE),
     ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import drift_reports
-from control_plane.api.common import PREFIX, authorize, endpoint, json_body, path_int, state, stream_object
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, path_int, state, stream_object
+from control_plane.auth import Access
 from control_plane.errors import InvalidRequest
 
 DEFAULT_LIMIT = 50
@@ -21,7 +22,7 @@ HTML_POLICY = (
 
 @endpoint
 async def run(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     body = await json_body(request)
     report = await drift_reports.run(
         current.catalog, request.path_params["model"], path_int(request, "version"), body, current.clock()
@@ -68,8 +69,8 @@ def _limit(request: Request) -> int:
 def routes() -> list[BaseRoute]:
     version_reports = f"{PREFIX}/models/{{model}}/versions/{{version}}/drift-reports"
     return [
-        Route(version_reports, run, methods=["POST"]),
-        Route(version_reports, list_for_version, methods=["GET"]),
-        Route(f"{PREFIX}/drift-reports/{{report_id}}", get, methods=["GET"]),
-        Route(f"{PREFIX}/drift-reports/{{report_id}}/html", html, methods=["GET"]),
+        ApiRoute("POST", version_reports, run, Access.DEPLOYER),
+        ApiRoute("GET", version_reports, list_for_version, Access.VIEWER),
+        ApiRoute("GET", f"{PREFIX}/drift-reports/{{report_id}}", get, Access.VIEWER),
+        ApiRoute("GET", f"{PREFIX}/drift-reports/{{report_id}}/html", html, Access.VIEWER),
     ]

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import invoke_keys
-from control_plane.api.common import PREFIX, authorize, endpoint, state
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, state
+from control_plane.auth import Access
 
 
 @endpoint
 async def create(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     created = await invoke_keys.create(current.catalog, request.path_params["app"])
     return JSONResponse(created, status_code=201)
 
@@ -25,7 +26,7 @@ async def list_all(request: Request) -> Response:
 
 @endpoint
 async def revoke(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     await invoke_keys.revoke(current.catalog, request.path_params["app"], request.path_params["key_id"])
     return Response(status_code=204)
 
@@ -33,7 +34,7 @@ async def revoke(request: Request) -> Response:
 def routes() -> list[BaseRoute]:
     base = f"{PREFIX}/applications/{{app}}/invoke-keys"
     return [
-        Route(base, create, methods=["POST"]),
-        Route(base, list_all, methods=["GET"]),
-        Route(f"{base}/{{key_id}}", revoke, methods=["DELETE"]),
+        ApiRoute("POST", base, create, Access.DEPLOYER),
+        ApiRoute("GET", base, list_all, Access.VIEWER),
+        ApiRoute("DELETE", f"{base}/{{key_id}}", revoke, Access.DEPLOYER),
     ]

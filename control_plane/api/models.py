@@ -6,10 +6,11 @@ import logging
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import versions
-from control_plane.api.common import PREFIX, authorize, endpoint, path_int, state, stream_object
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, path_int, state, stream_object
+from control_plane.auth import Access
 from control_plane.errors import PackageTooLarge
 from control_plane.versions import VersionRef
 from servicekit.object_keys import package_key
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 @endpoint
 async def upload(request: Request) -> Response:
     """POST a tar.gz of the model folder -> 202 with the new version's number; it builds in the background."""
-    current = authorize(request)
+    current = state(request)
     limit = current.settings.max_package_bytes
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
@@ -84,10 +85,10 @@ async def artifact(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route(f"{PREFIX}/models", list_models, methods=["GET"]),
-        Route(f"{PREFIX}/models/{{model}}/versions", upload, methods=["POST"]),
-        Route(f"{PREFIX}/models/{{model}}/versions", list_versions, methods=["GET"]),
-        Route(f"{PREFIX}/models/{{model}}/versions/{{version}}", get_version, methods=["GET"]),
-        Route(f"{PREFIX}/models/{{model}}/versions/{{version}}/logs", logs, methods=["GET"]),
-        Route(f"{PREFIX}/models/{{model}}/versions/{{version}}/artifact", artifact, methods=["GET"]),
+        ApiRoute("GET", f"{PREFIX}/models", list_models, Access.VIEWER),
+        ApiRoute("POST", f"{PREFIX}/models/{{model}}/versions", upload, Access.DEPLOYER),
+        ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions", list_versions, Access.VIEWER),
+        ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}", get_version, Access.VIEWER),
+        ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}/logs", logs, Access.VIEWER),
+        ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}/artifact", artifact, Access.SERVICE),
     ]

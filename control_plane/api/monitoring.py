@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 
 from control_plane import monitoring
-from control_plane.api.common import PREFIX, authorize, endpoint, json_body, path_int, state
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, path_int, state
+from control_plane.auth import Access
 
 
 @endpoint
 async def put(request: Request) -> Response:
-    current = authorize(request)
+    current = state(request)
     body = await json_body(request)
     schedule = await monitoring.put(
         current.catalog,
@@ -34,4 +35,4 @@ async def get(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     path = f"{PREFIX}/models/{{model}}/versions/{{version}}/monitoring"
-    return [Route(path, put, methods=["PUT"]), Route(path, get, methods=["GET"])]
+    return [ApiRoute("PUT", path, put, Access.DEPLOYER), ApiRoute("GET", path, get, Access.VIEWER)]

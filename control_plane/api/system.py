@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from control_plane.api.common import PREFIX, endpoint, state
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, state
+from control_plane.auth import Access
 from control_plane.metrics import CONTENT_TYPE
 
 
@@ -32,8 +33,9 @@ async def metrics(request: Request) -> Response:
 
 def routes() -> list[BaseRoute]:
     return [
-        Route(f"{PREFIX}/health", health, methods=["GET"]),
+        ApiRoute("GET", f"{PREFIX}/health", health, Access.PUBLIC),
+        ApiRoute("GET", f"{PREFIX}/metrics", metrics, Access.VIEWER),
+        # the ops routes, outside /api/v1, for load balancers and Prometheus scrapers: public
         Route("/health", health, methods=["GET"]),
-        Route(f"{PREFIX}/metrics", metrics, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
     ]

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from hydro.cli.apps import apps
+from hydro.cli.audit import audit
 from hydro.cli.deploy import deploy
 from hydro.cli.drift import drift
 from hydro.cli.invoke import invoke
@@ -19,6 +20,7 @@ from hydro.cli.keys import keys
 from hydro.cli.models import logs, models
 from hydro.cli.monitor import monitor
 from hydro.cli.services import control_plane, router, scaler, sonar, up
+from hydro.cli.tokens import tokens
 from hydro.errors import HydroClientError, HydroConnectionError, HydroError
 from hydro.settings import Settings
 from servicekit.settings import SettingsError, load
@@ -47,6 +49,8 @@ def _reason(exc: HydroError) -> str:
         return f"{message}; is the platform running? (start it with `hydro up`, or set {_URL_VARIABLES})"
     if isinstance(exc, HydroClientError) and exc.status == 401 and "invoke key" in message:
         return f"{message} (pass --key, or set HYDRO_INVOKE_KEY)"
+    if isinstance(exc, HydroClientError) and exc.status == 403 and "role" in message:
+        return f"{message} (an admin creates tokens with a role: hydro tokens create NAME --role ROLE)"
     if isinstance(exc, HydroClientError) and exc.status == 401:
         return f"{message} (the token comes from HYDRO_TOKEN, else the file {load(Settings).token_file})"
     return message
@@ -67,6 +71,8 @@ for command in (
     keys,
     monitor,
     drift,
+    tokens,
+    audit,
     up,
     control_plane,
     router,

@@ -56,12 +56,18 @@ class ProcessRuntime:
         stop_timeout_s: float = 3.0,
         python: str = sys.executable,
         verify: ssl.SSLContext | bool = True,
+        control_plane_url: str | None = None,
+        service_token: str | None = None,
     ) -> None:
-        """`verify`: what `https://` artifact URLs are checked against (`servicekit.tls.http_verify`)."""
+        """`verify`: what `https://` downloads check the server against (`servicekit.tls.http_verify`);
+        `control_plane_url` and `service_token`: where packages stored outside the local filesystem
+        (`s3://`) are downloaded from, and the service credential that download presents."""
         self.root = home / "replicas"
         self.stop_timeout_s = stop_timeout_s
         self.python = python
-        self.artifacts = ArtifactCache(self.root, verify=verify)
+        self.artifacts = ArtifactCache(
+            self.root, verify=verify, control_plane_url=control_plane_url, service_token=service_token
+        )
         self._run_dir = self.root / ".run"
         self._log_dir = self.root / ".logs"
         self._running: dict[str, _Running] = {}

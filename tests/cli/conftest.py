@@ -25,6 +25,10 @@ from tests.ports import free_port
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 ADMIN_TOKEN = "cli-test-token"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+"""What a test's own API calls carry (every /api/v1 call but the health check needs a token)."""
+SERVICE_TOKEN = "cli-test-service-token"
+"""The service credential of the test control plane (what a Sonar worker presents)."""
 
 
 @dataclass
@@ -69,6 +73,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         scaler_address=f"127.0.0.1:{free_port()}",
         router_url=router_url,
         admin_token=SecretStr(ADMIN_TOKEN),
+        service_token=SecretStr(SERVICE_TOKEN),
         runtime="process",
         database_url=f"sqlite+aiosqlite:///{home}/hydro.db",
         object_store_url=f"file://{home}/objects",

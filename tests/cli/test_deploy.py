@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.cli.conftest import ADMIN_TOKEN, ControlPlane, copy_example
+from tests.cli.conftest import ADMIN_HEADERS, ADMIN_TOKEN, ControlPlane, copy_example
 from tests.ports import free_port
 
 
@@ -55,7 +55,7 @@ def test_deploy_builds_the_version_points_the_application_and_prints_how_to_call
     assert json.loads(words[words.index("-d") + 1]) == {"amount": [1.0], "country": ["text"]}
     assert f"{control_plane.router_url}/apps/{model}-app" in words
 
-    app = httpx.get(f"{control_plane.url}/api/v1/applications/{model}-app").json()
+    app = httpx.get(f"{control_plane.url}/api/v1/applications/{model}-app", headers=ADMIN_HEADERS).json()
     variant = app["stages"][0]["variants"][0]
     assert (variant["model"], variant["version"], variant["weight"]) == (model, 1, 100)
 
@@ -99,7 +99,11 @@ def test_logs_prints_the_build_log_of_a_version(
     folder, model = copy_example("iris-classifier", tmp_path)
     assert hydro("deploy", str(folder), "--no-wait").exit_code == 0
     version = f"{control_plane.url}/api/v1/models/{model}/versions/1"
-    wait_until(lambda: httpx.get(version).json()["status"] == "released", 30, f"{model}:1 is released")
+    wait_until(
+        lambda: httpx.get(version, headers=ADMIN_HEADERS).json()["status"] == "released",
+        30,
+        f"{model}:1 is released",
+    )
 
     logs = hydro("logs", f"{model}:1")
     assert logs.exit_code == 0, logs.output
@@ -118,7 +122,10 @@ def test_no_wait_uploads_and_returns_before_the_build(
     assert result.exit_code == 0, result.output
     assert f"uploaded {model}:1" in result.stdout
     assert f"hydro logs {model}:1" in result.stdout
-    assert httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1").status_code == 200
+    assert (
+        httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1", headers=ADMIN_HEADERS).status_code
+        == 200
+    )
 
 
 def test_a_folder_without_hydro_yaml_fails_with_one_line_naming_the_file(hydro: Any, tmp_path: Path) -> None:
@@ -142,7 +149,10 @@ def test_a_package_the_control_plane_refuses_fails_with_its_reason_and_leaves_no
 
     assert result.exit_code == 1
     assert "signature.inputs[0].datatype" in error_line(result) and "FLOAT" in error_line(result)
-    assert httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1").status_code == 404
+    assert (
+        httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1", headers=ADMIN_HEADERS).status_code
+        == 404
+    )
 
 
 def test_a_wrong_token_fails_naming_the_token_and_where_it_comes_from(
@@ -153,7 +163,10 @@ def test_a_wrong_token_fails_naming_the_token_and_where_it_comes_from(
     assert result.exit_code == 1
     line = error_line(result)
     assert "token is not valid" in line and "HYDRO_TOKEN" in line
-    assert httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1").status_code == 404
+    assert (
+        httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1", headers=ADMIN_HEADERS).status_code
+        == 404
+    )
 
 
 def test_the_token_file_under_hydro_home_is_used_when_hydro_token_is_unset(

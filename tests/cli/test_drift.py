@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.cli.conftest import ADMIN_TOKEN, ControlPlane, copy_example
+from tests.cli.conftest import ADMIN_HEADERS, SERVICE_TOKEN, ControlPlane, copy_example
 
 FEATURES = [
     {"name": "country", "kind": "categorical", "method": "chi_square", "score": 0.2, "threshold": 0.05,
@@ -32,7 +32,7 @@ class SonarWorker:
     def __init__(self, control_plane: ControlPlane, name: str = "sonar-cli-test") -> None:
         self.name = name
         self.http = httpx.Client(
-            base_url=control_plane.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=30
+            base_url=control_plane.url, headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}, timeout=30
         )
 
     def claim(self) -> dict[str, Any] | None:
@@ -91,7 +91,9 @@ def test_a_model_owner_schedules_runs_and_reads_drift_reports(
     assert "0 * * * *" in row and " 1h " in row and " on " in row and "psi=0.2" in row
     off = hydro("monitor", version, "--off")
     assert off.exit_code == 0 and " off " in off.stdout and "psi=0.2" in off.stdout
-    stored = httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1/monitoring").json()
+    stored = httpx.get(
+        f"{control_plane.url}/api/v1/models/{model}/versions/1/monitoring", headers=ADMIN_HEADERS
+    ).json()
     assert (stored["cron"], stored["window_s"], stored["enabled"]) == ("0 * * * *", 3600, False)
     assert stored["thresholds"] == {"psi": 0.2}
     assert "cron" in _error(hydro("monitor", version, "--cron", "every hour"))
@@ -104,7 +106,9 @@ def test_a_model_owner_schedules_runs_and_reads_drift_reports(
     assert "ks_pvalue=0.01" in renumbered.stdout and "correction=bonferroni" in renumbered.stdout
     assert "psi=0.2" not in renumbered.stdout, "new numbers replace the old ones"
     assert "'holm'" in hydro("monitor", version, "--correction", "holm").output
-    stored = httpx.get(f"{control_plane.url}/api/v1/models/{model}/versions/1/monitoring").json()
+    stored = httpx.get(
+        f"{control_plane.url}/api/v1/models/{model}/versions/1/monitoring", headers=ADMIN_HEADERS
+    ).json()
     assert stored["thresholds"] == {"ks_pvalue": 0.01, "correction": "bonferroni"}
 
     started = hydro("drift", "run", version, "--since", "1h")

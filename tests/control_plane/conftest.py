@@ -27,6 +27,7 @@ from tests.ports import free_port
 
 ADMIN_TOKEN = "control-plane-test-token"
 SERVICE_TOKEN = "control-plane-test-service-token"
+"""The service credential the test control plane accepts (package downloads, Sonar's drift-job calls)."""
 TEST_DATABASE_URL = os.environ.get(
     "HYDRO_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/hydro_test"
 )
@@ -89,10 +90,12 @@ def make_settings(home: Path, database_url: str, **overrides: Any) -> Settings:
 
 @dataclass
 class ControlPlane:
-    """A running control plane and an HTTP client for its API (carrying the admin token)."""
+    """A running control plane and HTTP clients for its API: `client` carries the admin token, `service`
+    the service credential (what Sonar and the scaler present)."""
 
     settings: Settings
     client: httpx.AsyncClient
+    service: httpx.AsyncClient
     task: asyncio.Task[None]
 
     @property
@@ -145,12 +148,18 @@ async def running(settings: Settings, **options: Any) -> AsyncIterator[ControlPl
             task.result()
         task.cancel()
         pytest.fail("the control plane did not start within 60 s")
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{settings.control_plane_port}", headers=headers, timeout=60
-    ) as client:
+    base_url = f"http://127.0.0.1:{settings.control_plane_port}"
+    service_token = settings.service_token.get_secret_value() if settings.service_token else ""
+    async with (
+        httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=60
+        ) as client,
+        httpx.AsyncClient(
+            base_url=base_url, headers={"Authorization": f"Bearer {service_token}"}, timeout=60
+        ) as service,
+    ):
         try:
-            yield ControlPlane(settings=settings, client=client, task=task)
+            yield ControlPlane(settings=settings, client=client, service=service, task=task)
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

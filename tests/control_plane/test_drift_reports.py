@@ -146,7 +146,7 @@ async def test_a_bad_schedule_is_refused_naming_the_field(drift: Plane) -> None:
 async def test_a_run_by_hand_is_claimed_computed_and_served(drift: Plane) -> None:
     control_plane, clock = drift
     model, version = await monitored_version(control_plane)
-    worker = Worker(control_plane.client)
+    worker = Worker(control_plane.service)
     await worker.nothing_due()
 
     started = await control_plane.client.post(_runs(model, version), json={"since": "1h"})
@@ -180,7 +180,7 @@ async def test_a_run_by_hand_is_claimed_computed_and_served(drift: Plane) -> Non
         "lease_expires_at": z(clock.now + timedelta(seconds=120)),
     }
     assert [field["name"] for field in job["signature"]["inputs"]] == ["x"]
-    artifact = await control_plane.client.get(job["training_data"]["artifact_endpoint"])
+    artifact = await control_plane.service.get(job["training_data"]["artifact_endpoint"])
     assert artifact.status_code == 200 and b"data/train.csv" in gzip.decompress(artifact.content)
     await worker.nothing_due()  # the only report is held by this worker
     running = (await control_plane.client.get(f"/api/v1/drift-reports/{report['id']}")).json()
@@ -267,7 +267,7 @@ async def test_a_worker_that_lost_its_lease_cannot_store_its_result(drift: Plane
     control_plane, clock = drift
     model, version = await monitored_version(control_plane)
     report = (await control_plane.client.post(_runs(model, version), json={"since": "1h"})).json()
-    slow, fast = Worker(control_plane.client), Worker(control_plane.client)
+    slow, fast = Worker(control_plane.service), Worker(control_plane.service)
 
     assert (await slow.job(lease_s=60))["id"] == report["id"]
     clock.advance(seconds=59)
@@ -300,7 +300,7 @@ async def test_a_failed_report_says_why_and_bad_results_are_refused(drift: Plane
     control_plane, _ = drift
     model, version = await monitored_version(control_plane)
     report = (await control_plane.client.post(_runs(model, version), json={"since": "1h"})).json()
-    worker = Worker(control_plane.client)
+    worker = Worker(control_plane.service)
     await worker.job()
 
     claim_url = "/api/v1/internal/drift-jobs/claim"
@@ -309,7 +309,7 @@ async def test_a_failed_report_says_why_and_bad_results_are_refused(drift: Plane
         ({"worker": ""}, "worker"),
         ({"worker": "w", "lease_s": 0}, "lease_s"),
     ]:
-        await _refused(await control_plane.client.post(claim_url, json=body), 400, field)
+        await _refused(await control_plane.service.post(claim_url, json=body), 400, field)
     for overrides, field in [
         ({"summary": [1, 2]}, "summary"),
         ({"features": "x"}, "features"),
@@ -319,7 +319,7 @@ async def test_a_failed_report_says_why_and_bad_results_are_refused(drift: Plane
         await _refused(await worker.complete(report["id"], **overrides), 400, field)
     not_json = f'{{"worker": "{worker.name}", "summary": {{"score": NaN}}, "features": [], "html": "<p>"}}'
     await _refused(
-        await control_plane.client.post(
+        await control_plane.service.post(
             f"/api/v1/internal/drift-jobs/{report['id']}/complete",
             content=not_json,
             headers={"content-type": "application/json"},
@@ -329,7 +329,7 @@ async def test_a_failed_report_says_why_and_bad_results_are_refused(drift: Plane
     )
     incomplete = {"worker": worker.name, "summary": {}, "features": []}
     await _refused(
-        await control_plane.client.post(
+        await control_plane.service.post(
             f"/api/v1/internal/drift-jobs/{report['id']}/complete", json=incomplete
         ),
         400,
@@ -353,13 +353,13 @@ async def test_a_job_whose_lease_keeps_expiring_fails_after_three_attempts(drift
     control_plane, clock = drift
     model, version = await monitored_version(control_plane)
     report = (await control_plane.client.post(_runs(model, version), json={"since": "1h"})).json()
-    crashing = [Worker(control_plane.client) for _ in range(3)]
+    crashing = [Worker(control_plane.service) for _ in range(3)]
     for attempt, worker in enumerate(crashing, start=1):
         job = await worker.job(lease_s=30)
         assert (job["id"], job["attempts"]) == (report["id"], attempt)
         clock.advance(seconds=31)
 
-    await Worker(control_plane.client).nothing_due()
+    await Worker(control_plane.service).nothing_due()
     shown = (await control_plane.client.get(f"/api/v1/drift-reports/{report['id']}")).json()
     assert shown["status"] == "failed" and shown["finished_at"] == z(clock.now)
     assert "expired 3 times" in shown["error"] and crashing[-1].name in shown["error"]
@@ -369,7 +369,7 @@ async def test_a_heartbeat_keeps_the_job(drift: Plane) -> None:
     control_plane, clock = drift
     model, version = await monitored_version(control_plane)
     report = (await control_plane.client.post(_runs(model, version), json={"since": "1h"})).json()
-    worker, other = Worker(control_plane.client), Worker(control_plane.client)
+    worker, other = Worker(control_plane.service), Worker(control_plane.service)
     await worker.job(lease_s=30)
     for _ in range(4):
         clock.advance(seconds=20)

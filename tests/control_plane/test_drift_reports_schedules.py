@@ -50,7 +50,7 @@ async def test_a_cron_of_every_minute_runs_each_window_once_across_a_restart(
         model, version = await monitored_version(control_plane)
         schedule = await put_schedule(control_plane, model, version, cron="* * * * *", window="1m")
         assert schedule["next_run_at"] == z(at("10:01"))
-        worker = Worker(control_plane.client)
+        worker = Worker(control_plane.service)
         await worker.nothing_due()
 
         for minute in range(1, 6):
@@ -71,7 +71,7 @@ async def test_a_cron_of_every_minute_runs_each_window_once_across_a_restart(
 
     # A restart (a new process on the same database) neither repeats a window nor loses the next one.
     async with plane(tmp_path / "second", database, clock) as control_plane:
-        worker = Worker(control_plane.client)
+        worker = Worker(control_plane.service)
         await worker.nothing_due()
         clock.set(at("10:06:05"))
         job = await worker.job()
@@ -88,7 +88,7 @@ async def test_windows_missed_while_nobody_asked_are_caught_up_oldest_first_up_t
     async with plane(tmp_path, database, clock) as control_plane:
         model, version = await monitored_version(control_plane)
         await put_schedule(control_plane, model, version, cron="*/10 * * * *", window="10m", max_catch_up=3)
-        worker = Worker(control_plane.client)
+        worker = Worker(control_plane.service)
 
         # Sonar was down from 10:00:30 until 11:05: six windows ended (at 10:10 ... 11:00).
         clock.set(at("11:05"))
@@ -130,7 +130,7 @@ async def test_a_schedule_turned_off_makes_no_reports_and_on_again_does_not_catc
         model, version = await monitored_version(control_plane)
         spec = {"cron": "0 * * * *", "window": "1h"}
         await put_schedule(control_plane, model, version, **spec)
-        worker = Worker(control_plane.client)
+        worker = Worker(control_plane.service)
 
         clock.set(at("10:30"))
         await put_schedule(control_plane, model, version, **spec, enabled=False)
@@ -158,7 +158,7 @@ async def _drain(planes: list[ControlPlane], worker: str) -> list[str]:
     """Claim through random control planes until nothing is due; the ids this worker got."""
     got: list[str] = []
     while True:
-        response = await random.choice(planes).client.post(
+        response = await random.choice(planes).service.post(
             "/api/v1/internal/drift-jobs/claim", json={"worker": worker, "lease_s": 600}
         )
         if response.status_code == 204:

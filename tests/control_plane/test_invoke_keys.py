@@ -103,7 +103,7 @@ async def test_create_list_and_revoke_invoke_keys(control_plane: ControlPlane) -
     assert body["id"] in again.json()["error"]
 
 
-async def test_writes_need_the_admin_token(control_plane: ControlPlane) -> None:
+async def test_writes_need_a_token(control_plane: ControlPlane) -> None:
     app = await _application(control_plane)
     key_id = (await control_plane.client.post(f"/api/v1/applications/{app}/invoke-keys")).json()["id"]
     async with httpx.AsyncClient(base_url=control_plane.url) as anonymous:

@@ -23,7 +23,7 @@ async def test_uploads_are_stored_in_s3_and_served_back(tmp_path: Path, s3_serve
         key = f"catalog/models/{name}/1/package.tar.gz"
         assert version["artifact_url"] == f"s3://{s3_server.bucket}/{key}"
         stored = s3_server.read(key)
-        served = await control_plane.client.get(f"/api/v1/models/{name}/versions/1/artifact")
+        served = await control_plane.service.get(f"/api/v1/models/{name}/versions/1/artifact")
         assert served.status_code == 200 and served.content == stored
 
         refused = await control_plane.upload(name, tar_gz(model_files(name), extra=[member("/etc/evil")]))

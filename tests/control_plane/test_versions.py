@@ -37,7 +37,7 @@ async def test_upload_list_get_logs_and_artifact_in_process_mode(control_plane: 
     assert logs.headers["content-type"].startswith("text/plain")
     assert "no image is built" in logs.text and f"released {name}:1" in logs.text
 
-    artifact = await control_plane.client.get(f"/api/v1/models/{name}/versions/1/artifact")
+    artifact = await control_plane.service.get(f"/api/v1/models/{name}/versions/1/artifact")
     assert artifact.status_code == 200
     with tarfile.open(fileobj=io.BytesIO(artifact.content), mode="r:gz") as tar:
         assert sorted(tar.getnames()) == ["hydro.json", "hydro.yaml", "model.py"]
@@ -71,7 +71,7 @@ async def test_a_folder_wrapped_in_one_top_level_directory_is_accepted(control_p
     assert response.status_code == 202, response.text
     version = await control_plane.wait_built(name, 1)
     assert version["requirements"] == "requirements.txt" and version["training_data"] == "data/train.csv"
-    artifact = await control_plane.client.get(f"/api/v1/models/{name}/versions/1/artifact")
+    artifact = await control_plane.service.get(f"/api/v1/models/{name}/versions/1/artifact")
     with tarfile.open(fileobj=io.BytesIO(artifact.content), mode="r:gz") as tar:
         assert "data/train.csv" in tar.getnames() and "hydro.json" in tar.getnames()
 
@@ -224,7 +224,8 @@ async def test_unknown_models_and_versions_get_404(control_plane: ControlPlane) 
         f"/api/v1/models/{name}/versions/7/artifact": f"model {name!r} has no version 7",
     }
     for path, message in cases.items():
-        response = await control_plane.client.get(path)
+        client = control_plane.service if path.endswith("/artifact") else control_plane.client
+        response = await client.get(path)
         assert response.status_code == 404, path
         assert response.json() == {"error": message}
     bad = await control_plane.client.get(f"/api/v1/models/{name}/versions/one")

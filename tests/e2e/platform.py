@@ -139,7 +139,7 @@ class Platform:
         assert response.status_code == 200, response.text
 
     def application(self, app: str) -> dict[str, Any]:
-        response = httpx.get(f"{self.api}/applications/{app}")
+        response = httpx.get(f"{self.api}/applications/{app}", headers=self.headers())
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

@@ -66,9 +66,15 @@ def wait_released(platform: Platform, *keys: str, timeout: float = 300) -> None:
 
     def status(key: str) -> str:
         model, number = key.split(":")
-        body = httpx.get(f"{platform.api}/models/{model}/versions/{number}", timeout=10).json()
+        body = httpx.get(
+            f"{platform.api}/models/{model}/versions/{number}", timeout=10, headers=platform.headers()
+        ).json()
         if body["status"] == "failed":
-            log = httpx.get(f"{platform.api}/models/{model}/versions/{number}/logs", timeout=10).text
+            log = httpx.get(
+                f"{platform.api}/models/{model}/versions/{number}/logs",
+                timeout=10,
+                headers=platform.headers(),
+            ).text
             raise AssertionError(f"the build of {key} failed: {body.get('error')}\n{log[-3000:]}")
         return str(body["status"])
 

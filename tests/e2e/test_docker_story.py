@@ -56,13 +56,17 @@ def test_deploy_builds_and_pushes_an_image_and_runs_nothing(
     docker_platform: Platform, fraud_app: tuple[str, str]
 ) -> None:
     model, key = fraud_app
-    version = httpx.get(f"{docker_platform.api}/models/{model}/versions/1").json()
+    version = httpx.get(
+        f"{docker_platform.api}/models/{model}/versions/1", headers=docker_platform.headers()
+    ).json()
     assert version["status"] == "released"
     assert version["image"] == f"127.0.0.1:5000/{model}:1"
     assert version["digest"].startswith("sha256:")
     tags = httpx.get(f"http://127.0.0.1:5000/v2/{model}/tags/list").json()
     assert "1" in tags["tags"]
-    log = httpx.get(f"{docker_platform.api}/models/{model}/versions/1/logs").text
+    log = httpx.get(
+        f"{docker_platform.api}/models/{model}/versions/1/logs", headers=docker_platform.headers()
+    ).text
     assert "Successfully" in log or "digest" in log
     app = docker_platform.application(model)
     assert app["invoke_urls"]["http"].endswith(f"/apps/{model}")
@@ -183,5 +187,5 @@ def test_the_scikit_learn_example_builds_with_its_requirements_from_the_wheelhou
 def _signature(platform: Platform, model: str):  # type: ignore[no-untyped-def]
     from wire.signature import Signature
 
-    body = httpx.get(f"{platform.api}/models/{model}/versions/1").json()
+    body = httpx.get(f"{platform.api}/models/{model}/versions/1", headers=platform.headers()).json()
     return Signature.from_dict(body["signature"])

@@ -140,7 +140,7 @@ def drift_report(platform: Platform, model: str, start: datetime, end: datetime)
 
     def finished() -> bool:
         nonlocal report
-        report = httpx.get(f"{platform.api}/drift-reports/{report_id}").json()
+        report = httpx.get(f"{platform.api}/drift-reports/{report_id}", headers=platform.headers()).json()
         return report["status"] in ("done", "failed")
 
     wait_until(finished, 120, f"drift report {report_id} is computed")
@@ -187,7 +187,7 @@ def test_drift_story(drift_platform: Platform, tmp_path: Path) -> None:
     assert country["value_drift"] and country["statistics"]["unseen_categories"] == ["XX"]
     assert 0.1 < country["statistics"]["unseen_share"] < 0.3
 
-    html = httpx.get(f"{platform.api}/drift-reports/{report['id']}/html")
+    html = httpx.get(f"{platform.api}/drift-reports/{report['id']}/html", headers=platform.headers())
     assert html.status_code == 200 and "XX (new)" in html.text
 
     # Sonar built the reference once, from the package, and keeps it for the next reports

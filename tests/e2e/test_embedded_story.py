@@ -45,7 +45,7 @@ def test_deploy_invoke_scale_to_zero_and_back(embedded_platform: Platform, tmp_p
     assert runtime_processes(platform.home) == []
 
     signature = Signature.from_dict(
-        httpx.get(f"{platform.api}/models/{model}/versions/1").json()["signature"]
+        httpx.get(f"{platform.api}/models/{model}/versions/1", headers=platform.headers()).json()["signature"]
     )
     expected = example_model("fraud-detector").predict(
         plain_form.decode_plain_request(FRAUD_INPUT, signature)
@@ -83,4 +83,9 @@ def test_cli_reports_errors_with_exit_code_and_reason(embedded_platform: Platfor
     )
     assert wrong_token.returncode == 1
     assert "token" in wrong_token.stderr.lower()
-    assert httpx.get(f"{embedded_platform.api}/models/{model}/versions/1").status_code == 404
+    assert (
+        httpx.get(
+            f"{embedded_platform.api}/models/{model}/versions/1", headers=embedded_platform.headers()
+        ).status_code
+        == 404
+    )

@@ -154,7 +154,9 @@ def fraud(docker_platform: Platform, tmp_path_factory: pytest.TempPathFactory) -
         "deploy", str(folder), "--app", model, "--deployment-config", "e2e-scaling"
     )
     assert result.returncode == 0, result.stderr + result.stdout + docker_platform.logs()
-    body = httpx.get(f"{docker_platform.api}/models/{model}/versions/1").json()
+    body = httpx.get(
+        f"{docker_platform.api}/models/{model}/versions/1", headers=docker_platform.headers()
+    ).json()
     arrays = plain_form.decode_plain_request(FRAUD_INPUT, Signature.from_dict(body["signature"]))
     expected = example_model("fraud-detector").predict(arrays)["score"]
     return Fraud(model, f"{model}:1", docker_platform.env["HYDRO_SCALER_INSTANCE"], expected)

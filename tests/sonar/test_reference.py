@@ -30,7 +30,6 @@ from sonar.reference import ensure_reference, features_from_signature, load_refe
 from sonar.release_profiles import ReleaseProfiler
 from sonar.settings import Settings
 from tests.control_plane.conftest import (
-    ADMIN_TOKEN,
     SERVICE_TOKEN,
     ControlPlane,
     make_settings,
@@ -64,7 +63,7 @@ async def control_plane(tmp_path: Path) -> AsyncIterator[ControlPlane]:
 
 @pytest.fixture
 async def drift_api(control_plane: ControlPlane) -> AsyncIterator[DriftControlPlane]:
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
     async with httpx.AsyncClient(base_url=control_plane.url, headers=headers, timeout=30) as http:
         yield DriftControlPlane(http, "test-worker", 60)
 
@@ -224,7 +223,7 @@ async def test_a_released_version_is_profiled_as_soon_as_the_catalog_lists_it(
     store = open_object_store(f"file://{tmp_path}/sonar")
     settings = Settings(
         control_plane_url=control_plane.url,
-        token=ADMIN_TOKEN,
+        service_token=SERVICE_TOKEN,
         catalog_address=control_plane.catalog_address,
         object_store_url=f"file://{tmp_path}/sonar",
     )

@@ -24,7 +24,7 @@ from sonar.errors import LeaseLost
 from sonar.jobs import DriftJob
 from sonar.settings import Settings
 from sonar.worker import compute, run_drift_worker
-from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
+from tests.control_plane.conftest import SERVICE_TOKEN, ControlPlane, make_settings, running, unique
 from tests.control_plane.drift_helpers import database_kinds, own_database
 from tests.control_plane.packages import model_files, tar_gz
 from tests.ports import free_port
@@ -46,7 +46,7 @@ def settings_for(url: str, home: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "home": home,
         "control_plane_url": url,
-        "token": ADMIN_TOKEN,
+        "service_token": SERVICE_TOKEN,
         "drift_poll_interval_s": 0.2,
         "drift_lease_s": 30,
         "worker_name": unique("sonar"),
@@ -197,7 +197,7 @@ async def test_a_worker_whose_lease_passed_to_another_cannot_report(
     model = unique("fraud")
     version = await control_plane.release(model, example_package(model))
     report_id = await start_run(control_plane, model, version)
-    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    headers = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
     async with httpx.AsyncClient(base_url=control_plane.url, headers=headers, timeout=30) as http:
         slow, other = DriftControlPlane(http, "slow", 1), DriftControlPlane(http, "other", 60)
         claimed = await slow.claim()
