@@ -28,6 +28,8 @@ async def serve(
             host,
             settings.control_plane_port,
             "the control plane API",
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
             lifespan="on",
             log_level="info",
             access_log=True,

@@ -17,6 +17,7 @@ from router.plan import Plan
 from router.routing import Route, Version
 from wire import oip_grpc
 from wire.datatypes import TensorError
+from wire.limits import TensorLimits
 from wire.signature import SignatureError
 
 
@@ -75,6 +76,14 @@ def check_outputs(plan: Plan, names: Sequence[str]) -> None:
     try:
         plan.versions[-1].signature.check_requested(names, f"application {plan.route.name!r}")
     except SignatureError as exc:
+        raise InvalidInputError(str(exc)) from None
+
+
+def check_limits(request: pb.ModelInferRequest, limits: TensorLimits) -> None:
+    """Raise InvalidInputError naming the limit unless `request` keeps within `limits` (O(tensors))."""
+    try:
+        oip_grpc.check_limits(request, limits)
+    except TensorError as exc:
         raise InvalidInputError(str(exc)) from None
 
 

@@ -20,6 +20,7 @@ import uvicorn
 from pydantic_settings import BaseSettings
 
 from servicekit.settings import SettingsError, load
+from servicekit.slow_clients import guarded_protocol
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -56,13 +57,30 @@ class HttpServer:
     """An ASGI app served by uvicorn in a task of its own, on a listener bound when the server is made (so
     a taken port fails the service's start at once, naming `what`); `stop` ends it gracefully.
 
-    uvicorn's defaults here: no lifespan, warnings only, no access log; `config` overrides them."""
+    uvicorn's defaults here: no lifespan, warnings only, no access log, the slow-client guard
+    (`servicekit.slow_clients`, with the settings `http_header_timeout_s` and `http_body_timeout_s`);
+    `config` overrides them."""
 
-    def __init__(self, app: Any, host: str, port: int, what: str, **config: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        host: str,
+        port: int,
+        what: str,
+        *,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 30.0,
+        **config: Any,
+    ) -> None:
         self.what = what
         self.where = f"{host}:{port}"
         self.listener = listen_tcp(host, port, what)
-        options: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
+        options: dict[str, Any] = {
+            "lifespan": "off",
+            "log_level": "warning",
+            "access_log": False,
+            "http": guarded_protocol(header_timeout_s, body_timeout_s),
+        }
         self._server = CancellableServer(uvicorn.Config(app, **(options | config)))
         self.task: asyncio.Task[None] | None = None
 

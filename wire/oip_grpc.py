@@ -12,6 +12,7 @@ import numpy as np
 
 from protos.inference import grpc_service_pb2 as pb
 from wire.datatypes import NUMPY_DTYPES, TensorError, bytes_array, datatype_of, element_count, numpy_dtype
+from wire.limits import TensorLimits
 from wire.raw_contents import SHARED_MEMORY, from_raw, to_raw
 from wire.signature import Signature
 
@@ -47,7 +48,10 @@ def _from_contents(
         raise TensorError(f"tensor '{name}': {len(values)} values given, shape {list(shape)} needs {count}")
     if datatype == "BYTES":
         return bytes_array(list(values), shape)
-    return np.array(values, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
+    try:
+        return np.array(values, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
+    except (OverflowError, ValueError) as exc:  # a value beyond a narrow integer's range (int_contents)
+        raise TensorError(f"tensor '{name}': {field} do not fit {datatype}: {exc}") from None
 
 
 # -- gRPC -----------------------------------------------------------------------------------------
@@ -76,6 +80,15 @@ def _decode_tensors(tensors: Any, raw_contents: Any, what: str) -> dict[str, np.
 
 def decode_infer_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]:
     return _decode_tensors(request.inputs, request.raw_input_contents, "request")
+
+
+def check_limits(request: pb.ModelInferRequest, limits: TensorLimits) -> None:
+    """Raise LimitError if `request` asks for more than `limits` allow: told from the message (O(tensors)),
+    before anything is decoded or forwarded."""
+    limits.check_count(len(request.inputs) + len(request.outputs))
+    total = 0
+    for tensor in request.inputs:
+        total = limits.add(tensor.name, tensor.shape, total)
 
 
 # Datatypes whose typed contents field holds exactly their values (the narrower integers travel in
