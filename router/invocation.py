@@ -10,8 +10,8 @@ forms:
   request is checked on the message itself, never decoded to numpy (`wire.oip_grpc.fits`).
 - `decode`: a coroutine the plane calls with the drawn first stage's signature (and the invoke limits,
   `wire.limits`) once the application, the key and the version are known; it reads the edge's body
-  (JSON, plain form, binary extension) into `Inputs`. The plain form cannot be read without the signature, and a body is not read at all for a
-  request refused before.
+  (JSON, plain form, binary extension) into `Inputs`. The plain form cannot be read without the
+  signature, and a body is not read at all for a request refused before.
 
 The edge's `reply` turns the `Answer` into its transport's answer inside the invoke, so its time and
 failures are the invoke's. Errors come back as `RouterError`s (an unexpected failure as
