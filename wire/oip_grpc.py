@@ -48,10 +48,15 @@ def _from_contents(
         raise TensorError(f"tensor '{name}': {len(values)} values given, shape {list(shape)} needs {count}")
     if datatype == "BYTES":
         return bytes_array(list(values), shape)
-    try:
-        return np.array(values, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
-    except (OverflowError, ValueError) as exc:  # a value beyond a narrow integer's range (int_contents)
-        raise TensorError(f"tensor '{name}': {field} do not fit {datatype}: {exc}") from None
+    dtype = NUMPY_DTYPES[datatype]
+    if field not in ("int_contents", "uint_contents") or dtype.itemsize == 4:
+        return np.array(values, dtype=dtype).reshape(shape)
+    # INT8/16 and UINT8/16 travel in 32-bit fields, and numpy would wrap a value beyond their range.
+    wide = np.array(values, dtype=np.int64)
+    limits = np.iinfo(dtype)
+    if wide.size and (wide.min() < limits.min or wide.max() > limits.max):
+        raise TensorError(f"tensor '{name}': {field} hold values beyond the range of {datatype}")
+    return wide.astype(dtype).reshape(shape)
 
 
 # -- gRPC -----------------------------------------------------------------------------------------
