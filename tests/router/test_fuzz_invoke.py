@@ -348,7 +348,7 @@ def fuzz(router: RouterUnderTest, tried: collections.Counter[str], seconds: dict
     ):
         infer = pb_grpc.GRPCInferenceServiceStub(channel).ModelInfer  # type: ignore[no-untyped-call]
 
-        @_settings(120)
+        @_settings(300)
         @given(valid_oip())
         def right_oip(case: tuple[bytes, dict[str, str], np.ndarray]) -> None:
             body, headers, x = case
@@ -357,7 +357,7 @@ def fuzz(router: RouterUnderTest, tried: collections.Counter[str], seconds: dict
             assert response.status_code == 200, response.text
             check_http(response, x)
 
-        @_settings(300)
+        @_settings(900)
         @given(OIP_TEXT)
         def wrong_oip(text: str) -> None:
             tried["oip json"] += 1
@@ -368,7 +368,7 @@ def fuzz(router: RouterUnderTest, tried: collections.Counter[str], seconds: dict
                 _reference_oip(body, headers),
             )
 
-        @_settings(200)
+        @_settings(600)
         @given(binary_requests())
         def wrong_binary(case: tuple[bytes, dict[str, str]]) -> None:
             tried["oip binary"] += 1
@@ -378,14 +378,14 @@ def fuzz(router: RouterUnderTest, tried: collections.Counter[str], seconds: dict
                 _reference_oip(body, headers),
             )
 
-        @_settings(150)
+        @_settings(450)
         @given(PLAIN_TEXT)
         def wrong_plain(text: str) -> None:
             tried["plain"] += 1
             x = reference_x(lambda: plain_form.decode_plain_request(orjson.loads(text), SIGNATURE))
             check_http(http.post("/apps/double", content=text.encode()), x)
 
-        @_settings(100)
+        @_settings(250)
         @given(valid_grpc())
         def right_grpc(case: tuple[pb.ModelInferRequest, np.ndarray]) -> None:
             tried["valid grpc"] += 1
@@ -394,7 +394,7 @@ def fuzz(router: RouterUnderTest, tried: collections.Counter[str], seconds: dict
                 oip_grpc.decode_infer_response(infer(request, timeout=30))["y"], x, json_answer=False
             )
 
-        @_settings(300)
+        @_settings(900)
         @given(grpc_requests())
         def wrong_grpc(request: pb.ModelInferRequest) -> None:
             tried["grpc"] += 1
