@@ -117,8 +117,7 @@ class DataPlane:
         request = invocation.request
         inputs: Inputs | None = None
         if request is not None:
-            admission.check_limits(request, self.limits)
-            admission.check_request(drawn, request)
+            admission.check_request(drawn, request, self.limits)
             if request.outputs:
                 admission.check_outputs(drawn, [output.name for output in request.outputs])
         else:

@@ -11,6 +11,7 @@ from protos.inference import grpc_service_pb2 as pb
 from wire import oip_grpc, oip_json
 from wire.datatypes import TensorError, element_count
 from wire.limits import LimitError, TensorLimits
+from wire.signature import Signature
 
 LIMITS = TensorLimits(max_tensors=3, max_elements=100, max_rank=4)
 
@@ -100,3 +101,24 @@ def test_a_grpc_message_is_checked_from_its_fields() -> None:
     with pytest.raises(LimitError, match="max_elements"):
         oip_grpc.check_limits(request, LIMITS)
     oip_grpc.check_limits(oip_grpc.encode_infer_request("m", {"x": np.zeros(100)}), LIMITS)
+
+
+def test_a_message_that_fits_its_signature_but_not_the_limits_does_not_fit() -> None:
+    # The router's fast path: `fits` checks the limits in the loop it runs anyway.
+    signature = Signature.from_dict(
+        {
+            "inputs": [{"name": "x", "datatype": "FP64", "shape": [-1, -1]}],
+            "outputs": [{"name": "y", "datatype": "FP64", "shape": [-1]}],
+        }
+    )
+    within = oip_grpc.encode_infer_request("m", {"x": np.zeros((10, 10))})
+    zero_size = oip_grpc.encode_infer_request("m", {"x": np.zeros((0, 10))})
+    zero_size.inputs[0].shape[1] = 2**40  # no elements, but numpy can build it
+    asking = oip_grpc.encode_infer_request("m", {"x": np.zeros((1, 1))})
+    for name in "abc":
+        asking.outputs.add(name=name)
+
+    assert oip_grpc.fits(within, signature, LIMITS) and oip_grpc.fits(zero_size, signature)
+    assert not oip_grpc.fits(oip_grpc.encode_infer_request("m", {"x": np.zeros((10, 11))}), signature, LIMITS)
+    assert not oip_grpc.fits(zero_size, signature, LIMITS)
+    assert not oip_grpc.fits(asking, signature, LIMITS)
