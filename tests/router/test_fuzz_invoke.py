@@ -8,6 +8,10 @@ whose `y` is twice the `x` sent: the router answers only what the reference deco
 the same way, and the replica (a real `python -m runtime` of `models.DOUBLE`) doubles it. Afterwards the
 router still answers a good request and its health checks.
 
+Hypothesis raises the interpreter's recursion limit while it runs, and the router shares the process:
+JSON data nested 1000 deep, which exhausted the default limit of 1000 frames in the router's flattening,
+passes here either way; `test_bad_input.py` keeps that case, outside hypothesis.
+
 The examples are derandomized (the same run every time, no `.hypothesis` database);
 `HYDRO_FUZZ_EXAMPLES` multiplies them for a longer run by hand. Hypothesis runs in a worker thread with
 blocking clients, while the router serves in the test's event loop. The number of inputs tried is printed.
@@ -427,7 +431,8 @@ async def test_random_and_malformed_invokes_get_4xx_or_the_right_answer(
         oip_grpc.encode_infer_request("double", {"x": np.array([3.0])}), timeout=10
     )
     assert oip_grpc.decode_infer_response(answer)["y"].tolist() == [6.0]
-    assert not [line for line in capsys.readouterr().err.splitlines() if '"status": 5' in line]
+    # At WARNING the router writes a request line only for a server fault (5xx, INTERNAL, UNAVAILABLE).
+    assert not [line for line in capsys.readouterr().err.splitlines() if '"logger":"router.requests"' in line]
 
 
 async def test_a_body_shorter_than_its_content_length_gets_408_not_a_hang(start_router: StartRouter) -> None:
