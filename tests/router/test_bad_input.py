@@ -5,6 +5,8 @@ The control plane and the scaler are stand-ins (real gRPC servers in the test, s
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +16,7 @@ import orjson
 import pytest
 
 from protos.inference import grpc_service_pb2 as pb
-from tests.router.harness import StartRouter
+from tests.router.harness import RouterLog, StartRouter, wait_until
 from tests.router.standins import application, config, snapshot
 from wire import oip_binary, oip_grpc
 
@@ -317,3 +319,30 @@ async def test_an_oversized_body_gets_413_even_for_an_application_not_released(
 
     assert response.status_code == 413 and "1000 bytes" in response.json()["error"]
     assert small.status_code == 503
+
+
+async def test_a_body_shorter_than_its_content_length_gets_408_not_a_hang(
+    start_router: StartRouter, router_log: RouterLog
+) -> None:
+    # The slow-client guard (servicekit.slow_clients) with the router's HYDRO_HTTP_BODY_TIMEOUT_S.
+    router = await start_router(http_body_timeout_s=0.5)
+    with socket.create_connection(("127.0.0.1", router.settings.router_http_port), timeout=10) as client:
+        client.sendall(
+            b"POST /v2/models/double/infer HTTP/1.1\r\nhost: router\r\ncontent-type: application/json\r\n"
+            b"x-request-id: stalled-1\r\ncontent-length: 1000\r\n\r\n" + b'{"inputs": ['
+        )
+        answer = await asyncio.to_thread(_read_until_closed, client)
+
+    assert answer.startswith(b"HTTP/1.1 408 "), answer
+    await wait_until(
+        lambda: any(line["request_id"] == "stalled-1" for line in router_log.lines()), 5, "its line"
+    )
+    assert router_log.of("stalled-1")["code"] == "cancelled"  # the router saw its caller go
+    assert (await router.http.post("/apps/double", json={"x": [1.0]})).json() == {"y": [2.0]}
+
+
+def _read_until_closed(client: socket.socket) -> bytes:
+    parts = []
+    while chunk := client.recv(4096):
+        parts.append(chunk)
+    return b"".join(parts)
