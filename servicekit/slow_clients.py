@@ -8,12 +8,14 @@ connections hold a server's sockets and memory for free. `guarded_protocol` make
 - closes a connection that has not sent a whole request head `header_timeout_s` after it opened or
   after the first byte of the request (bytes that trickle in do not extend it);
 - answers 408 and closes when a request body stalls: no new piece of it for `body_timeout_s`; while
-  the application does not read the body (uvicorn stops reading the socket), the wait does not count.
+  the application does not read the body (uvicorn stops reading the socket, or has not yet sent the
+  `100 Continue` the client waits for), the wait does not count.
 
 Cost per request: a few attribute writes and one clock read. Each connection has at most one timer,
 armed when its first request starts and re-armed only when it fires (it checks the phase and the time
 of the last progress, and re-arms for what is left): no task, no timer per request or per body chunk.
-TLS needs nothing more: uvicorn puts the TLS layer in the transport, under this protocol.
+TLS needs nothing more: uvicorn puts the TLS layer in the transport, under this protocol, which asyncio
+connects only once the handshake is done (a handshake is bounded by asyncio's own 60 s timeout).
 """
 
 from __future__ import annotations
@@ -76,11 +78,12 @@ class SlowClientGuard(HttpToolsProtocol):
         super().on_message_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._phase = 0
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._disarm()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        self._disarm()  # the connection is the WebSocket protocol's from now on
+        super().handle_websocket_upgrade()
 
     # -- the timer --------------------------------------------------------------------------------
 
@@ -95,14 +98,20 @@ class SlowClientGuard(HttpToolsProtocol):
             timer.cancel()
         self._timer = self.loop.call_at(due, self._expired)
 
+    def _disarm(self) -> None:
+        self._phase = 0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
     def _expired(self) -> None:
         self._timer = None
         phase = self._phase
         if phase == 0 or self.transport.is_closing():
             return
         now = self.loop.time()
-        if phase == _BODY and self.flow.read_paused:
-            self._since = now  # the application is not reading: the client cannot be blamed
+        if phase == _BODY and (self.flow.read_paused or (self.cycle and self.cycle.waiting_for_100_continue)):
+            self._since = now  # the application has not asked for the body yet: the client cannot be blamed
         due = self._since + (self.header_timeout_s if phase == _HEAD else self.body_timeout_s)
         if now < due:
             self._timer = self.loop.call_at(due, self._expired)

@@ -145,3 +145,17 @@ async def test_a_body_the_application_reads_late_is_no_slow_client(server: tuple
 
     assert await _answer(reader) == (200, str(size).encode())
     writer.close()
+
+
+async def test_a_client_waiting_for_100_continue_is_no_slow_client(server: tuple[str, int]) -> None:
+    # The body comes only once the application, asleep for three timeouts, asks for it.
+    reader, writer = await asyncio.open_connection(*server)
+    writer.write(
+        b"POST /echo?wait=1.5 HTTP/1.1\r\nhost: test\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n"
+    )
+    await writer.drain()
+
+    assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+    writer.write(b"hello")
+    assert await _answer(reader) == (200, b"hello")
+    writer.close()
