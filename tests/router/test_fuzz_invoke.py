@@ -12,8 +12,9 @@ Hypothesis raises the interpreter's recursion limit while it runs, and the route
 JSON data nested 1000 deep, which exhausted the default limit of 1000 frames in the router's flattening,
 passes here either way; `test_bad_input.py` keeps that case, outside hypothesis.
 
-The examples are derandomized (the same run every time, no `.hypothesis` database);
-`HYDRO_FUZZ_EXAMPLES` multiplies them for a longer run by hand. Hypothesis runs in a worker thread with
+The examples are derandomized (the same run every time; no `.hypothesis` in the repository: no database,
+and hypothesis's caches go to the test's tmp_path); `HYDRO_FUZZ_EXAMPLES` multiplies them for a longer
+run by hand. Hypothesis runs in a worker thread with
 blocking clients, while the router serves in the test's event loop. The number of inputs tried is printed.
 """
 
@@ -24,6 +25,7 @@ import collections
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -33,6 +35,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from protos.inference import grpc_service_pb2 as pb
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
@@ -410,7 +413,7 @@ def fuzz(router: RouterUnderTest, tried: collections.Counter[str], seconds: dict
 
 
 async def test_random_and_malformed_invokes_get_4xx_or_the_right_answer(
-    start_router: StartRouter, capsys: pytest.CaptureFixture[str]
+    start_router: StartRouter, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     router = await start_router(router_request_log_level="WARNING", http_body_timeout_s=1.0)
     # The first request wakes the replica; the fuzzing then runs against a warm one.
@@ -419,7 +422,11 @@ async def test_random_and_malformed_invokes_get_4xx_or_the_right_answer(
     tried: collections.Counter[str] = collections.Counter()
 
     seconds: dict[str, float] = {}
-    await asyncio.to_thread(fuzz, router, tried, seconds)
+    set_hypothesis_home_dir(tmp_path / "hypothesis")  # its caches (constants, Unicode tables) not in the repo
+    try:
+        await asyncio.to_thread(fuzz, router, tried, seconds)
+    finally:
+        set_hypothesis_home_dir(None)
 
     with capsys.disabled():
         print(f"\nfuzzed the invoke with {sum(tried.values())} inputs: {dict(tried)}, seconds: {seconds}")
