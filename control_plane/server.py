@@ -33,6 +33,8 @@ async def serve(
             settings.control_plane_port,
             "the control plane API",
             tls=tls,
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
             lifespan="on",
             log_level="info",
             access_log=True,

@@ -17,6 +17,7 @@ from router.plan import Plan
 from router.routing import Route, Version
 from wire import oip_grpc
 from wire.datatypes import TensorError
+from wire.limits import TensorLimits
 from wire.signature import SignatureError
 
 
@@ -78,12 +79,14 @@ def check_outputs(plan: Plan, names: Sequence[str]) -> None:
         raise InvalidInputError(str(exc)) from None
 
 
-def check_request(plan: Plan, request: pb.ModelInferRequest) -> None:
-    """Raise InvalidInputError naming the field unless the inputs of `request` fit the first stage's
-    signature (told from the message when it can be: a well-formed request is never decoded here)."""
-    if oip_grpc.fits(request, plan.signature):
+def check_request(plan: Plan, request: pb.ModelInferRequest, limits: TensorLimits) -> None:
+    """Raise InvalidInputError naming the field or the limit unless the inputs of `request` keep within
+    `limits` and fit the first stage's signature (told from the message when it can be: a well-formed
+    request is never decoded here, and the limits are checked before a request is decoded)."""
+    if oip_grpc.fits(request, plan.signature, limits):
         return
     try:
+        oip_grpc.check_limits(request, limits)
         arrays = oip_grpc.decode_infer_request(request)
     except TensorError as exc:
         raise InvalidInputError(str(exc)) from None

@@ -5,7 +5,9 @@ for are checked; one variant per stage is drawn by weight (`router.plan`); the i
 asked for are checked against the drawn versions' signatures before anything can wake a replica
 (`router.admission`); the request runs through the pipeline (`router.pipeline`: holds, shadows,
 sampling); and every outcome, answer, refusal, cancel or failure, is counted and logged by
-`router.accounting` before the answer or the error goes back. See `router.invocation` for what an edge
+`router.accounting` before the answer or the error goes back. The invoke limits (`wire.limits`: tensors,
+elements, dimensions) are checked here for every edge, on the gRPC message as it came or by the decode
+the plane hands them to, before any array is built. See `router.invocation` for what an edge
 hands in and gets back.
 """
 
@@ -39,6 +41,7 @@ from router.routing import Route, Version
 from router.sampler import Sampler
 from wire import oip_grpc
 from wire.datatypes import TensorError
+from wire.limits import TensorLimits
 from wire.signature import Signature
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,7 @@ log = logging.getLogger(__name__)
 SERVER_NAME = "hydro-router"
 # Open Inference Protocol extensions both edges advertise.
 EXTENSIONS = ("binary_tensor_data",)
+DEFAULT_LIMITS = TensorLimits()
 
 
 class DataPlane:
@@ -60,8 +64,10 @@ class DataPlane:
         random: Callable[[], float] = random.random,
         request_log: RequestLog | None = None,
         sampler: Sampler | None = None,
+        limits: TensorLimits = DEFAULT_LIMITS,
     ) -> None:
         self.catalog = catalog
+        self.limits = limits
         self.metrics = metrics
         self.snapshot_wait_s = snapshot_wait_s
         self.accounting = Accounting(
@@ -111,14 +117,14 @@ class DataPlane:
         request = invocation.request
         inputs: Inputs | None = None
         if request is not None:
-            admission.check_request(drawn, request)
+            admission.check_request(drawn, request, self.limits)
             if request.outputs:
                 admission.check_outputs(drawn, [output.name for output in request.outputs])
         else:
             if invocation.decode is None:
                 raise TypeError("an Invocation carries a request or a decode")
             try:
-                inputs = await invocation.decode(drawn.signature)
+                inputs = await invocation.decode(drawn.signature, self.limits)
             except TensorError as exc:
                 raise InvalidInputError(str(exc)) from None
             admission.check_inputs(drawn, inputs.arrays)

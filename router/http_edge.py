@@ -28,7 +28,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -46,10 +46,11 @@ from router.errors import (
     UnsupportedEncodingError,
     UpstreamError,
 )
-from router.http_forms import OIP, PLAIN, Form, json_response, metadata
+from router.http_forms import OIP, PLAIN, Form, json_response, length_of, metadata
 from router.invocation import Answer, Inputs, Invocation, StatusTable
 from router.metrics import CONTENT_TYPE
 from router.request_log import request_id_from
+from wire.limits import TensorLimits
 from wire.signature import Signature
 
 STATUSES = StatusTable(
@@ -114,10 +115,14 @@ class _Exchange:
         self.body_read = self.seen = self.gone = False
         self.watcher: asyncio.Task[None] | None = None
 
-    async def decode(self, signature: Signature) -> Inputs:
-        body = await self.edge.read_body(self.request)
+    async def decode(self, signature: Signature, limits: TensorLimits) -> Inputs:
+        try:
+            body = await self.edge.read_body(self.request)
+        except ClientDisconnect:  # the caller left, or the slow-client guard cut it off, mid-body
+            self.gone = True
+            raise asyncio.CancelledError from None
         self.body_read = True  # from now on the connection's next message can only be its end
-        return self.form.decode(self.request, body, signature)
+        return self.form.decode(self.request, body, signature, limits)
 
     async def reply(self, answer: Answer) -> Response:
         assert answer.outputs is not None and answer.inputs is not None
@@ -180,6 +185,9 @@ class HttpEdge:
             invocation.deadline = _deadline(headers.get("request-timeout"))
         except InvalidInputError as exc:
             invocation.envelope_error = exc
+        if self._too_large(headers.get("content-length")):
+            # Refused before the route is drawn: a stage with no released version would answer 503.
+            invocation.envelope_error = PayloadTooLargeError(self.options.max_body_bytes)
         self._in_flight.add(exchange)
         if self._sweep is None:
             self._sweep = asyncio.get_running_loop().call_later(DISCONNECT_SWEEP_S, self._sweep_in_flight)
@@ -216,10 +224,15 @@ class HttpEdge:
             headers["X-Request-Id"] = request_id
         return json_response({"error": str(exc)}, status, headers)
 
+    def _too_large(self, content_length: str | None) -> bool:
+        if content_length is None:
+            return False
+        length = length_of(content_length)
+        return length is not None and length > self.options.max_body_bytes
+
     async def read_body(self, request: Request) -> bytes:
         limit = self.options.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
+        if self._too_large(request.headers.get("content-length")):
             raise PayloadTooLargeError(limit)
         return await encoding.read_body(request.stream(), request.headers.get("content-encoding"), limit)
 

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from router.errors import InvalidInputError
 from router.invocation import Inputs
 from wire import oip_binary, oip_json, plain_form
+from wire.limits import TensorLimits
 from wire.signature import Signature, TensorSpec
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -28,7 +29,7 @@ HEADER_LENGTH = "Inference-Header-Content-Length"
 class Form:
     """How one kind of invoke body is read (given the signature) and its answer written."""
 
-    decode: Callable[[Request, bytes, Signature], Inputs]
+    decode: Callable[[Request, bytes, Signature, TensorLimits], Inputs]
     encode: Callable[[str, Mapping[str, np.ndarray], Inputs, str], Response]
     """(application, outputs, inputs, version asked for) -> the answer."""
 
@@ -44,17 +45,26 @@ def parse_json(data: bytes, what: str) -> Any:
         raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
 
 
-def decode_oip(request: Request, body: bytes, signature: Signature) -> Inputs:
+def length_of(header: str) -> int | None:
+    """A length header's value (ASCII digits only, at most 18 of them), else None."""
+    if header.isascii() and header.isdigit() and len(header) <= 18:
+        return int(header)
+    return None
+
+
+def decode_oip(request: Request, body: bytes, signature: Signature, limits: TensorLimits) -> Inputs:
     binary: bytes | None = None
     header_length = request.headers.get(HEADER_LENGTH)
     if header_length is not None:
-        if not header_length.isdigit() or int(header_length) > len(body):
+        length = length_of(header_length)
+        if length is None or length > len(body):
             raise InvalidInputError(
-                f"{HEADER_LENGTH} header {header_length!r} is not a length within the {len(body)}-byte body"
+                f"{HEADER_LENGTH} header {header_length[:40]!r} is not a length within the "
+                f"{len(body)}-byte body"
             )
-        body, binary = body[: int(header_length)], body[int(header_length) :]
+        body, binary = body[:length], body[length:]
     parsed = parse_json(body, "the JSON header" if binary is not None else "request body")
-    arrays, body_id = oip_json.decode_json_request(parsed, binary=binary)
+    arrays, body_id = oip_json.decode_json_request(parsed, binary=binary, limits=limits)
     return Inputs(arrays, body_id, oip_json.decode_json_outputs(parsed))
 
 
@@ -75,8 +85,8 @@ def encode_oip(application: str, outputs: Mapping[str, np.ndarray], inputs: Inpu
     )
 
 
-def decode_plain(request: Request, body: bytes, signature: Signature) -> Inputs:
-    return Inputs(plain_form.decode_plain_request(parse_json(body, "request body"), signature))
+def decode_plain(request: Request, body: bytes, signature: Signature, limits: TensorLimits) -> Inputs:
+    return Inputs(plain_form.decode_plain_request(parse_json(body, "request body"), signature, limits))
 
 
 def encode_plain(

@@ -8,10 +8,10 @@ forms:
 
 - `request`: an Open Inference Protocol gRPC `ModelInferRequest`, forwarded as it came. A well-formed
   request is checked on the message itself, never decoded to numpy (`wire.oip_grpc.fits`).
-- `decode`: a coroutine the plane calls with the drawn first stage's signature once the application,
-  the key and the version are known; it reads the edge's body (JSON, plain form, binary extension) into
-  `Inputs`. The plain form cannot be read without the signature, and a body is not read at all for a
-  request refused before.
+- `decode`: a coroutine the plane calls with the drawn first stage's signature (and the invoke limits,
+  `wire.limits`) once the application, the key and the version are known; it reads the edge's body
+  (JSON, plain form, binary extension) into `Inputs`. The plain form cannot be read without the
+  signature, and a body is not read at all for a request refused before.
 
 The edge's `reply` turns the `Answer` into its transport's answer inside the invoke, so its time and
 failures are the invoke's. Errors come back as `RouterError`s (an unexpected failure as
@@ -31,6 +31,7 @@ import numpy as np
 from protos.inference import grpc_service_pb2 as pb
 from router.errors import RouterError
 from router.request_log import RequestContext
+from wire.limits import TensorLimits
 from wire.oip_json import RequestedOutputs
 from wire.signature import Signature
 
@@ -116,8 +117,9 @@ class Invocation(Generic[Reply]):
     """When the caller stops waiting, in loop time."""
     request: pb.ModelInferRequest | None = None
     """The inputs as an OIP gRPC message (consumed by the invoke)."""
-    decode: Callable[[Signature], Awaitable[Inputs]] | None = None
-    """Reads the inputs, given the first stage's signature (raises RouterError or TensorError)."""
+    decode: Callable[[Signature, TensorLimits], Awaitable[Inputs]] | None = None
+    """Reads the inputs, given the first stage's signature and the invoke limits, which it checks before
+    it builds an array (raises RouterError or TensorError)."""
     envelope_error: RouterError | None = None
     """What the edge could not read around the inputs (an unreadable Request-Timeout header): the
     invoke refuses with it before anything else, and counts it like any other refusal."""

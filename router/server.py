@@ -86,6 +86,7 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             snapshot_wait_s=settings.router_snapshot_wait_s,
             request_log=RequestLog(settings.router_id),
             sampler=sampler,
+            limits=settings.tensor_limits,
         )
 
         grpc_server = grpc.aio.server(
@@ -116,6 +117,8 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             settings.router_http_port,
             "the router's HTTP invoke",
             tls=tls,
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
             timeout_graceful_shutdown=5,
         )
         background = [

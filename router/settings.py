@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from servicekit.settings import ServiceSettings
+from wire.limits import TensorLimits
 
 
 def _default_router_id() -> str:
@@ -40,6 +41,27 @@ class Settings(ServiceSettings):
         gt=0,
         description="Largest request body or gRPC message accepted from callers and exchanged with replicas; "
         "a larger request gets 413 / RESOURCE_EXHAUSTED.",
+    )
+    router_max_tensors: int = Field(
+        default=256,
+        gt=0,
+        description="Most tensors (inputs plus outputs asked for) in one invoke; more get 400 / "
+        "INVALID_ARGUMENT naming the limit.",
+    )
+    router_max_tensor_elements: int | None = Field(
+        default=None,
+        gt=0,
+        description="Most elements of all the inputs of one invoke together, told from their shapes before "
+        "any array is built; more get 400 / INVALID_ARGUMENT. Unset: router_max_message_bytes (an element "
+        "takes at least a byte on the wire, so no request within the size limit is refused for its "
+        "elements alone; a shape claiming more than its data can only be a lie).",
+    )
+    router_max_tensor_rank: int = Field(
+        default=32,
+        gt=0,
+        le=64,
+        description="Most dimensions of one tensor; a tensor's JSON data may nest no deeper (plain-form "
+        "data nests once per dimension). More get 400 / INVALID_ARGUMENT.",
     )
     router_load_report_interval_s: float = Field(
         default=1.0,
@@ -133,3 +155,9 @@ class Settings(ServiceSettings):
         description="Most batches sent to Sonar and not yet acknowledged; while this many wait, records "
         "stay buffered.",
     )
+
+    @property
+    def tensor_limits(self) -> TensorLimits:
+        """The invoke limits: `router_max_tensors`, `router_max_tensor_elements`, `router_max_tensor_rank`."""
+        elements = self.router_max_tensor_elements or self.router_max_message_bytes
+        return TensorLimits(self.router_max_tensors, elements, self.router_max_tensor_rank)

@@ -115,6 +115,8 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
                 settings.bind_host,
                 settings.scaler_metrics_port,
                 "the scaler's /metrics",
+                header_timeout_s=settings.http_header_timeout_s,
+                body_timeout_s=settings.http_body_timeout_s,
             )
             http_task = http.start()
         tasks = [

@@ -20,6 +20,7 @@ import uvicorn
 from pydantic_settings import BaseSettings
 
 from servicekit.settings import SettingsError, load
+from servicekit.slow_clients import guarded_protocol
 from servicekit.tls import Tls
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -57,17 +58,33 @@ class HttpServer:
     """An ASGI app served by uvicorn in a task of its own, on a listener bound when the server is made (so
     a taken port fails the service's start at once, naming `what`); `stop` ends it gracefully.
 
-    uvicorn's defaults here: no lifespan, warnings only, no access log; `config` overrides them. With `tls`
-    holding a certificate it serves HTTPS (callers are not asked for a certificate)."""
+    uvicorn's defaults here: no lifespan, warnings only, no access log, the slow-client guard
+    (`servicekit.slow_clients`, with the settings `http_header_timeout_s` and `http_body_timeout_s`);
+    `config` overrides them. With `tls` holding a certificate it serves HTTPS (callers are not asked for a
+    certificate)."""
 
     def __init__(
-        self, app: Any, host: str, port: int, what: str, *, tls: Tls | None = None, **config: Any
+        self,
+        app: Any,
+        host: str,
+        port: int,
+        what: str,
+        *,
+        tls: Tls | None = None,
+        header_timeout_s: float = 10.0,
+        body_timeout_s: float = 30.0,
+        **config: Any,
     ) -> None:
         self.what = what
         self.where = f"{host}:{port}"
         self.scheme = "https" if tls is not None and tls.serving else "http"
         self.listener = listen_tcp(host, port, what)
-        options: dict[str, Any] = {"lifespan": "off", "log_level": "warning", "access_log": False}
+        options: dict[str, Any] = {
+            "lifespan": "off",
+            "log_level": "warning",
+            "access_log": False,
+            "http": guarded_protocol(header_timeout_s, body_timeout_s),
+        }
         if tls is not None:
             options |= tls.uvicorn_options()
         self._server = CancellableServer(uvicorn.Config(app, **(options | config)))

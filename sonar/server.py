@@ -86,6 +86,8 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             settings.bind_host,
             settings.sonar_metrics_port,
             "Sonar's /metrics",
+            header_timeout_s=settings.http_header_timeout_s,
+            body_timeout_s=settings.http_body_timeout_s,
         )
     background: list[asyncio.Task[None]] = []
     drift: asyncio.Task[None] | None = None

@@ -55,12 +55,25 @@ def datatype_of(array: np.ndarray) -> str:
     raise TensorError(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype")
 
 
+MAX_RANK = 64
+"""numpy's most dimensions of an array."""
+_MAX_SPAN = 1 << 48
+"""No array this codec builds has more elements, even counting a zero dimension as one: numpy refuses
+to build a zero-size array whose other dimensions multiply past its index range."""
+
+
 def element_count(shape: list[int] | tuple[int, ...], name: str) -> int:
-    count = 1
+    """The elements of a tensor of `shape`; TensorError for a shape no array can have."""
+    if len(shape) > MAX_RANK:
+        raise TensorError(f"tensor '{name}': shape has {len(shape)} dimensions, more than numpy's {MAX_RANK}")
+    count = span = 1
     for dim in shape:
         if dim < 0:
             raise TensorError(f"tensor '{name}': shape {list(shape)} has a negative dimension")
         count *= dim
+        span *= dim or 1
+        if span > _MAX_SPAN:
+            raise TensorError(f"tensor '{name}': shape {list(shape)} is larger than any array")
     return count
 
 

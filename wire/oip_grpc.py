@@ -11,7 +11,16 @@ from typing import Any
 import numpy as np
 
 from protos.inference import grpc_service_pb2 as pb
-from wire.datatypes import NUMPY_DTYPES, TensorError, bytes_array, datatype_of, element_count, numpy_dtype
+from wire.datatypes import (
+    MAX_RANK,
+    NUMPY_DTYPES,
+    TensorError,
+    bytes_array,
+    datatype_of,
+    element_count,
+    numpy_dtype,
+)
+from wire.limits import TensorLimits
 from wire.raw_contents import SHARED_MEMORY, from_raw, to_raw
 from wire.signature import Signature
 
@@ -47,7 +56,15 @@ def _from_contents(
         raise TensorError(f"tensor '{name}': {len(values)} values given, shape {list(shape)} needs {count}")
     if datatype == "BYTES":
         return bytes_array(list(values), shape)
-    return np.array(values, dtype=NUMPY_DTYPES[datatype]).reshape(shape)
+    dtype = NUMPY_DTYPES[datatype]
+    if field not in ("int_contents", "uint_contents") or dtype.itemsize == 4:
+        return np.array(values, dtype=dtype).reshape(shape)
+    # INT8/16 and UINT8/16 travel in 32-bit fields, and numpy would wrap a value beyond their range.
+    wide = np.array(values, dtype=np.int64)
+    limits = np.iinfo(dtype)
+    if wide.size and (wide.min() < limits.min or wide.max() > limits.max):
+        raise TensorError(f"tensor '{name}': {field} hold values beyond the range of {datatype}")
+    return wide.astype(dtype).reshape(shape)
 
 
 # -- gRPC -----------------------------------------------------------------------------------------
@@ -78,22 +95,42 @@ def decode_infer_request(request: pb.ModelInferRequest) -> dict[str, np.ndarray]
     return _decode_tensors(request.inputs, request.raw_input_contents, "request")
 
 
+_NO_LIMITS = TensorLimits(max_tensors=1 << 62, max_elements=1 << 48, max_rank=MAX_RANK)
+
+
+def check_limits(request: pb.ModelInferRequest, limits: TensorLimits) -> None:
+    """Raise LimitError if `request` asks for more than `limits` allow: told from the message (O(tensors)),
+    before anything is decoded or forwarded."""
+    limits.check_count(len(request.inputs) + len(request.outputs))
+    total = 0
+    for tensor in request.inputs:
+        total = limits.add(tensor.name, tensor.shape, total)
+
+
 # Datatypes whose typed contents field holds exactly their values (the narrower integers travel in
 # wider fields, and a value out of their range fails only when decoded).
 _EXACT_CONTENTS = frozenset({"BOOL", "INT32", "INT64", "UINT32", "UINT64", "FP32", "FP64", "BYTES"})
 
 
-def fits(request: pb.ModelInferRequest, signature: Signature) -> bool:
+def fits(request: pb.ModelInferRequest, signature: Signature, limits: TensorLimits | None = None) -> bool:
     """Whether `request`'s inputs decode (`decode_infer_request`) into arrays that `signature` takes,
-    told from the message alone, without building the arrays (a router forwards the message as is).
+    and keep within `limits` (`check_limits`), told from the message alone, without building the arrays
+    (a router forwards the message as is).
 
-    False means only "not sure": decode and check to find out what is wrong. BYTES and FP16 raw contents
-    and the narrow integers are always left to that.
+    False means only "not sure": check the limits, decode and check to find out what is wrong. BYTES and
+    FP16 raw contents and the narrow integers are always left to that. The limits cost next to nothing
+    here: the loop multiplies out the shapes anyway.
     """
     inputs = request.inputs
     specs = signature.inputs
     if len(inputs) != len(specs):
         return False
+    if limits is None:
+        limits = _NO_LIMITS
+    elif len(inputs) + len(request.outputs) > limits.max_tensors:
+        return False
+    max_rank, max_elements = limits.max_rank, limits.max_elements
+    total = 0
     raw = request.raw_input_contents
     if raw and len(raw) != len(inputs):
         return False
@@ -106,13 +143,17 @@ def fits(request: pb.ModelInferRequest, signature: Signature) -> bool:
         seen.add(name)
         datatype = tensor.datatype
         shape = tensor.shape
-        if datatype != spec.datatype or len(shape) != len(spec.shape):
+        if datatype != spec.datatype or len(shape) != len(spec.shape) or len(shape) > max_rank:
             return False
-        count = 1
+        count = span = 1
         for want, have in zip(spec.shape, shape, strict=True):
             if have < 0 or (want != -1 and want != have):
                 return False
             count *= have
+            span *= have or 1
+        total += count
+        if span > max_elements or total > max_elements:
+            return False
         if SHARED_MEMORY in tensor.parameters:
             return False
         if raw:

@@ -13,21 +13,26 @@ from typing import Any
 import numpy as np
 
 from wire.datatypes import NUMPY_DTYPES, TensorError, as_bytes, bytes_array, datatype_of, element_count
+from wire.limits import TensorLimits
 from wire.raw_contents import SHARED_MEMORY, from_raw
 
 
-def _flatten(data: Any) -> list[Any]:
+def _flatten(data: Any, depth: int, name: str) -> list[Any]:
+    """The values of `data` (nested lists), which may nest `depth` lists deep at most."""
     if isinstance(data, list):
+        if depth == 0:
+            raise TensorError(f"input '{name}': data is nested deeper than its shape's dimensions")
         out: list[Any] = []
         for item in data:
-            out.extend(_flatten(item))
+            out.extend(_flatten(item, depth - 1, name))
         return out
     return [data]
 
 
 def json_array(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> np.ndarray:
-    values = _flatten(data)
+    """The array of JSON `data`, flat or nested along `shape` (never deeper)."""
     count = element_count(shape, name)
+    values = _flatten(data, max(len(shape), 1), name)
     if len(values) != count:
         raise TensorError(f"input '{name}': {len(values)} values given, shape {list(shape)} needs {count}")
     if datatype == "BYTES":
@@ -43,17 +48,24 @@ def json_array(name: str, datatype: str, shape: tuple[int, ...], data: Any) -> n
     elif dtype.kind in "iu" and not all(isinstance(v, int) or float(v).is_integer() for v in values):
         raise TensorError(f"input '{name}': {datatype} data must be whole numbers")
     try:
+        if dtype.kind == "f" and dtype.itemsize < 8:
+            # A number beyond FP16/FP32's range would become infinity, with only a RuntimeWarning.
+            with np.errstate(over="raise"):
+                return np.array(values, dtype=dtype).reshape(shape)
         return np.array(values, dtype=dtype).reshape(shape)
-    except (OverflowError, ValueError) as exc:
+    except (OverflowError, ValueError, FloatingPointError) as exc:
         raise TensorError(f"input '{name}': data does not fit {datatype}: {exc}") from None
 
 
-def decode_json_request(body: Any, *, binary: bytes | None = None) -> tuple[dict[str, np.ndarray], str]:
+def decode_json_request(
+    body: Any, *, binary: bytes | None = None, limits: TensorLimits | None = None
+) -> tuple[dict[str, np.ndarray], str]:
     """Decode an Open Inference Protocol JSON request body into arrays and its request id.
 
     `binary` is what followed the JSON header of a binary tensor data request (None when the request
     had no `Inference-Header-Content-Length`): inputs with `parameters.binary_data_size` take their raw
-    data from it in order, and it must be used up exactly.
+    data from it in order, and it must be used up exactly. `limits`: checked before any array is built
+    (the outputs asked for count among the tensors).
     """
     if not isinstance(body, Mapping):
         raise TensorError("request body must be a JSON object with an 'inputs' list")
@@ -63,8 +75,12 @@ def decode_json_request(body: Any, *, binary: bytes | None = None) -> tuple[dict
     request_id = body.get("id", "")
     if not isinstance(request_id, str):
         raise TensorError("'id' must be a string")
+    if limits is not None:
+        outputs = body.get("outputs")
+        limits.check_count(len(inputs) + (len(outputs) if isinstance(outputs, list) else 0))
     arrays: dict[str, np.ndarray] = {}
     offset = 0
+    total = 0
     for i, tensor in enumerate(inputs):
         if not isinstance(tensor, Mapping):
             raise TensorError(f"inputs[{i}] must be an object with name, datatype, shape and data")
@@ -83,6 +99,8 @@ def decode_json_request(body: Any, *, binary: bytes | None = None) -> tuple[dict
             isinstance(d, int) and not isinstance(d, bool) for d in shape
         ):
             raise TensorError(f"input '{name}': shape must be a list of integers")
+        if limits is not None:
+            total = limits.add(name, shape, total)
         parameters = tensor.get("parameters")
         if parameters is not None and not isinstance(parameters, Mapping):
             raise TensorError(f"input '{name}': 'parameters' must be an object")

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -106,6 +106,11 @@ def endpoint(handler: Endpoint) -> Endpoint:
             if status_of(exc) >= 500:
                 logger.error("%s %s failed: %s", request.method, request.url.path, exc)
             return refusal(exc)
+        except ClientDisconnect:  # the caller left mid-body, or the slow-client guard cut it off
+            logger.info(
+                "%s %s: the client went away before its body was read", request.method, request.url.path
+            )
+            return error(499, "the client went away")  # to nobody
         except Exception:
             logger.exception("%s %s failed", request.method, request.url.path)
             return error(500, "internal error in the control plane; its log has the details")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from sqlalchemy import Connection
 from control_plane.app import create_app
 from control_plane.db import create_engine, migrate
 from control_plane.tables import Base
-from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, unique
+from tests.control_plane.conftest import ADMIN_TOKEN, ControlPlane, make_settings, running, unique
 from tests.control_plane.packages import package
 from tests.ports import free_port
 
@@ -127,3 +128,27 @@ def test_a_busy_port_is_reported_clearly(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"the control plane API cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_the_api_cuts_off_slow_clients_with_the_shared_timeouts(tmp_path: Path) -> None:
+    # The guard itself is tested in tests/servicekit/test_slow_clients.py; this checks the control plane
+    # serves behind it with its settings (HYDRO_HTTP_HEADER_TIMEOUT_S, HYDRO_HTTP_BODY_TIMEOUT_S).
+    settings = make_settings(
+        tmp_path,
+        f"sqlite+aiosqlite:///{tmp_path}/hydro.db",
+        http_header_timeout_s=0.5,
+        http_body_timeout_s=0.5,
+    )
+    async with running(settings) as control_plane:
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", settings.control_plane_port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", settings.control_plane_port)
+        writer.write(
+            b"POST /api/v1/models/m/versions HTTP/1.1\r\nhost: cp\r\ncontent-length: 100\r\n"
+            + f"authorization: Bearer {ADMIN_TOKEN}\r\n\r\nten bytes!".encode()
+        )
+
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""
+        assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 408 ")
+        assert (await control_plane.client.get("/api/v1/health")).status_code == 200
+        idle_writer.close()
+        writer.close()

@@ -25,6 +25,7 @@ from router.request_log import RequestContext
 from tests.ports import free_port
 from tests.router.harness import RouterLog, StartRouter, until_queued, wait_until
 from wire import oip_grpc
+from wire.limits import TensorLimits
 from wire.signature import Signature, TensorSpec
 
 X = TensorSpec("x", "FP64", (-1,))
@@ -43,7 +44,7 @@ class RecordingPlane:
             response = pb.ModelInferResponse(model_name=invocation.application, id=invocation.request.id)
             return await invocation.reply(Answer(response, None, None, context))
         assert invocation.decode is not None
-        inputs = await invocation.decode(Signature((X,), (X,)))
+        inputs = await invocation.decode(Signature((X,), (X,)), TensorLimits())
         answer = Answer(pb.ModelInferResponse(), dict(inputs.arrays), inputs, context)
         return await invocation.reply(answer)
 
