@@ -12,6 +12,7 @@ from control_plane.api import (
     invoke_keys,
     models,
     monitoring,
+    openapi,
     system,
 )
 
@@ -26,4 +27,5 @@ def routes() -> list[BaseRoute]:
         *monitoring.routes(),
         *drift_reports.routes(),
         *drift_jobs.routes(),
+        *openapi.routes(),
     ]

@@ -7,7 +7,6 @@ traceback and answered with a generic 500 message (no traceback leaves the proce
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -16,7 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from control_plane.api.bodies import read_json
 from control_plane.errors import (
+    BodyTooLarge,
     Conflict,
     HydroError,
     InvalidRequest,
@@ -40,6 +41,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (ObjectNotFound, 404),
     (Conflict, 409),
     (PackageTooLarge, 413),
+    (BodyTooLarge, 413),
     (ObjectStoreError, 503),  # the object store failed
 ]
 
@@ -117,14 +119,11 @@ def authorize(request: Request) -> State:
     return current
 
 
-async def json_body(request: Request) -> Any:
-    body = await request.body()
-    if not body:
-        raise InvalidRequest("the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+async def json_body(request: Request, max_bytes: int | None = None) -> Any:
+    """The JSON body, within `max_json_body_bytes` (or `max_bytes`) and `max_json_depth` (`bodies`)."""
+    settings = state(request).settings
+    limit = settings.max_json_body_bytes if max_bytes is None else max_bytes
+    return await read_json(request, max_bytes=limit, max_depth=settings.max_json_depth)
 
 
 def path_int(request: Request, name: str) -> int:
