@@ -26,6 +26,7 @@ from control_plane.errors import (
     Unauthorized,
 )
 from control_plane.state import State
+from control_plane.versions import MAX_NUMBER
 from servicekit.object_store import InvalidObjectLocation, ObjectNotFound, ObjectStoreError
 
 logger = logging.getLogger(__name__)
@@ -127,11 +128,8 @@ async def json_body(request: Request, max_bytes: int | None = None) -> Any:
 
 
 def path_int(request: Request, name: str) -> int:
+    """A path parameter that numbers something (a version): 1 to MAX_NUMBER, ASCII digits only."""
     raw = request.path_params[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise InvalidRequest(f"{name} must be a positive integer, got {raw!r}")
-    return value
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_NUMBER:
+        raise InvalidRequest(f"{name} must be a positive integer of at most {MAX_NUMBER}, got {raw!r}")
+    return int(raw)

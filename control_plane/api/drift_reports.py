@@ -60,7 +60,7 @@ def _limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= drift_reports.MAX_LIST:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= drift_reports.MAX_LIST:
         raise InvalidRequest(f"limit must be an integer from 1 to {drift_reports.MAX_LIST}, got {raw!r}")
     return int(raw)
 

@@ -30,9 +30,9 @@ from control_plane.api.openapi_schemas import (
     response_schemas,
 )
 from control_plane.tables import ReportStatus
+from control_plane.versions import MAX_NUMBER
 
 PUBLIC, VIEWER, DEPLOYER, ADMIN, SERVICE = "public", "viewer", "deployer", "admin", "service"
-INT32_MAX = 2**31 - 1
 
 _STATUS_TEXT = {
     400: "Bad input; the message names the problem",
@@ -66,7 +66,9 @@ def _param(name: str, where: str, schema: Schema, description: str, *, required:
 
 
 MODEL = _param("model", "path", STRING, "Model name")
-VERSION = _param("version", "path", {"type": "integer", "minimum": 1, "maximum": INT32_MAX}, "Version number")
+VERSION = _param(
+    "version", "path", {"type": "integer", "minimum": 1, "maximum": MAX_NUMBER}, "Version number"
+)
 APP = _param("app", "path", STRING, "Application name")
 CONFIG = _param("name", "path", STRING, "Deployment config name")
 KEY_ID = _param("key_id", "path", STRING, "Invoke key id")
