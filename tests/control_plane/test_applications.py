@@ -169,12 +169,28 @@ async def test_a_version_number_past_the_catalog_integers_is_refused(control_pla
     )
 
 
-async def test_a_path_holding_nul_names_nothing(control_plane: ControlPlane) -> None:
-    """PostgreSQL's text cannot hold NUL: looking such a name up was a 500."""
+async def test_a_path_holding_nul_or_an_encoded_slash_names_nothing(control_plane: ControlPlane) -> None:
+    """PostgreSQL's text cannot hold NUL: looking such a name up was a 500. An encoded slash reached other
+    routes (405) or, at the end of a name, was redirected to the name without it (307)."""
+    app = unique("kept")
+    model = unique("m")
+    await control_plane.release(model, package(model))
+    variant = {"model": model, "version": 1}
+    assert (
+        await control_plane.client.put(f"/api/v1/applications/{app}", json={"variants": [variant]})
+    ).is_success
     for path in ("/api/v1/applications/a%00b", "/api/v1/models/a%00b/versions", "/api/v1/drift-reports/%00"):
         response = await control_plane.client.get(path)
         assert response.status_code == 404, path
         assert "NUL" in response.json()["error"]
+    for method, path in [
+        ("PUT", "/api/v1/applications/x%2Finvoke-keys"),
+        ("DELETE", f"/api/v1/applications/{app}%2F"),
+    ]:
+        response = await control_plane.client.request(method, path, json={})
+        assert response.status_code == 404, path
+        assert "encoded slash (%2F)" in response.json()["error"]
+    assert (await control_plane.client.get(f"/api/v1/applications/{app}")).status_code == 200
 
 
 async def test_a_version_runs_under_one_deployment_config_across_applications(
