@@ -1,7 +1,8 @@
 """The bad-input catalogue, fuzzed: schemathesis reads the API's own description (GET /api/v1/openapi.json,
 with the admin token) and sends every operation generated inputs, valid ones (positive) and invalid ones
 (negative), to a real control plane (uvicorn on loopback, SQLite). Every answer must be no 5xx, a status
-the description lists for the operation, and a body that fits the listed schema.
+the description lists for the operation, of the listed content type, with a body that fits the listed
+schema.
 
 Each operation gets up to EXAMPLES inputs a mode; in the positive mode half of them name things that
 exist (a released version with training data, an application, a drift report), so the handlers get
@@ -9,7 +10,8 @@ past "not found". The upload is fuzzed too, with the small binary bodies schemat
 a valid package, so each one exercises the refusal of a damaged archive (a real package cannot come out of
 random bytes; the upload's own tests cover good packages and the size limits). The figures (inputs per
 operation and mode, run time) are printed at the end of the test's output. SQLite by default; set
-HYDRO_FUZZ_DATABASE_URL to an empty PostgreSQL database to fuzz on PostgreSQL.
+HYDRO_FUZZ_DATABASE_URL to an empty PostgreSQL database to fuzz on PostgreSQL, HYDRO_FUZZ_EXAMPLES to
+change the number of inputs an operation and mode.
 """
 
 from __future__ import annotations
@@ -33,7 +35,11 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.control_plane.conftest import ADMIN_TOKEN, make_settings, running
 from tests.control_plane.drift_helpers import monitored_package
@@ -41,9 +47,14 @@ from tests.control_plane.test_openapi import PENDING_ACCESS_ROUTES
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = 100
+EXAMPLES = int(os.environ.get("HYDRO_FUZZ_EXAMPLES", "100"))
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
-CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 FRAMING_HEADERS = {"content-length", "transfer-encoding", "host", "connection", "expect"}
 
 
