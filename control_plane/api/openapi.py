@@ -370,7 +370,7 @@ def _access_paths() -> dict[str, dict[str, Any]]:
                 errors=(409,),
             ),
             "get": _operation(
-                ADMIN, "List tokens (never the tokens themselves)", {200: _ok("", ref("TokenList"))}
+                ADMIN, "List tokens (never the tokens themselves)", {200: _ok("The tokens", ref("TokenList"))}
             ),
         },
         f"{PREFIX}/tokens/{{name}}": {
