@@ -128,8 +128,23 @@ async def json_body(request: Request, max_bytes: int | None = None) -> Any:
 
 
 def path_int(request: Request, name: str) -> int:
-    """A path parameter that numbers something (a version): 1 to MAX_NUMBER, ASCII digits only."""
+    """A path parameter that numbers something (a version): 1 to MAX_NUMBER."""
     raw = request.path_params[name]
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_NUMBER:
+    value = bounded_int(raw, 1, MAX_NUMBER)
+    if value is None:
         raise InvalidRequest(f"{name} must be a positive integer of at most {MAX_NUMBER}, got {raw!r}")
-    return int(raw)
+    return value
+
+
+def bounded_int(raw: str, low: int, high: int) -> int | None:
+    """`raw` as an integer from `low` to `high` (ASCII digits, a leading '-' for negative bounds), else None.
+
+    Checked before `int()` sees it: `'²'.isdigit()` holds but `int('²')` fails, and `int()` of more than
+    4300 digits raises: both were 500s."""
+    digits = raw.removeprefix("-")
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > len(
+        str(max(abs(low), abs(high)))
+    ):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None

@@ -243,8 +243,15 @@ async def test_runs_by_hand_take_an_explicit_window_and_list_newest_first(drift:
     done = await control_plane.client.get(_runs(model, version), params={"status": "done"})
     assert done.json()["drift_reports"] == []
     await _refused(await control_plane.client.get(_runs(model, version), params={"limit": 0}), 400, "limit")
-    # '²' is a digit to str.isdigit, not to int(): it was a 500
-    await _refused(await control_plane.client.get(_runs(model, version), params={"limit": "²"}), 400, "limit")
+    for odd in (
+        "²",
+        "1" * 5000,
+        "-1",
+        "501",
+    ):  # '²' is a digit to isdigit, not to int(): 500s, as was 5000 ones
+        await _refused(
+            await control_plane.client.get(_runs(model, version), params={"limit": odd}), 400, "limit"
+        )
     await _refused(
         await control_plane.client.get(_runs(model, version), params={"status": "odd"}), 400, "status"
     )
