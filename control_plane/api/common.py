@@ -142,9 +142,8 @@ def bounded_int(raw: str, low: int, high: int) -> int | None:
     Checked before `int()` sees it: `'²'.isdigit()` holds but `int('²')` fails, and `int()` of more than
     4300 digits raises: both were 500s."""
     digits = raw.removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > len(
-        str(max(abs(low), abs(high)))
-    ):
+    widest = len(str(max(abs(low), abs(high))))
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > widest:
         return None
     value = int(raw)
     return value if low <= value <= high else None
