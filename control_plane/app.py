@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from control_plane import api
 from control_plane.api.common import http_exception
 from control_plane.api.guard import Guard
-from control_plane.api.middleware import RequestMetrics
+from control_plane.api.middleware import RefuseUnnamablePaths, RequestMetrics
 from control_plane.clock import Clock, system_clock
 from control_plane.settings import Settings
 from control_plane.state import State, open_state
@@ -34,7 +34,7 @@ def create_app(settings: Settings, *, state: State | None = None, clock: Clock =
 
     return Starlette(
         routes=api.routes(),
-        middleware=[Middleware(RequestMetrics), Middleware(Guard)],
+        middleware=[Middleware(RequestMetrics), Middleware(RefuseUnnamablePaths), Middleware(Guard)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,
     )

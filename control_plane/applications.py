@@ -25,6 +25,7 @@ from control_plane.tables import (
 )
 from control_plane.timestamps import iso, utcnow
 from control_plane.validation import parse
+from control_plane.versions import MAX_NUMBER
 from wire.signature import Signature, SignatureError
 
 
@@ -32,7 +33,7 @@ class VariantSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     model: str
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_NUMBER)
     weight: int = Field(default=100, ge=0)
     deployment_config: str = DEFAULT
 

@@ -20,6 +20,7 @@ from control_plane.timestamps import iso
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
+MAX_EVENT_ID = 2**63 - 1
 MAX_ERROR_CHARS = 2000
 
 
@@ -65,17 +66,24 @@ def describe(row: AuditEvent) -> dict[str, Any]:
 
 def page_arguments(limit: str | None, before: str | None) -> tuple[int, int | None]:
     """`limit` (1..MAX_LIMIT, default DEFAULT_LIMIT) and `before` (an event id) from the query string."""
-    if limit is None:
-        size = DEFAULT_LIMIT
-    elif limit.isdigit() and 1 <= int(limit) <= MAX_LIMIT:
-        size = int(limit)
-    else:
+    size = DEFAULT_LIMIT if limit is None else _bounded(limit, MAX_LIMIT)
+    if size is None:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
     if before is None:
         return size, None
-    if not before.isdigit() or int(before) < 1:
+    cursor = _bounded(before, MAX_EVENT_ID)
+    if cursor is None:
         raise InvalidRequest(f"before must be an event id (a positive integer), got {before!r}")
-    return size, int(before)
+    return size, cursor
+
+
+def _bounded(raw: str, high: int) -> int | None:
+    """`raw` as an integer from 1 to `high`, checked before `int()` sees it (`'²'.isdigit()` holds, and
+    `int()` of thousands of digits raises)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > len(str(high)):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= high else None
 
 
 async def page(sessions: Sessions, limit: int, before: int | None) -> dict[str, Any]:

@@ -55,7 +55,10 @@ class RunSpec(BaseModel):
     def _aware(cls, value: datetime | None) -> datetime | None:
         if value is not None and value.tzinfo is None:
             raise ValueError("must carry a timezone, e.g. 2026-11-23T10:00:00Z")
-        return value
+        try:
+            return None if value is None else aware(value)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC
+            raise ValueError("is out of range once taken to UTC") from None
 
     @model_validator(mode="after")
     def _one_form(self) -> RunSpec:

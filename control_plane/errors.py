@@ -4,7 +4,8 @@ edge (`grpc_edge.py`) serves snapshots and raises none of them (a snapshot it ca
 HydroError                    anything the control plane refuses or cannot do; the message names the problem
 ├── InvalidRequest            bad input                                                         -> 400
 │   └── PackageError          an uploaded model package is malformed or unsafe                  -> 400
-├── PackageTooLarge           an upload (package, drift result) exceeds its size limit          -> 413
+├── PackageTooLarge           an uploaded package exceeds its size limits                       -> 413
+├── BodyTooLarge              a JSON request body (or a drift worker's result) is too large     -> 413
 ├── Unauthorized              missing or wrong bearer token                                     -> 401
 ├── Forbidden                 a valid credential whose role may not make this call              -> 403
 ├── NotFound                  no such model, version, application, deployment config, invoke
@@ -32,8 +33,11 @@ class PackageError(InvalidRequest):
 
 
 class PackageTooLarge(HydroError):
-    """The upload is larger than `max_package_bytes` (or unpacks to more than `max_unpacked_bytes`), or a
-    worker's drift result is larger than its limit."""
+    """The upload is larger than `max_package_bytes` (or unpacks to more than `max_unpacked_bytes`)."""
+
+
+class BodyTooLarge(HydroError):
+    """A JSON request body is larger than `max_json_body_bytes` (a worker's drift result: its own limit)."""
 
 
 class Unauthorized(HydroError):

@@ -11,10 +11,10 @@ not caught up.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
 from sqlalchemy import select
 
@@ -31,6 +31,7 @@ MAX_COUNTED_SKIPS = 1000
 """Skipped windows are counted one by one up to this many (croniter takes ~0.3 ms a step)."""
 _ALIASES = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 _JUST_AFTER = timedelta(microseconds=1)
+_A_LEAP_YEAR_START = datetime(2028, 1, 1, tzinfo=UTC)
 
 
 class Thresholds(BaseModel):
@@ -63,6 +64,10 @@ def check_cron(expression: str) -> str:
             f"{expression!r} is not a cron expression: use five fields 'minute hour day month weekday' "
             "(evaluated in UTC), e.g. '0 * * * *' for hourly, or @hourly / @daily"
         )
+    try:  # valid fields can still name a date that never comes, such as February 31
+        croniter(text, _A_LEAP_YEAR_START).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"{expression!r} never fires: its day and month name no date") from None
     return text
 
 

@@ -72,6 +72,18 @@ class Settings(ServiceSettings):
     max_package_members: int = Field(
         default=DEFAULT_MAX_MEMBERS, gt=0, description="Most files and folders in a package."
     )
+    max_json_body_bytes: int = Field(
+        default=1 * MIB,
+        gt=0,
+        description="Largest accepted JSON request body, in bytes (a drift worker's result has its own, "
+        "larger limit); larger ones get 413 as soon as they pass it.",
+    )
+    max_json_depth: int = Field(
+        default=32,
+        ge=1,
+        description="Deepest nesting of arrays and objects accepted in a JSON request body; deeper ones "
+        "get 400.",
+    )
     build_concurrency: int = Field(
         default=2, ge=1, description="How many versions are built at the same time."
     )

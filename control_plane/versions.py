@@ -33,6 +33,8 @@ from servicekit.object_store import ObjectStore
 
 logger = logging.getLogger(__name__)
 
+MAX_NUMBER = 2**31 - 1
+"""Version numbers are 32-bit integers in the catalog; a larger one names no version and is refused."""
 _BUFFER = 1024 * 1024
 _ATTEMPTS = 3
 

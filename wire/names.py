@@ -11,4 +11,4 @@ DNS_LABEL_RULE = "1 to 63 characters of a-z, 0-9 and '-', starting and ending wi
 
 
 def is_dns_label(value: str) -> bool:
-    return bool(_DNS_LABEL.match(value))
+    return _DNS_LABEL.fullmatch(value) is not None  # match's `$` would let a trailing newline through

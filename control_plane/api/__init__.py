@@ -13,6 +13,7 @@ from control_plane.api import (
     invoke_keys,
     models,
     monitoring,
+    openapi,
     system,
     tokens,
 )
@@ -30,4 +31,5 @@ def routes() -> list[BaseRoute]:
         *drift_jobs.routes(),
         *tokens.routes(),
         *audit.routes(),
+        *openapi.routes(),
     ]

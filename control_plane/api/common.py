@@ -8,7 +8,6 @@ traceback and answered with a generic 500 message (no traceback leaves the proce
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -18,8 +17,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from control_plane.api.bodies import read_json
 from control_plane.auth import Access
 from control_plane.errors import (
+    BodyTooLarge,
     Conflict,
     Forbidden,
     HydroError,
@@ -29,6 +30,7 @@ from control_plane.errors import (
     Unauthorized,
 )
 from control_plane.state import State
+from control_plane.versions import MAX_NUMBER
 from servicekit.object_store import InvalidObjectLocation, ObjectNotFound, ObjectStoreError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (ObjectNotFound, 404),
     (Conflict, 409),
     (PackageTooLarge, 413),
+    (BodyTooLarge, 413),
     (ObjectStoreError, 503),  # the object store failed
 ]
 
@@ -135,22 +138,30 @@ def state(request: Request) -> State:
     return value
 
 
-async def json_body(request: Request) -> Any:
-    body = await request.body()
-    if not body:
-        raise InvalidRequest("the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+async def json_body(request: Request, max_bytes: int | None = None) -> Any:
+    """The JSON body, within `max_json_body_bytes` (or `max_bytes`) and `max_json_depth` (`bodies`)."""
+    settings = state(request).settings
+    limit = settings.max_json_body_bytes if max_bytes is None else max_bytes
+    return await read_json(request, max_bytes=limit, max_depth=settings.max_json_depth)
 
 
 def path_int(request: Request, name: str) -> int:
+    """A path parameter that numbers something (a version): 1 to MAX_NUMBER."""
     raw = request.path_params[name]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidRequest(f"{name} must be a positive integer, got {raw!r}") from None
-    if value < 1:
-        raise InvalidRequest(f"{name} must be a positive integer, got {raw!r}")
+    value = bounded_int(raw, 1, MAX_NUMBER)
+    if value is None:
+        raise InvalidRequest(f"{name} must be a positive integer of at most {MAX_NUMBER}, got {raw!r}")
     return value
+
+
+def bounded_int(raw: str, low: int, high: int) -> int | None:
+    """`raw` as an integer from `low` to `high` (ASCII digits, a leading '-' for negative bounds), else None.
+
+    Checked before `int()` sees it: `'²'.isdigit()` holds but `int('²')` fails, and `int()` of more than
+    4300 digits raises: both were 500s."""
+    digits = raw.removeprefix("-")
+    widest = len(str(max(abs(low), abs(high))))
+    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > widest:
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None

@@ -7,7 +7,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from control_plane import drift_reports
-from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, path_int, state, stream_object
+from control_plane.api.common import (
+    PREFIX,
+    ApiRoute,
+    bounded_int,
+    endpoint,
+    json_body,
+    path_int,
+    state,
+    stream_object,
+)
 from control_plane.auth import Access
 from control_plane.errors import InvalidRequest
 
@@ -61,9 +70,10 @@ def _limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= drift_reports.MAX_LIST:
+    value = bounded_int(raw, 1, drift_reports.MAX_LIST)
+    if value is None:
         raise InvalidRequest(f"limit must be an integer from 1 to {drift_reports.MAX_LIST}, got {raw!r}")
-    return int(raw)
+    return value
 
 
 def routes() -> list[BaseRoute]:

@@ -96,6 +96,7 @@ TABLE = [
     row("GET",    "/api/v1/tokens",                     None,             401, 403, 403, 200, 403),
     row("DELETE", "/api/v1/tokens/{name}",              None,             401, 403, 403, 404, 403),
     row("GET",    "/api/v1/audit",                      None,             401, 403, 403, 200, 403),
+    row("GET",    "/api/v1/openapi.json",               None,             401, 200, 200, 200, 403),
 ]
 # fmt: on
 

@@ -152,6 +152,45 @@ async def test_an_invalid_application_name_is_refused(control_plane: ControlPlan
     response = await control_plane.client.put("/api/v1/applications/My_App", json={"stages": []})
     assert response.status_code == 400
     assert "application name 'My_App' is not valid" in response.json()["error"]
+    # The name rule's `$` used to let a trailing newline through, into the catalog.
+    newline = await control_plane.client.put("/api/v1/applications/app%0A", json={"stages": []})
+    assert newline.status_code == 400 and "application name 'app\\n' is not valid" in newline.json()["error"]
+
+
+async def test_a_version_number_past_the_catalog_integers_is_refused(control_plane: ControlPlane) -> None:
+    """Found by the fuzz test: the lookup of version 2**31 failed in the database driver, a 500."""
+    app = unique("app")
+    variant = {"model": "m", "version": 2**31}
+    response = await control_plane.client.put(f"/api/v1/applications/{app}", json={"variants": [variant]})
+    assert response.status_code == 400, response.text
+    assert (
+        "stages[0].variants[0].version: Input should be less than or equal to 2147483647"
+        in (response.json()["error"])
+    )
+
+
+async def test_a_path_holding_nul_or_an_encoded_slash_names_nothing(control_plane: ControlPlane) -> None:
+    """PostgreSQL's text cannot hold NUL: looking such a name up was a 500. An encoded slash reached other
+    routes (405) or, at the end of a name, was redirected to the name without it (307)."""
+    app = unique("kept")
+    model = unique("m")
+    await control_plane.release(model, package(model))
+    variant = {"model": model, "version": 1}
+    assert (
+        await control_plane.client.put(f"/api/v1/applications/{app}", json={"variants": [variant]})
+    ).is_success
+    for path in ("/api/v1/applications/a%00b", "/api/v1/models/a%00b/versions", "/api/v1/drift-reports/%00"):
+        response = await control_plane.client.get(path)
+        assert response.status_code == 404, path
+        assert "NUL" in response.json()["error"]
+    for method, path in [
+        ("PUT", "/api/v1/applications/x%2Finvoke-keys"),
+        ("DELETE", f"/api/v1/applications/{app}%2F"),
+    ]:
+        response = await control_plane.client.request(method, path, json={})
+        assert response.status_code == 404, path
+        assert "encoded slash (%2F)" in response.json()["error"]
+    assert (await control_plane.client.get(f"/api/v1/applications/{app}")).status_code == 200
 
 
 async def test_a_version_runs_under_one_deployment_config_across_applications(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.control_plane.conftest import ControlPlane, unique
+from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
 from tests.real_parts import DEPLOYMENT_CONFIG_DEFAULTS
 
 DEFAULTS = DEPLOYMENT_CONFIG_DEFAULTS  # Knative's KPA defaults where it has one
@@ -74,3 +77,66 @@ async def test_bad_names_and_bodies(control_plane: ControlPlane) -> None:
     missing = await control_plane.client.get("/api/v1/deployment-configs/nothing-here")
     assert missing.status_code == 404
     assert missing.json() == {"error": "deployment config 'nothing-here' does not exist"}
+
+
+async def test_json_bodies_over_the_size_limit_get_413_and_change_nothing(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path, database_url, max_json_body_bytes=1024)
+    async with running(settings) as control_plane:
+        name = unique("big")
+        url = f"/api/v1/deployment-configs/{name}"
+        padded = {"min_replicas": 1, "cpu": 0.5, "max_queue": 10, "memory_mb": 256}
+        body = json.dumps(padded).encode() + b" " * 1024  # valid JSON, over the limit by its whitespace
+        announced = await control_plane.client.put(url, content=body)
+        assert announced.status_code == 413
+        assert announced.json() == {
+            "error": f"the request body is {len(body)} bytes, larger than the limit of 1024 bytes"
+        }
+
+        async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: counted as it arrives
+            for start in range(0, len(body), 100):
+                yield body[start : start + 100]
+
+        streamed = await control_plane.client.put(url, content=chunked())
+        assert streamed.status_code == 413
+        assert streamed.json() == {"error": "the request body is larger than the limit of 1024 bytes"}
+        assert (await control_plane.client.get(url)).status_code == 404
+
+        within = await control_plane.client.put(url, content=json.dumps(padded).encode())
+        assert within.status_code == 200, within.text
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 33 + b"]" * 33, "deeper than the limit of 32 levels"),
+        (b'{"cpu": ' + b"[" * 100_000, "deeper than the limit of 32 levels"),  # would be a RecursionError
+        (b'{"cpu": NaN}', "holds NaN"),
+        (b'{"cpu": -Infinity}', "holds -Infinity"),
+        (b'{"cpu": 1e999}', "the number 1e999, too large for a 64-bit float"),  # was a 500: infinity
+        (b'{"max_queue": ' + b"1" * 5000 + b"}", "Exceeds the limit (4300 digits)"),  # was a 500
+        (b'{"\\ud800": 1}', "lone UTF-16 surrogate (\\ud800)"),
+        (b'{"cpu": "\\u0000"}', "NUL character"),
+        (b'{"cpu": "\xff"}', "not UTF-8"),
+        (b"", "the request body is empty"),
+    ],
+)
+async def test_json_bodies_that_no_answer_or_column_could_carry_get_400(
+    control_plane: ControlPlane, body: bytes, message: str
+) -> None:
+    name = unique("odd")
+    response = await control_plane.client.put(f"/api/v1/deployment-configs/{name}", content=body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["error"]
+    assert (await control_plane.client.get(f"/api/v1/deployment-configs/{name}")).status_code == 404
+
+
+async def test_a_body_at_the_depth_limit_is_read(control_plane: ControlPlane) -> None:
+    name = unique("deep")
+    nested: Any = {}  # 1 level
+    for _ in range(29):
+        nested = {"k": nested}  # 30 levels
+    response = await control_plane.client.put(f"/api/v1/deployment-configs/{name}", json={"x": [nested]})
+    assert response.status_code == 400  # 32 levels deep: read, then refused by the config's own keys
+    assert "unknown key 'x'" in response.json()["error"]

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.control_plane.conftest import ControlPlane, unique
+from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
 from tests.control_plane.drift_helpers import (
     ManualClock,
     Worker,
@@ -99,6 +99,7 @@ async def test_a_bad_schedule_is_refused_naming_the_field(drift: Plane) -> None:
         ({**good, "cron": "every hour"}, "cron"),
         ({**good, "cron": "61 * * * *"}, "cron"),
         ({**good, "cron": "0 * * * * *"}, "five fields"),
+        ({**good, "cron": "0 0 31 2 *"}, "never fires"),  # fuzz: croniter's "no next date" was a 500
         ({**good, "window": "1 hour"}, "window"),
         ({**good, "window": "0m"}, "window"),
         ({**good, "window": "400d"}, "366 days"),
@@ -126,6 +127,8 @@ async def test_a_bad_schedule_is_refused_naming_the_field(drift: Plane) -> None:
     )
     await _refused(await control_plane.client.put(_monitoring(model, 9), json=good), 404, "no version 9")
     await _refused(await control_plane.client.put(_monitoring(model, 0), json=good), 400, "version")
+    # fuzz: a number past the catalog's 32-bit integers was a 500 (OverflowError / DataError) on lookup
+    await _refused(await control_plane.client.put(_monitoring(model, 2**31), json=good), 400, "version")
 
     plain = unique("plain")
     await control_plane.release(plain, package(plain))
@@ -240,6 +243,15 @@ async def test_runs_by_hand_take_an_explicit_window_and_list_newest_first(drift:
     done = await control_plane.client.get(_runs(model, version), params={"status": "done"})
     assert done.json()["drift_reports"] == []
     await _refused(await control_plane.client.get(_runs(model, version), params={"limit": 0}), 400, "limit")
+    for odd in (
+        "²",
+        "1" * 5000,
+        "-1",
+        "501",
+    ):  # '²' is a digit to isdigit, not to int(): 500s, as was 5000 ones
+        await _refused(
+            await control_plane.client.get(_runs(model, version), params={"limit": odd}), 400, "limit"
+        )
     await _refused(
         await control_plane.client.get(_runs(model, version), params={"status": "odd"}), 400, "status"
     )
@@ -253,6 +265,8 @@ async def test_runs_by_hand_take_an_explicit_window_and_list_newest_first(drift:
         ({"start": "2026-11-23T08:00:00Z", "end": "2026-11-23T07:00:00Z"}, "before end"),
         ({"start": "2026-11-23T08:00:00Z", "end": "2026-11-23T12:00:00Z"}, "in the future"),
         ({"start": "yesterday", "end": "2026-11-23T08:00:00Z"}, "start"),
+        # fuzz: year 0 once in UTC, an OverflowError that was a 500
+        ({"start": "0001-01-01T00:00:00+01:00", "end": "2026-11-23T08:00:00Z"}, "out of range"),
         ({"since": "1h", "thresholds": {"chi2_pvalue": 0}}, "thresholds.chi2_pvalue"),
         ({"since": "1h", "window": "1h"}, "window"),
     ]
@@ -380,3 +394,17 @@ async def test_a_heartbeat_keeps_the_job(drift: Plane) -> None:
         await other.nothing_due()
     clock.advance(seconds=31)
     assert (await other.job())["id"] == report["id"]
+
+
+async def test_a_workers_result_has_its_own_larger_size_limit(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{tmp_path}/hydro.db", max_json_body_bytes=4096)
+    async with running(settings, clock=ManualClock()) as control_plane:
+        model, version = await monitored_version(control_plane)
+        report = (await control_plane.client.post(_runs(model, version), json={"since": "1h"})).json()
+        worker = Worker(control_plane.client)
+        await worker.job()
+        await _refused(await worker.fail(report["id"], "x" * 5000), 413, "limit of 4096 bytes")
+        page = "<!doctype html><p>" + "drift " * 2000  # 12 kB: over the JSON limit, far under a result's
+        done = await worker.complete(report["id"], html=page)
+        assert done.status_code == 200, done.text
+        assert (await control_plane.client.get(f"/api/v1/drift-reports/{report['id']}/html")).text == page

@@ -41,6 +41,13 @@ def test_cron_expressions_have_five_fields_or_are_an_alias() -> None:
             check_cron(bad)
 
 
+def test_a_cron_expression_that_never_fires_is_refused() -> None:
+    assert check_cron("0 0 29 2 *") == "0 0 29 2 *"  # every leap year
+    for never in ("0 0 31 2 *", "0 0 30 2 *", "0 0 31 4 *"):
+        with pytest.raises(ValueError, match="never fires"):
+            check_cron(never)
+
+
 def test_a_window_is_owed_once_its_fire_time_has_come() -> None:
     first = next_fire("0 * * * *", t("2026-11-23T10:20:00"))
     assert first == t("2026-11-23T11:00:00")
