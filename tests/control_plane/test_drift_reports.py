@@ -401,7 +401,7 @@ async def test_a_workers_result_has_its_own_larger_size_limit(tmp_path: Path) ->
     async with running(settings, clock=ManualClock()) as control_plane:
         model, version = await monitored_version(control_plane)
         report = (await control_plane.client.post(_runs(model, version), json={"since": "1h"})).json()
-        worker = Worker(control_plane.client)
+        worker = Worker(control_plane.service)
         await worker.job()
         await _refused(await worker.fail(report["id"], "x" * 5000), 413, "limit of 4096 bytes")
         page = "<!doctype html><p>" + "drift " * 2000  # 12 kB: over the JSON limit, far under a result's

@@ -41,14 +41,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.control_plane.conftest import ADMIN_TOKEN, make_settings, running
+from tests.control_plane.conftest import ADMIN_TOKEN, SERVICE_TOKEN, make_settings, running
 from tests.control_plane.drift_helpers import monitored_package
-from tests.control_plane.test_openapi import PENDING_ACCESS_ROUTES
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("HYDRO_FUZZ_EXAMPLES", "100"))
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+SERVICE_AUTH = {"Authorization": f"Bearer {SERVICE_TOKEN}"}
+"""The service's operations (package download, drift-job calls) are fuzzed with the service credential,
+which alone opens them; every other operation with the admin token."""
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -149,7 +151,8 @@ def fuzz(
         if FRAMING_HEADERS & {name.lower() for name in case.headers or {}}:
             reject()  # a made-up Content-Length is refused by the HTTP server, before the API sees it
         tried[operation.label] += 1
-        case.call_and_validate(base_url=url, session=session, headers=AUTH, checks=CHECKS)
+        headers = SERVICE_AUTH if operation.definition.raw.get("x-hydro-role") == "service" else AUTH
+        case.call_and_validate(base_url=url, session=session, headers=headers, checks=CHECKS)
 
     try:
         send()
@@ -165,11 +168,7 @@ def test_the_api_answers_generated_inputs_as_it_describes(
 ) -> None:
     with control_plane_in_a_thread(tmp_path) as (url, existing), requests.Session() as session:
         schema = schemathesis.openapi.from_url(f"{url}/api/v1/openapi.json", headers=AUTH)
-        operations = [
-            operation
-            for operation in (result.ok() for result in schema.get_all_operations())
-            if (operation.method.upper(), operation.path) not in PENDING_ACCESS_ROUTES
-        ]
+        operations = [result.ok() for result in schema.get_all_operations()]
         operations.sort(key=lambda operation: operation.method.upper() == "DELETE")  # the seeded app last
         failures: list[str] = []
         figures: list[str] = []
