@@ -1,0 +1,77 @@
+"""Retention of sampled traffic: partitions whose hour ended longer ago than the model's limit are deleted,
+newer ones kept, and what went is counted (objects and bytes, in the pass's answer and in Sonar's metrics);
+on the local store and on an S3-protocol server (moto)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from servicekit.object_keys import sample_part_key, sample_partition_of
+from servicekit.object_store import ObjectStore, open_object_store
+from sonar.metrics import Metrics
+from sonar.retention import remove_expired
+from tests.sonar.harness import parse_metrics
+
+NOW = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
+
+
+@pytest.fixture(params=["file", "s3"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ObjectStore]:
+    if request.param == "file":
+        opened = open_object_store(f"file://{tmp_path}/objects")
+    else:
+        server = request.getfixturevalue("s3_server")
+        opened = open_object_store(f"s3://{server.bucket}/sonar", s3_endpoint_url=server.endpoint)
+    yield opened
+    await opened.close()
+
+
+async def put_part(store: ObjectStore, model: str, version: int, moment: datetime, size: int) -> str:
+    key = sample_part_key(model, version, int(moment.timestamp() * 1000), f"{size:08x}")
+    await store.put(key, b"x" * size)
+    return key
+
+
+async def test_partitions_older_than_the_limit_go_newer_stay_and_are_counted(store: ObjectStore) -> None:
+    limit = timedelta(days=30)
+    old = [
+        await put_part(store, "fraud", 1, NOW - limit - timedelta(hours=2), 100),
+        await put_part(store, "fraud", 1, NOW - limit - timedelta(hours=2, minutes=5), 50),  # same hour
+        await put_part(store, "fraud", 2, NOW - timedelta(days=400), 7),
+    ]
+    kept = [
+        # its hour ends less than 30 days ago: one record in it may still be within the limit
+        await put_part(store, "fraud", 1, NOW - limit, 10),
+        await put_part(store, "fraud", 1, NOW - timedelta(minutes=5), 10),
+        await put_part(store, "fraud", 10, NOW - timedelta(days=29), 10),
+    ]
+    short = [await put_part(store, "churn", 3, NOW - timedelta(days=8), 20)]  # churn keeps 7 days
+    await store.put("models/fraud/1/package.tar.gz", b"package")  # not sampled traffic: never touched
+    await store.put("profiles/fraud/1/profile.json", b"{}")
+    metrics = Metrics()
+
+    removed = await remove_expired(store, NOW, 30, {"churn": 7}, metrics)
+
+    assert (removed.partitions, removed.objects, removed.bytes) == (3, 4, 177)
+    remaining = await store.keys("")
+    assert not set(old + short) & set(remaining)
+    assert set(kept) <= set(remaining)
+    assert {"models/fraud/1/package.tar.gz", "profiles/fraud/1/profile.json"} <= set(remaining)
+    counted = parse_metrics(metrics.exposition().decode())
+    assert counted["hydro_sonar_retention_removed_objects_total"] == 4
+    assert counted["hydro_sonar_retention_removed_bytes_total"] == 177
+
+    again = await remove_expired(store, NOW, 30, {"churn": 7}, metrics)
+    assert (again.partitions, again.objects, again.bytes) == (0, 0, 0), "a second pass finds nothing"
+
+
+def test_sample_keys_are_read_back_to_their_partition() -> None:
+    key = sample_part_key("fraud", 12, int(datetime(2026, 3, 4, 5, 6, tzinfo=UTC).timestamp() * 1000), "ab")
+    assert sample_partition_of(key) == ("fraud", 12, datetime(2026, 3, 4, 5, tzinfo=UTC))
+    assert sample_partition_of("reports/fraud/1/x.html") is None
+    assert sample_partition_of("samples/fraud/1/date=2026-13-01/hour=05/p.parquet") is None
+    assert sample_partition_of("samples/fraud/x/date=2026-01-01/hour=05/p.parquet") is None
