@@ -4,6 +4,7 @@ on the local store and on an S3-protocol server (moto)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,8 @@ from servicekit.object_keys import sample_part_key, sample_partition_of
 from servicekit.object_store import ObjectStore, open_object_store
 from sonar.metrics import Metrics
 from sonar.retention import remove_expired
-from tests.sonar.harness import parse_metrics
+from tests.router.standins import snapshot
+from tests.sonar.harness import parse_metrics, start_sonar
 
 NOW = datetime(2026, 12, 3, 14, 30, tzinfo=UTC)
 
@@ -75,3 +77,33 @@ def test_sample_keys_are_read_back_to_their_partition() -> None:
     assert sample_partition_of("reports/fraud/1/x.html") is None
     assert sample_partition_of("samples/fraud/1/date=2026-13-01/hour=05/p.parquet") is None
     assert sample_partition_of("samples/fraud/x/date=2026-01-01/hour=05/p.parquet") is None
+
+
+async def test_a_running_sonar_removes_expired_samples_on_its_schedule_and_counts_them(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "objects"
+    store = open_object_store(f"file://{root}")
+    now = datetime.now(UTC)
+    expired = await put_part(store, "fraud", 1, now - timedelta(days=3), 300)
+    fresh = await put_part(store, "fraud", 1, now - timedelta(hours=2), 40)
+    await store.close()
+    sonar = await start_sonar(
+        tmp_path,
+        snapshot=snapshot(1, [], []),
+        object_store_url=f"file://{root}",
+        sample_retention_days=2,
+        sample_retention_interval_s=0.2,
+    )
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while (root / expired).exists() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+        assert not (root / expired).exists(), sonar.log_text()
+        assert (root / fresh).exists()
+        metrics = await sonar.metrics()
+        assert metrics["hydro_sonar_retention_removed_objects_total"] == 1
+        assert metrics["hydro_sonar_retention_removed_bytes_total"] == 300
+    finally:
+        await sonar.stop()
+    assert "retention: removed 1 hourly partitions of fraud:1 (1 objects, 300 bytes)" in sonar.log_text()
