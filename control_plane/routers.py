@@ -99,10 +99,11 @@ class Routers:
         )
 
     async def wait_routable(self, revision: int, timeout: float) -> Routing:
-        """The routing of `revision` once it is routable, or after `timeout` seconds, whichever is first."""
+        """The routing of `revision` once it is routable, or after `timeout` seconds, whichever is first;
+        at once when no router is connected (there is nobody to wait for: the answer says so)."""
         try:
             async with asyncio.timeout(timeout):
-                while not self.routing(revision).routable:
+                while (routing := self.routing(revision)).connected and not routing.routable:
                     await self._changed.wait()
         except TimeoutError:
             pass
