@@ -63,9 +63,9 @@ def deploy(
     )
     if application.routable is False:
         console.print(
-            f"[yellow]![/] the routers have not picked up {escape(app)} after {wait_s:.0f} s "
-            f"({escape(application.routable_reason or 'no reason given')}); invokes may answer 404 "
-            "until they do"
+            f"[yellow]![/] {escape(app)} is not routable yet: "
+            f"{escape(application.routable_reason or 'no reason given')}; invokes may answer 404 until "
+            "every router serves it"
         )
     return Deployed(version=version, application=application)
 
