@@ -232,3 +232,10 @@ async def test_an_invoke_right_after_put_wait_never_misses(
             response = await router.post(f"/apps/{app}", json={"x": [attempt]})
             assert response.status_code == 200, (attempt, response.status_code, response.text)
             assert response.json() == {"y": [2.0 * attempt]}
+
+    # The router stopped: its watch closed, so the last application is no longer said to be routable.
+    async def router_gone() -> bool:
+        body = (await control_plane.client.get(f"/api/v1/applications/{app}")).json()
+        return bool(body["routers"] == {"connected": 0, "acknowledged": 0} and body["routable"] is False)
+
+    await until(router_gone, "the stopped router no longer counted")
