@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions
+from control_plane.routers import Routers
 from control_plane.tables import Application, CatalogState, DeploymentConfig, InvokeKey, VersionStatus
 from protos.hydro.v1 import catalog_pb2
 from wire.signature import Signature
@@ -50,18 +51,22 @@ class Notifier:
 
 
 class Catalog:
-    """Database sessions plus the change notifier: the one way to read and write the catalog."""
+    """Database sessions plus the change notifier: the one way to read and write the catalog. `routers`
+    holds which revision each router connected to this process serves from."""
 
     def __init__(self, sessions: Sessions, notifier: Notifier) -> None:
         self.sessions = sessions
         self.notifier = notifier
+        self.routers = Routers()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that bumps the revision first and wakes watchers after it commits."""
+        """A transaction that bumps the revision first and wakes watchers after it commits; the new
+        revision is in `session.info["revision"]`."""
         async with self.sessions() as session:
             async with session.begin():
                 revision = await _bump(session)
+                session.info["revision"] = revision
                 yield session
             await self.notifier.changed(revision)
 

@@ -149,14 +149,22 @@ class HydroClient:
         *,
         sampling_rate: float = 1.0,
         require_invoke_key: bool = False,
+        wait_s: float | None = None,
     ) -> Application:
-        """Declare (or replace) an application: a pipeline of stages of weighted variants."""
+        """Declare (or replace) an application: a pipeline of stages of weighted variants.
+
+        With `wait_s` (at most 60), the control plane answers once every router connected to it serves
+        the declaration, or after `wait_s` seconds; `Application.routable` says which (and
+        `routable_reason` why not)."""
         body = {
             "stages": [{"variants": [v.to_json() for v in stage]} for stage in stages],
             "sampling_rate": sampling_rate,
             "require_invoke_key": require_invoke_key,
         }
-        return parse_application(self._api("PUT", f"/applications/{_seg(name)}", json=body), name)
+        path = f"/applications/{_seg(name)}"
+        if wait_s is not None:
+            path += f"?wait=true&timeout_s={wait_s:g}"
+        return parse_application(self._api("PUT", path, json=body), name)
 
     def application(self, name: str) -> Application:
         return parse_application(self._api("GET", f"/applications/{_seg(name)}"), name)

@@ -127,6 +127,11 @@ class Application:
     sampling_rate: float = 1.0
     require_invoke_key: bool = False
     invoke_urls: dict[str, str] = field(default_factory=dict)
+    routable: bool | None = None
+    """Every router connected to the control plane serves `revision` (None: an older control plane)."""
+    routable_reason: str | None = None
+    """Why not routable; None when it is."""
+    revision: int | None = None
 
 
 @dataclass(frozen=True)
@@ -319,4 +324,7 @@ def parse_application(body: Mapping[str, Any], name: str) -> Application:
         sampling_rate=float(body.get("sampling_rate", 1.0)),
         require_invoke_key=bool(body.get("require_invoke_key", False)),
         invoke_urls={str(k): str(v) for k, v in (body.get("invoke_urls") or {}).items()},
+        routable=None if body.get("routable") is None else bool(body["routable"]),
+        routable_reason=None if body.get("routable_reason") is None else str(body["routable_reason"]),
+        revision=None if body.get("revision") is None else int(body["revision"]),
     )

@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from control_plane import drift_reports
+from control_plane.api.applications import DEFAULT_WAIT_S, MAX_WAIT_S
 from control_plane.api.common import PREFIX, ApiRoute, endpoint
 from control_plane.api.openapi_schemas import (
     DNS_LABEL,
@@ -266,9 +267,27 @@ def _paths() -> dict[str, dict[str, Any]]:
         app: {
             "put": _operation(
                 DEPLOYER,
-                "Create or replace an application (idempotent)",
+                "Create or replace an application (idempotent); with wait=true, answer once every "
+                "connected router serves it, or after timeout_s with routable false and the reason",
                 {200: _ok("The application", ref("Application"))},
-                params=(APP,),
+                params=(
+                    APP,
+                    _param(
+                        "wait",
+                        "query",
+                        {"type": "boolean", "default": False},
+                        "Wait (bounded by timeout_s) until every router connected to this control plane "
+                        "acknowledged the revision this declaration produced",
+                        required=False,
+                    ),
+                    _param(
+                        "timeout_s",
+                        "query",
+                        {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S, "default": DEFAULT_WAIT_S},
+                        "How long wait=true waits, in seconds",
+                        required=False,
+                    ),
+                ),
                 body="ApplicationSpec",
                 errors=(409,),
             ),

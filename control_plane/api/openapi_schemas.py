@@ -172,6 +172,17 @@ def response_schemas() -> dict[str, Schema]:
             "sampling_rate": NUMBER,
             "require_invoke_key": BOOLEAN,
             "invoke_urls": obj({"http": STRING, "v2": STRING, "grpc": STRING}),
+            "routable": {
+                "type": "boolean",
+                "description": "every router connected to this control plane acknowledged `revision`",
+            },
+            "revision": {
+                "type": "integer",
+                "description": "the catalog revision routable is about: the current one (GET, list) or the "
+                "one the declaration produced (PUT)",
+            },
+            "routers": obj({"connected": INTEGER, "acknowledged": INTEGER}),
+            "routable_reason": {**nullable(STRING), "description": "why not routable; null when it is"},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         }
