@@ -1,0 +1,125 @@
+"""Traffic of an external version, sent over HTTP: checked, then handed to Sonar as execution records.
+
+An external version (monitored only) is served by someone else, who sends its request and response
+pairs here as Open Inference Protocol JSON: `{"samples": [{"request": {...}, "response": {...},
+"time"?: "2026-12-03T14:00:00Z"}]}`. Every pair is decoded and checked against the version's signature
+before anything is sent, so a batch is refused whole (400 naming the sample and the problem) or handed
+to Sonar whole; each pair becomes the `hydro.v1.ExecutionRecord` a router's sampler would have sent
+(application "", stage 0, status OK), so the samples land in the same Parquet layout and the same
+schedules and drift reports read them.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from control_plane import versions
+from control_plane.catalog import Catalog
+from control_plane.errors import Conflict, InvalidRequest
+from control_plane.sonar_client import SonarClient
+from protos.hydro.v1 import sonar_pb2
+from wire import oip_grpc
+from wire.datatypes import TensorError
+from wire.oip_json import decode_json_request
+from wire.signature import Signature, SignatureError
+
+_KEYS = frozenset({"request", "response", "time"})
+
+
+async def send(
+    catalog: Catalog, sonar: SonarClient, model: str, number: int, body: Any, *, max_samples: int
+) -> int:
+    """Check the samples in `body` against `model:number` (an external version) and hand them to Sonar;
+    the number of samples Sonar took."""
+    row = await versions.find(catalog, model, number)
+    if not versions.is_external(row.manifest):
+        raise Conflict(
+            f"{row.key} is served by Hydro: its traffic is sampled by the routers; samples are sent only "
+            "for external (monitored only) versions"
+        )
+    samples = _sample_list(body, max_samples)
+    signature = Signature.from_dict(row.manifest["signature"])
+    now_ms = int(time.time() * 1000)
+    records = [_record(model, number, signature, sample, i, now_ms) for i, sample in enumerate(samples)]
+    await sonar.ingest(records)
+    return len(records)
+
+
+def _sample_list(body: Any, max_samples: int) -> list[Any]:
+    if not isinstance(body, Mapping) or not isinstance(body.get("samples"), list):
+        raise InvalidRequest(
+            'the body must be a JSON object {"samples": [{"request": ..., "response": ...}]}'
+        )
+    unknown = sorted(set(body) - {"samples"})
+    if unknown:
+        raise InvalidRequest(f"unknown field(s) {', '.join(repr(k) for k in unknown)}; known: samples")
+    samples: list[Any] = body["samples"]
+    if not samples:
+        raise InvalidRequest("samples is empty: send at least one request and response pair")
+    if len(samples) > max_samples:
+        raise InvalidRequest(
+            f"{len(samples)} samples in one request, more than the limit of {max_samples}: "
+            "send them in batches"
+        )
+    return samples
+
+
+def _record(
+    model: str, number: int, signature: Signature, sample: Any, index: int, now_ms: int
+) -> sonar_pb2.ExecutionRecord:
+    where = f"samples[{index}]"
+    if not isinstance(sample, Mapping):
+        raise InvalidRequest(f"{where} must be an object with request and response")
+    unknown = sorted(set(sample) - _KEYS)
+    if unknown:
+        raise InvalidRequest(
+            f"{where}: unknown field(s) {', '.join(repr(k) for k in unknown)}; known: request, response, time"
+        )
+    request, response = sample.get("request"), sample.get("response")
+    try:
+        inputs, request_id = decode_json_request(request)
+    except TensorError as exc:
+        raise InvalidRequest(f"{where}.request: {exc}") from None
+    if not isinstance(response, Mapping) or not isinstance(response.get("outputs"), list):
+        raise InvalidRequest(f"{where}.response must be an object with a non-empty 'outputs' list")
+    try:
+        # An output tensor has the form of an input tensor; the decoder's messages call it "input".
+        outputs, _ = decode_json_request({"inputs": response["outputs"]})
+    except TensorError as exc:
+        raise InvalidRequest(f"{where}.response.outputs: {exc}") from None
+    try:
+        signature.check_inputs(inputs)
+        signature.check_outputs(outputs)
+    except SignatureError as exc:
+        raise InvalidRequest(f"{where}: {exc}") from None
+    return sonar_pb2.ExecutionRecord(
+        request_id=request_id or uuid.uuid4().hex,
+        model=model,
+        version=number,
+        time_unix_ms=_time_ms(sample.get("time"), where, now_ms),
+        status="OK",
+        request=oip_grpc.encode_infer_request(model, inputs, request_id=request_id),
+        response=oip_grpc.encode_infer_response(model, outputs, request_id=request_id),
+    )
+
+
+def _time_ms(value: Any, where: str, now_ms: int) -> int:
+    """The sample's time (ISO 8601 with a zone) in milliseconds since 1970; now when it has none."""
+    if value is None:
+        return now_ms
+    if not isinstance(value, str):
+        raise InvalidRequest(f"{where}.time must be an ISO 8601 string such as 2026-12-03T14:00:00Z")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{where}.time {value!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise InvalidRequest(f"{where}.time {value!r} has no time zone: add Z or an offset such as +01:00")
+    ms = int(moment.timestamp() * 1000)
+    if ms <= 0:
+        raise InvalidRequest(f"{where}.time {value!r} is before 1970")
+    return ms
