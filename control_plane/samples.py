@@ -13,21 +13,41 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from control_plane import versions
 from control_plane.catalog import Catalog
 from control_plane.errors import Conflict, InvalidRequest
 from control_plane.sonar_client import SonarClient
+from control_plane.validation import parse
 from protos.hydro.v1 import sonar_pb2
 from wire import oip_grpc
 from wire.datatypes import TensorError
 from wire.oip_json import decode_json_request
 from wire.signature import Signature, SignatureError
 
-_KEYS = frozenset({"request", "response", "time"})
+
+class SampleSpec(BaseModel):
+    """One request and response pair of an external version, as Open Inference Protocol JSON."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request: dict[str, Any] = Field(description="The inference request: {id?, inputs: [...]}")
+    response: dict[str, Any] = Field(description="The inference response: {outputs: [...]}")
+    time: str | None = Field(
+        default=None, description="When the request was made (ISO 8601 with a zone); now when left out"
+    )
+
+
+class SamplesSpec(BaseModel):
+    """The body of `POST .../samples`: a batch of pairs, taken whole or refused whole."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[SampleSpec] = Field(min_length=1)
 
 
 async def send(
@@ -41,7 +61,12 @@ async def send(
             f"{row.key} is served by Hydro: its traffic is sampled by the routers; samples are sent only "
             "for external (monitored only) versions"
         )
-    samples = _sample_list(body, max_samples)
+    samples = parse(SamplesSpec, body, "samples").samples
+    if len(samples) > max_samples:
+        raise InvalidRequest(
+            f"{len(samples)} samples in one request, more than the limit of {max_samples}: "
+            "send them in batches"
+        )
     signature = Signature.from_dict(row.manifest["signature"])
     now_ms = int(time.time() * 1000)
     records = [_record(model, number, signature, sample, i, now_ms) for i, sample in enumerate(samples)]
@@ -49,46 +74,19 @@ async def send(
     return len(records)
 
 
-def _sample_list(body: Any, max_samples: int) -> list[Any]:
-    if not isinstance(body, Mapping) or not isinstance(body.get("samples"), list):
-        raise InvalidRequest(
-            'the body must be a JSON object {"samples": [{"request": ..., "response": ...}]}'
-        )
-    unknown = sorted(set(body) - {"samples"})
-    if unknown:
-        raise InvalidRequest(f"unknown field(s) {', '.join(repr(k) for k in unknown)}; known: samples")
-    samples: list[Any] = body["samples"]
-    if not samples:
-        raise InvalidRequest("samples is empty: send at least one request and response pair")
-    if len(samples) > max_samples:
-        raise InvalidRequest(
-            f"{len(samples)} samples in one request, more than the limit of {max_samples}: "
-            "send them in batches"
-        )
-    return samples
-
-
 def _record(
-    model: str, number: int, signature: Signature, sample: Any, index: int, now_ms: int
+    model: str, number: int, signature: Signature, sample: SampleSpec, index: int, now_ms: int
 ) -> sonar_pb2.ExecutionRecord:
     where = f"samples[{index}]"
-    if not isinstance(sample, Mapping):
-        raise InvalidRequest(f"{where} must be an object with request and response")
-    unknown = sorted(set(sample) - _KEYS)
-    if unknown:
-        raise InvalidRequest(
-            f"{where}: unknown field(s) {', '.join(repr(k) for k in unknown)}; known: request, response, time"
-        )
-    request, response = sample.get("request"), sample.get("response")
     try:
-        inputs, request_id = decode_json_request(request)
+        inputs, request_id = decode_json_request(sample.request)
     except TensorError as exc:
         raise InvalidRequest(f"{where}.request: {exc}") from None
-    if not isinstance(response, Mapping) or not isinstance(response.get("outputs"), list):
-        raise InvalidRequest(f"{where}.response must be an object with a non-empty 'outputs' list")
+    if not isinstance(sample.response.get("outputs"), list):
+        raise InvalidRequest(f"{where}.response must have a non-empty 'outputs' list")
     try:
         # An output tensor has the form of an input tensor; the decoder's messages call it "input".
-        outputs, _ = decode_json_request({"inputs": response["outputs"]})
+        outputs, _ = decode_json_request({"inputs": sample.response["outputs"]})
     except TensorError as exc:
         raise InvalidRequest(f"{where}.response.outputs: {exc}") from None
     try:
@@ -100,19 +98,17 @@ def _record(
         request_id=request_id or uuid.uuid4().hex,
         model=model,
         version=number,
-        time_unix_ms=_time_ms(sample.get("time"), where, now_ms),
+        time_unix_ms=_time_ms(sample.time, where, now_ms),
         status="OK",
         request=oip_grpc.encode_infer_request(model, inputs, request_id=request_id),
         response=oip_grpc.encode_infer_response(model, outputs, request_id=request_id),
     )
 
 
-def _time_ms(value: Any, where: str, now_ms: int) -> int:
+def _time_ms(value: str | None, where: str, now_ms: int) -> int:
     """The sample's time (ISO 8601 with a zone) in milliseconds since 1970; now when it has none."""
     if value is None:
         return now_ms
-    if not isinstance(value, str):
-        raise InvalidRequest(f"{where}.time must be an ISO 8601 string such as 2026-12-03T14:00:00Z")
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:

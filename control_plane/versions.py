@@ -16,8 +16,9 @@ import tempfile
 from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +29,7 @@ from control_plane.errors import Conflict, InvalidRequest, NotFound, PackageErro
 from control_plane.names import check_name
 from control_plane.tables import Model, ModelVersion, VersionStatus
 from control_plane.timestamps import iso, utcnow
+from control_plane.validation import parse
 from servicekit.object_keys import package_key
 from servicekit.object_store import ObjectStore
 from wire.signature import Signature, SignatureError
@@ -89,33 +91,29 @@ async def register_external(catalog: Catalog, store: ObjectStore, model: str, bo
         await asyncio.to_thread(shutil.rmtree, workdir, True)
 
 
+class ExternalSpec(BaseModel):
+    """The JSON body that registers an external version (monitored only): its signature, no code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external: Literal[True] = Field(description="Must be true: Hydro monitors this version, never serves it")
+    signature: dict[str, Any] = Field(description="inputs and outputs, as in hydro.yaml")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
 def external_manifest_of(model: str, body: Any) -> dict[str, Any]:
     """The hydro.json fields of the external version `body` (a parsed JSON object) declares."""
-    if not isinstance(body, dict):
-        raise InvalidRequest("the body must be a JSON object with external: true and a signature")
-    unknown = sorted(set(body) - {"external", "signature", "metadata", "training_data"})
-    if unknown:
-        raise InvalidRequest(
-            f"unknown field(s) {', '.join(repr(k) for k in unknown)}; known: external, signature, metadata"
-        )
-    if body.get("external") is not True:
-        raise InvalidRequest(
-            "a JSON body registers an external (monitored only) version and must say external: true; "
-            "a model Hydro serves is uploaded as a tar.gz of its folder"
-        )
-    if body.get("training_data") is not None:
+    if isinstance(body, dict) and body.get("training_data") is not None:
         raise InvalidRequest(
             "training_data cannot be sent in a JSON body: upload a tar.gz holding a hydro.yaml with "
             "external: true, training_data: <path> and that file"
         )
+    spec = parse(ExternalSpec, body, "external version")
     try:
-        signature = Signature.from_dict(body.get("signature"))
+        signature = Signature.from_dict(spec.signature)
     except SignatureError as exc:
-        raise InvalidRequest(str(exc)) from None
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise InvalidRequest(f"metadata must be an object, got {type(metadata).__name__}")
-    return package.external_manifest(model, signature, None, metadata)
+        raise InvalidRequest(f"external version: {exc}") from None
+    return package.external_manifest(model, signature, None, spec.metadata)
 
 
 async def receive(body: AsyncIterator[bytes], dest: Path, max_bytes: int) -> None:
