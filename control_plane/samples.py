@@ -91,9 +91,10 @@ def _record(
         raise InvalidRequest(f"{where}.response.outputs: {exc}") from None
     try:
         signature.check_inputs(inputs)
-        signature.check_outputs(outputs)
+        _check_outputs(signature, outputs)
     except SignatureError as exc:
         raise InvalidRequest(f"{where}: {exc}") from None
+    _check_batch(signature, inputs, outputs, where)
     return sonar_pb2.ExecutionRecord(
         request_id=request_id or uuid.uuid4().hex,
         model=model,
@@ -103,6 +104,36 @@ def _record(
         request=oip_grpc.encode_infer_request(model, inputs, request_id=request_id),
         response=oip_grpc.encode_infer_response(model, outputs, request_id=request_id),
     )
+
+
+def _check_outputs(signature: Signature, outputs: dict[str, Any]) -> None:
+    """Each output given must be the signature's; one left out (not asked for) is a null, as Sonar takes
+    a router's record."""
+    specs = {spec.name: spec for spec in signature.outputs}
+    for name, array in outputs.items():
+        spec = specs.get(name)
+        if spec is None:
+            raise SignatureError(
+                f"unexpected output '{name}': the signature's outputs are {', '.join(specs)}"
+            )
+        spec.check(array, "output")
+
+
+def _check_batch(signature: Signature, inputs: dict[str, Any], outputs: dict[str, Any], where: str) -> None:
+    """Every batched field (shape [-1, ...]) must hold as many items as the others: each item is a row."""
+    count: int | None = None
+    for kind, specs, arrays in (("input", signature.inputs, inputs), ("output", signature.outputs, outputs)):
+        for spec in specs:
+            array = arrays.get(spec.name)
+            if array is None or not spec.shape or spec.shape[0] != -1:
+                continue
+            if count is None:
+                count = int(array.shape[0])
+            elif array.shape[0] != count:
+                raise InvalidRequest(
+                    f"{where}: {kind} '{spec.name}' has {array.shape[0]} items where the other batched "
+                    f"fields have {count}"
+                )
 
 
 def _time_ms(value: str | None, where: str, now_ms: int) -> int:

@@ -66,8 +66,11 @@ class SonarClient:
         self, stub: sonar_pb2_grpc.SonarStub, batch: sonar_pb2.RecordBatch
     ) -> sonar_pb2.IngestAck:
         call = stub.Ingest()
-        await call.write(batch)
-        await call.done_writing()
+        try:
+            await call.write(batch)
+            await call.done_writing()
+        except asyncio.InvalidStateError:
+            pass  # the call already ended (Sonar unreachable): reading it raises its status below
         async for ack in call:
             if isinstance(ack, sonar_pb2.IngestAck) and ack.seq == batch.seq:
                 return ack
