@@ -167,6 +167,11 @@ async def _released_version(session: AsyncSession, variant: VariantSpec, where: 
         raise InvalidRequest(f"{where}: model version {key!r} does not exist")
     if version.status == VersionStatus.FAILED:
         raise InvalidRequest(f"{where}: model version {key!r} failed to build and cannot be deployed")
+    if version.manifest.get("external") is True:
+        raise InvalidRequest(
+            f"{where}: model version {key!r} is external (monitored only): Hydro does not serve it, so no "
+            "application can route to it"
+        )
     if version.status != VersionStatus.RELEASED:
         raise Conflict(
             f"{where}: model version {key!r} is {version.status}, not released yet; retry once it is"

@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions
 from control_plane.routers import Routers
-from control_plane.tables import Application, CatalogState, DeploymentConfig, InvokeKey, VersionStatus
+from control_plane.tables import (
+    Application,
+    CatalogState,
+    DeploymentConfig,
+    InvokeKey,
+    ModelVersion,
+    VersionStatus,
+)
 from protos.hydro.v1 import catalog_pb2
 from wire.signature import Signature
 
@@ -86,7 +93,8 @@ class Catalog:
                 logger.warning("cannot read the catalog revision", exc_info=True)
 
     async def snapshot(self) -> catalog_pb2.Snapshot:
-        """The routing state: applications, the released versions they use, all deployment configs."""
+        """The routing state: applications, the released versions they use, all deployment configs; and the
+        external versions (monitored only), for Sonar."""
         async with self.sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -95,6 +103,16 @@ class Catalog:
             ).scalar_one()
             applications = (await session.scalars(select(Application).order_by(Application.name))).all()
             configs = (await session.scalars(select(DeploymentConfig).order_by(DeploymentConfig.name))).all()
+            # External versions are released at once and never routed: few, and read whole.
+            monitored = [
+                row
+                for row in await session.scalars(
+                    select(ModelVersion)
+                    .where(ModelVersion.status == VersionStatus.RELEASED, ModelVersion.image.is_(None))
+                    .order_by(ModelVersion.model_name, ModelVersion.version)
+                )
+                if row.manifest.get("external") is True
+            ]
             key_rows = (
                 await session.execute(
                     select(InvokeKey.application_name, InvokeKey.key_sha256).order_by(InvokeKey.key_sha256)
@@ -139,6 +157,17 @@ class Catalog:
         snapshot.versions.extend(versions[key] for key in sorted(versions))
         for config in configs:
             snapshot.deployment_configs.add(name=config.name, **config.knobs)
+        snapshot.monitored_versions.extend(
+            catalog_pb2.ModelVersion(
+                key=row.key,
+                model=row.model_name,
+                version=row.version,
+                artifact_url=row.artifact_url,
+                signature=Signature.from_dict(row.manifest["signature"]).to_proto(),
+                training_data=row.manifest.get("training_data") or "",
+            )
+            for row in monitored
+        )
         return snapshot
 
 

@@ -29,6 +29,20 @@ class Settings(ServiceSettings):
         default="127.0.0.1:9091",
         description="host:port of the scaler, asked for replica counts (ListReplicas).",
     )
+    sonar_address: str = Field(
+        default="127.0.0.1:9092",
+        description="host:port of Sonar's hydro.v1.Sonar ingest, to which the samples of external versions "
+        "are handed; empty refuses them (503).",
+    )
+    sonar_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a batch of samples may wait for Sonar's acknowledgement."
+    )
+    max_samples_per_request: int = Field(
+        default=1000,
+        gt=0,
+        description="Most request and response pairs in one POST .../samples (its bytes are bounded by "
+        "max_json_body_bytes).",
+    )
     router_url: str = Field(
         default="http://127.0.0.1:8081", description="Base URL of the router, used to build invoke URLs."
     )

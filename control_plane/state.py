@@ -1,6 +1,6 @@
 """What a running control plane holds, opened and closed in one place: database, catalog, object store,
-token check, builder, scaler client and the clock. The HTTP app and the Catalog gRPC service share one
-State."""
+token check, builder, scaler and Sonar clients and the clock. The HTTP app and the Catalog gRPC service
+share one State."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
 from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
+from control_plane.sonar_client import SonarClient
 from servicekit.grpc_security import ServiceLink
 from servicekit.object_store import ObjectStore, open_object_store
 from servicekit.tls import load_tls
@@ -41,6 +42,7 @@ class State:
     tokens: TokenCheck
     builder: Builder
     scaler: ScalerClient
+    sonar: SonarClient
     metrics: Metrics
     urls: InvokeUrls
     limits: package.Limits
@@ -69,6 +71,8 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         link = ServiceLink.from_settings(settings, load_tls(settings))
         scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s, link)
         stack.push_async_callback(scaler.close)
+        sonar = SonarClient(settings.sonar_address, settings.sonar_timeout_s, link)
+        stack.push_async_callback(sonar.close)
         metrics = Metrics()
         limits = package.Limits(settings.max_unpacked_bytes, settings.max_package_members)
         backend = make_build_backend(settings, store, limits)
@@ -85,6 +89,7 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
             tokens=tokens,
             builder=builder,
             scaler=scaler,
+            sonar=sonar,
             metrics=metrics,
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
             limits=limits,

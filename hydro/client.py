@@ -14,7 +14,7 @@ here too, so `from hydro.client import HydroClient, Variant` is all a script nee
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -66,6 +66,12 @@ __all__ = [
     "Replicas",
     "Variant",
 ]
+
+
+SamplePair = Mapping[str, Any] | tuple[Mapping[str, Any], Mapping[str, Any]]
+"""One sample of an external version: `{"request": ..., "response": ..., "time"?: ...}` or a pair."""
+SAMPLE_BATCH = 500
+"""Samples per request of `send_samples` (the control plane takes at most 1000 by default)."""
 
 
 class HydroClient:
@@ -125,6 +131,38 @@ class HydroClient:
             headers={"Content-Type": "application/gzip"},
         )
         return parse_accepted(body)
+
+    def register_external(
+        self, model: str, signature: Mapping[str, Any], *, metadata: Mapping[str, Any] | None = None
+    ) -> Accepted:
+        """Register a version of `model` that Hydro monitors but does not serve (released at once). To give
+        it training data (a reference for drift reports), upload a folder instead: `upload_version(pack(
+        folder))` with `external: true` and `training_data` in its hydro.yaml."""
+        body: dict[str, Any] = {"external": True, "signature": dict(signature)}
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        return parse_accepted(self._api("POST", f"/models/{_seg(model)}/versions", json=body))
+
+    def send_samples(
+        self, model: str, version: int, pairs: Iterable[SamplePair], *, batch_size: int = SAMPLE_BATCH
+    ) -> int:
+        """Send an external version's traffic to Sonar: request and response pairs as Open Inference
+        Protocol JSON, each a mapping `{"request": ..., "response": ..., "time"?: ISO 8601}` or a
+        `(request, response)` tuple; sent `batch_size` at a time (each batch is taken whole or refused
+        whole; a refused batch raises, and the batches before it stay sent). The number Sonar took."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        path = f"/models/{_seg(model)}/versions/{version}/samples"
+        sent = 0
+        batch: list[dict[str, Any]] = []
+        for pair in pairs:
+            batch.append(_sample(pair))
+            if len(batch) == batch_size:
+                sent += int(self._api("POST", path, json={"samples": batch})["accepted"])
+                batch = []
+        if batch:
+            sent += int(self._api("POST", path, json={"samples": batch})["accepted"])
+        return sent
 
     def models(self) -> list[ModelSummary]:
         return [parse_model_summary(m) for m in items_of(self._api("GET", "/models"), "models")]
@@ -330,6 +368,13 @@ class HydroClient:
                 f"cannot reach {_origin(url)} ({exc or type(exc).__name__})", url=url
             ) from None
         return response
+
+
+def _sample(pair: SamplePair) -> dict[str, Any]:
+    if isinstance(pair, tuple):
+        request, response = pair
+        return {"request": request, "response": response}
+    return dict(pair)
 
 
 def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:

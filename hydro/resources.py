@@ -65,6 +65,8 @@ class Accepted:
     model: str
     version: int
     status: str
+    external: bool = False
+    """An external version (monitored only): released at once, never built or served."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class ModelVersion:
     error: str | None = None
     signature: dict[str, Any] = field(default_factory=dict)
     created_at: str | None = None
+    external: bool = False
 
     @property
     def key(self) -> str:
@@ -186,7 +189,12 @@ def items_of(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 def parse_accepted(body: Mapping[str, Any]) -> Accepted:
-    return Accepted(model=str(body["model"]), version=int(body["version"]), status=str(body["status"]))
+    return Accepted(
+        model=str(body["model"]),
+        version=int(body["version"]),
+        status=str(body["status"]),
+        external=body.get("external") is True,
+    )
 
 
 def parse_model_summary(body: Mapping[str, Any]) -> ModelSummary:
@@ -295,6 +303,7 @@ def parse_version(body: Mapping[str, Any]) -> ModelVersion:
         error=body.get("error"),
         signature=dict(body.get("signature") or {}),
         created_at=body.get("created_at"),
+        external=body.get("external") is True,
     )
 
 

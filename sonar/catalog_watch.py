@@ -47,7 +47,8 @@ def read_signatures(snapshot: catalog_pb2.Snapshot, seen: Signatures | None) -> 
     logged and skipped (the other versions still count)."""
     schemas = dict(seen.schemas) if seen is not None else {}
     added: list[NewVersion] = []
-    for message in snapshot.versions:
+    # Served versions and external ones (monitored only, their samples sent through the control plane).
+    for message in (*snapshot.versions, *snapshot.monitored_versions):
         key = (message.model, int(message.version))
         if key in schemas:
             continue

@@ -27,6 +27,7 @@ from control_plane.errors import (
     InvalidRequest,
     NotFound,
     PackageTooLarge,
+    ServiceUnavailable,
     Unauthorized,
 )
 from control_plane.state import State
@@ -48,6 +49,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (Conflict, 409),
     (PackageTooLarge, 413),
     (BodyTooLarge, 413),
+    (ServiceUnavailable, 503),  # Sonar did not take the samples
     (ObjectStoreError, 503),  # the object store failed
 ]
 

@@ -1,4 +1,5 @@
-"""Models and versions: upload, list, get, build log, stored package."""
+"""Models and versions: upload (or register an external one), list, get, build log, stored package, and
+the samples of external versions."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
 from control_plane import versions
-from control_plane.api.common import PREFIX, ApiRoute, endpoint, path_int, state, stream_object
+from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, path_int, state, stream_object
 from control_plane.auth import Access
 from control_plane.errors import PackageTooLarge
+from control_plane.samples import send as send_samples
 from control_plane.versions import VersionRef
 from servicekit.object_keys import package_key
 
@@ -20,25 +22,55 @@ logger = logging.getLogger(__name__)
 
 @endpoint
 async def upload(request: Request) -> Response:
-    """POST a tar.gz of the model folder -> 202 with the new version's number; it builds in the background."""
+    """POST a tar.gz of the model folder -> 202 with the new version's number; it builds in the background.
+
+    A JSON body (`{"external": true, "signature": ...}`) registers an external version instead: monitored
+    only, released at once (201). So does a tar.gz whose hydro.yaml says `external: true` (with training
+    data, for drift reports), which is never built either."""
     current = state(request)
-    limit = current.settings.max_package_bytes
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PackageTooLarge(f"the package is {int(length)} bytes, larger than the limit of {limit} bytes")
-    row = await versions.upload(
+    model = request.path_params["model"]
+    if _is_json(request):
+        row = await versions.register_external(
+            current.catalog, current.store, model, await json_body(request)
+        )
+    else:
+        limit = current.settings.max_package_bytes
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise PackageTooLarge(
+                f"the package is {int(length)} bytes, larger than the limit of {limit} bytes"
+            )
+        row = await versions.upload(
+            current.catalog, current.store, model, request.stream(), max_bytes=limit, limits=current.limits
+        )
+    external = versions.is_external(row.manifest)
+    if not external:
+        current.builder.submit(VersionRef(row.id, row.model_name, row.version))
+    logger.info("stored %s (%s)%s", row.key, row.artifact_url, ", external" if external else "")
+    answer = {"model": row.model_name, "version": row.version, "status": row.status}
+    if external:
+        return JSONResponse({**answer, "external": True}, status_code=201)
+    return JSONResponse(answer, status_code=202)
+
+
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower() == "application/json"
+
+
+@endpoint
+async def samples(request: Request) -> Response:
+    """POST a batch of an external version's request and response pairs -> 202 once Sonar took them all."""
+    current = state(request)
+    model, number = request.path_params["model"], path_int(request, "version")
+    accepted = await send_samples(
         current.catalog,
-        current.store,
-        request.path_params["model"],
-        request.stream(),
-        max_bytes=limit,
-        limits=current.limits,
+        current.sonar,
+        model,
+        number,
+        await json_body(request),
+        max_samples=current.settings.max_samples_per_request,
     )
-    current.builder.submit(VersionRef(row.id, row.model_name, row.version))
-    logger.info("stored %s (%s)", row.key, row.artifact_url)
-    return JSONResponse(
-        {"model": row.model_name, "version": row.version, "status": row.status}, status_code=202
-    )
+    return JSONResponse({"model": model, "version": number, "accepted": accepted}, status_code=202)
 
 
 @endpoint
@@ -91,4 +123,5 @@ def routes() -> list[BaseRoute]:
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}", get_version, Access.VIEWER),
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}/logs", logs, Access.VIEWER),
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}/artifact", artifact, Access.SERVICE),
+        ApiRoute("POST", f"{PREFIX}/models/{{model}}/versions/{{version}}/samples", samples, Access.DEPLOYER),
     ]

@@ -43,7 +43,7 @@ _STATUS_TEXT = {
     404: "No such thing (or no such route); the message names it",
     409: "Valid, but it clashes with the catalog's current state; the message says how",
     413: "The request body is larger than its limit; the message names the limit",
-    503: "The object store (or the database) failed",
+    503: "The object store (or the database, or Sonar for samples) failed; the message names it",
 }
 
 
@@ -148,16 +148,25 @@ def _paths() -> dict[str, dict[str, Any]]:
             "post": {
                 **_operation(
                     DEPLOYER,
-                    "Upload a model folder (tar.gz) as the model's next version; it builds in the background",
-                    {202: _ok("Stored; the build starts", ref("VersionAccepted"))},
+                    "Upload a model folder (tar.gz) as the model's next version; it builds in the "
+                    "background. "
+                    "A JSON body, or a hydro.yaml saying external: true, registers an external version "
+                    "(monitored only): released at once, never built, no application may route to it",
+                    {
+                        201: _ok("An external version, released", ref("VersionAccepted")),
+                        202: _ok("Stored; the build starts", ref("VersionAccepted")),
+                    },
                     params=(MODEL,),
                     errors=(400, 409, 413, 503),
                 ),
                 "requestBody": {
                     "required": True,
                     "content": {
-                        kind: {"schema": {"type": "string", "format": "binary"}}
-                        for kind in ("application/gzip", "application/octet-stream")
+                        **{
+                            kind: {"schema": {"type": "string", "format": "binary"}}
+                            for kind in ("application/gzip", "application/octet-stream")
+                        },
+                        **_json(ref("ExternalVersionSpec")),
                     },
                 },
             },
@@ -193,6 +202,18 @@ def _paths() -> dict[str, dict[str, Any]]:
                 },
                 params=(MODEL, VERSION),
                 errors=(503,),
+            )
+        },
+        f"{version}/samples": {
+            "post": _operation(
+                DEPLOYER,
+                "Send an external version's traffic (OIP JSON request and response pairs) to Sonar; "
+                "checked against its signature and taken whole (202 once Sonar acknowledged) or "
+                "refused whole",
+                {202: _ok("Sonar took every sample", ref("SamplesAccepted"))},
+                params=(MODEL, VERSION),
+                body="SamplesSpec",
+                errors=(409, 503),
             )
         },
         f"{version}/monitoring": {

@@ -18,7 +18,9 @@ from control_plane.deployment_configs import Knobs
 from control_plane.drift_jobs import ClaimSpec, CompleteSpec, FailSpec, HeartbeatSpec
 from control_plane.drift_reports import RunSpec
 from control_plane.monitoring import ScheduleSpec
+from control_plane.samples import SamplesSpec
 from control_plane.tables import ReportStatus, ReportTrigger, VersionStatus
+from control_plane.versions import ExternalSpec
 from wire.names import DNS_LABEL_RULE
 
 Schema = dict[str, Any]
@@ -32,6 +34,8 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "DriftJobHeartbeat": HeartbeatSpec,
     "DriftJobCompletion": CompleteSpec,
     "DriftJobFailure": FailSpec,
+    "ExternalVersionSpec": ExternalSpec,
+    "SamplesSpec": SamplesSpec,
 }
 """Component name -> the pydantic model that parses that request body."""
 
@@ -146,6 +150,7 @@ def response_schemas() -> dict[str, Schema]:
             "version": VERSION_NUMBER,
             "key": STRING,
             "status": {"enum": list(VersionStatus)},
+            "external": BOOLEAN,
             "image": nullable(STRING),
             "digest": nullable(STRING),
             "signature": obj(
@@ -212,9 +217,16 @@ def response_schemas() -> dict[str, Schema]:
                 }
             }
         ),
-        "VersionAccepted": obj(
-            {"model": NAME, "version": VERSION_NUMBER, "status": {"enum": list(VersionStatus)}}
-        ),
+        "VersionAccepted": {
+            **obj({"model": NAME, "version": VERSION_NUMBER, "status": {"enum": list(VersionStatus)}}),
+            "properties": {
+                "model": NAME,
+                "version": VERSION_NUMBER,
+                "status": {"enum": list(VersionStatus)},
+                "external": {"const": True, "description": "only for an external version (released)"},
+            },
+        },
+        "SamplesAccepted": obj({"model": NAME, "version": VERSION_NUMBER, "accepted": INTEGER}),
         "Version": version,
         "VersionList": obj({"model": STRING, "versions": {"type": "array", "items": ref("Version")}}),
         "Application": application,

@@ -15,6 +15,7 @@ from hydro.cli.apps import apps
 from hydro.cli.audit import audit
 from hydro.cli.deploy import deploy
 from hydro.cli.drift import drift
+from hydro.cli.external import external
 from hydro.cli.invoke import invoke
 from hydro.cli.keys import keys
 from hydro.cli.models import logs, models
@@ -71,6 +72,7 @@ for command in (
     keys,
     monitor,
     drift,
+    external,
     tokens,
     audit,
     up,

@@ -72,6 +72,7 @@ TABLE = [
     row("GET",    V,                                    None,             401, 200, 200, 200, 403),
     row("GET",    V + "/logs",                          None,             401, 200, 200, 200, 403),
     row("GET",    V + "/artifact",                      None,             401, 403, 403, 403, 200),
+    row("POST",   V + "/samples",                       {"samples": []},  401, 403, 409, 409, 403),
     row("PUT",    V + "/monitoring",                    SCHEDULE,         401, 403, 200, 200, 403),
     row("GET",    V + "/monitoring",                    None,             401, 200, 200, 200, 403),
     row("POST",   V + "/drift-reports",                 {"since": "1h"},  401, 403, 202, 202, 403),

@@ -115,18 +115,20 @@ class Application(_message.Message):
     def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., sampling_rate: _Optional[float] = ..., require_invoke_key: _Optional[bool] = ..., invoke_key_hashes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("revision", "applications", "versions", "deployment_configs", "watch_id")
+    __slots__ = ("revision", "applications", "versions", "deployment_configs", "watch_id", "monitored_versions")
     REVISION_FIELD_NUMBER: _ClassVar[int]
     APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_CONFIGS_FIELD_NUMBER: _ClassVar[int]
     WATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    MONITORED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
     revision: int
     applications: _containers.RepeatedCompositeFieldContainer[Application]
     versions: _containers.RepeatedCompositeFieldContainer[ModelVersion]
     deployment_configs: _containers.RepeatedCompositeFieldContainer[DeploymentConfig]
     watch_id: str
-    def __init__(self, revision: _Optional[int] = ..., applications: _Optional[_Iterable[_Union[Application, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., deployment_configs: _Optional[_Iterable[_Union[DeploymentConfig, _Mapping]]] = ..., watch_id: _Optional[str] = ...) -> None: ...
+    monitored_versions: _containers.RepeatedCompositeFieldContainer[ModelVersion]
+    def __init__(self, revision: _Optional[int] = ..., applications: _Optional[_Iterable[_Union[Application, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., deployment_configs: _Optional[_Iterable[_Union[DeploymentConfig, _Mapping]]] = ..., watch_id: _Optional[str] = ..., monitored_versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("client", "kind")
