@@ -79,7 +79,7 @@ async def test_a_build_that_runs_past_the_time_limit_is_stopped_and_failed_with_
 async def test_five_uploads_at_once_build_at_most_the_configured_number_at_a_time(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    use_sleeping_builds(monkeypatch, seconds=1.0)
+    use_sleeping_builds(monkeypatch, seconds=2.0)
     settings = make_settings(tmp_path, database_url, build_concurrency=2)
     model = unique("queued")
     async with running(settings) as control_plane:
@@ -187,6 +187,7 @@ async def _start(home: Path, database_url: str) -> tuple[subprocess.Popen[bytes]
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow  # two control plane processes started one after the other: ~18 s
 async def test_a_control_plane_killed_mid_build_builds_the_version_again_after_its_restart(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -266,3 +267,8 @@ async def test_following_a_log_streams_its_lines_while_the_version_builds(
         )
         assert result.exit_code == 0, result.output
         assert "tick 5" in result.output and result.output.rstrip().endswith(f"released {model}:2")
+        missing = await asyncio.to_thread(
+            CliRunner().invoke, cli, ["logs", f"{model}:9", "--follow"], env=env, catch_exceptions=False
+        )
+        assert missing.exit_code == 1
+        assert missing.stderr == f"error: model {model!r} has no version 9\n"
