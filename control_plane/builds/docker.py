@@ -105,6 +105,7 @@ class DockerBuild:
             return  # the engine was never asked to build: nothing runs there
         log.write(await asyncio.to_thread(remove_build_containers, spec))
         await asyncio.wait({work}, timeout=_STOP_WAIT_S)
+        await asyncio.to_thread(remove_image, spec.image)  # built but stopped before it was pushed
 
     async def settle(self) -> None:
         if self._running == 0:  # a running build may still need its stage image
@@ -146,7 +147,7 @@ def build_and_push(
 
     `engine_started` is set once the engine is asked to build (from then on something may need stopping)."""
     try:
-        client = docker.APIClient(timeout=_DOCKER_TIMEOUT_S, **docker.utils.kwargs_from_env())
+        client = _StreamingClient(timeout=_DOCKER_TIMEOUT_S, **docker.utils.kwargs_from_env())
     except docker.errors.DockerException as exc:
         raise BuildError(f"cannot reach the Docker engine: {exc}") from exc
     try:
@@ -167,7 +168,26 @@ def build_and_push(
     except requests.exceptions.RequestException as exc:
         raise BuildError(f"lost the connection to the Docker engine: {exc}") from exc
     finally:
+        client.close_streams()
         client.close()
+
+
+class _StreamingClient(docker.APIClient):  # type: ignore[misc]
+    """An APIClient that closes the responses it streamed: a build stopped mid-stream otherwise leaves its
+    connection to the engine open until garbage collection."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._streamed: list[Any] = []
+
+    def _stream_helper(self, response: Any, decode: bool = False) -> Any:
+        self._streamed.append(response)
+        return super()._stream_helper(response, decode)
+
+    def close_streams(self) -> None:
+        for response in self._streamed:
+            response.close()
+        self._streamed.clear()
 
 
 def _build_image(client: Any, context: Path, spec: ImageSpec, log: BuildLog) -> None:
@@ -241,6 +261,22 @@ def remove_build_containers(spec: ImageSpec) -> str:
         return f"stopped the build: removed {removed} build container(s)"
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         return f"stopping the build's containers failed: {exc}"
+    finally:
+        client.close()
+
+
+def remove_image(image: str) -> None:
+    """Remove the local tag `image` if a stopped build left it (never pushed, never released)."""
+    try:
+        client = docker.APIClient(timeout=_STOP_TIMEOUT_S, **docker.utils.kwargs_from_env())
+    except docker.errors.DockerException:
+        return
+    try:
+        client.remove_image(image, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        logger.warning("cannot remove the image %s of a stopped build: %s", image, exc)
     finally:
         client.close()
 
