@@ -65,6 +65,7 @@ class Builder:
         self._live: dict[int, BuildLog] = {}
         self._interrupted: dict[int, str] = {}
         self._loops: list[asyncio.Task[None]] = []
+        self._claiming = False
 
     def start(self) -> None:
         """Start claiming: versions already queued (or left by a control plane that died) come first."""
@@ -86,7 +87,7 @@ class Builder:
         """Wait until nothing is queued and no build runs here."""
         while True:
             await asyncio.sleep(0.05)
-            if not self._running and not self._wake.is_set():
+            if not self._running and not self._claiming and not self._wake.is_set():
                 return
 
     async def close(self) -> None:
@@ -105,6 +106,7 @@ class Builder:
     async def _dispatch(self) -> None:
         while True:
             self._wake.clear()
+            self._claiming = True
             while len(self._running) < self._concurrency:
                 try:
                     claim = await build_claims.claim_next(
@@ -116,6 +118,7 @@ class Builder:
                 if claim is None:
                     break
                 self._start(claim)
+            self._claiming = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_s)
 
