@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane import deployment_configs, package, versions
+from control_plane import deployment_configs, package
 from control_plane.applications import InvokeUrls
 from control_plane.auth import TokenCheck, load_tokens
-from control_plane.builder import INTERRUPTED, Builder
+from control_plane.builder import Builder
 from control_plane.builds.base import BuildBackend
 from control_plane.builds.docker import DockerBuild
 from control_plane.builds.process import ProcessBuild
@@ -51,7 +51,8 @@ class State:
 
 @contextlib.asynccontextmanager
 async def open_state(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[State]:
-    """Migrate the database, recover from an earlier crash, and hold everything open until exit.
+    """Migrate the database, start the builder (which resumes interrupted builds), and hold everything open
+    until exit.
 
     `clock` is what schedules and leases take as now (tests hand in one they move)."""
     async with contextlib.AsyncExitStack() as stack:
@@ -60,9 +61,6 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         await migrate(engine)
         catalog = Catalog(sessionmaker(engine), Notifier())
         await deployment_configs.ensure_default(catalog)
-        interrupted = await versions.fail_interrupted(catalog, INTERRUPTED)
-        if interrupted:
-            logger.warning("marked failed, their builds were interrupted: %s", ", ".join(interrupted))
         await catalog.notifier.changed(await catalog.revision())
         tokens = await load_tokens(settings, catalog.sessions)
 
@@ -76,7 +74,16 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         metrics = Metrics()
         limits = package.Limits(settings.max_unpacked_bytes, settings.max_package_members)
         backend = make_build_backend(settings, store, limits)
-        builder = Builder(backend, catalog, metrics, build_concurrency=settings.build_concurrency)
+        builder = Builder(
+            backend,
+            catalog,
+            metrics,
+            concurrency=settings.build_concurrency,
+            timeout_s=settings.build_timeout_s,
+            max_attempts=settings.build_max_attempts,
+            lease_s=settings.build_lease_s,
+        )
+        builder.start()  # versions an earlier run left queued or interrupted are built again
         stack.push_async_callback(builder.close)
         poller = asyncio.create_task(catalog.poll(settings.catalog_poll_s), name="catalog revision poll")
         stack.push_async_callback(_stop, poller)

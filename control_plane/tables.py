@@ -67,6 +67,10 @@ class ModelVersion(Base):
     digest: Mapped[str | None] = mapped_column(String(128), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     log: Mapped[str] = mapped_column(Text, default="")
+    build_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times its build was started (claimed); see `control_plane.build_claims`."""
+    build_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    """While building: until when the control plane building it holds it (renewed while it runs)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -274,33 +274,6 @@ async def set_state(catalog: Catalog, ref: VersionRef, status: VersionStatus, **
             .where(ModelVersion.id == ref.id)
             .values(status=status, updated_at=utcnow(), **fields)
         )
-
-
-async def fail_interrupted(catalog: Catalog, reason: str, ids: Collection[int] | None = None) -> list[str]:
-    """Mark versions left pending or building failed (all of them, or those of `ids`); return their keys."""
-    unfinished = (VersionStatus.PENDING, VersionStatus.BUILDING)
-    query = select(ModelVersion).where(ModelVersion.status.in_(unfinished))
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(ModelVersion.id.in_(ids))
-    async with catalog.sessions() as session:
-        rows = (await session.scalars(query)).all()
-    if not rows:
-        return []
-    async with catalog.write() as session:
-        for row in rows:
-            await session.execute(
-                update(ModelVersion)
-                .where(ModelVersion.id == row.id, ModelVersion.status.in_(unfinished))
-                .values(
-                    status=VersionStatus.FAILED,
-                    error=reason,
-                    log=(row.log + "\n" if row.log else "") + reason + "\n",
-                    updated_at=utcnow(),
-                )
-            )
-    return [row.key for row in rows]
 
 
 def is_external(manifest: dict[str, Any]) -> bool:

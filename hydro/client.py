@@ -14,7 +14,7 @@ here too, so `from hydro.client import HydroClient, Variant` is all a script nee
 from __future__ import annotations
 
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -177,6 +177,21 @@ class HydroClient:
     def version_logs(self, model: str, version: int) -> str:
         response = self._request("GET", self._url(f"/models/{_seg(model)}/versions/{version}/logs"))
         return response.text
+
+    def follow_version_logs(self, model: str, version: int) -> Iterator[str]:
+        """The build log as it grows, piece by piece, until the build ends (`?follow=true`)."""
+        url = self._url(f"/models/{_seg(model)}/versions/{version}/logs")
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)  # a build step may be silent a while
+        try:
+            with self._http.stream("GET", url, params={"follow": "true"}, timeout=timeout) as response:
+                if response.is_error:
+                    response.read()
+                    raise HydroClientError(response.status_code, _error_message(response), url=url)
+                yield from response.iter_text()
+        except httpx.TransportError as exc:
+            raise HydroConnectionError(
+                f"lost {_origin(url)} while following the log ({exc})", url=url
+            ) from None
 
     # applications
 

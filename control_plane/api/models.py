@@ -6,14 +6,16 @@ from __future__ import annotations
 import logging
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from control_plane import versions
+from control_plane import build_logs, versions
 from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, path_int, state, stream_object
 from control_plane.auth import Access
-from control_plane.errors import PackageTooLarge
+from control_plane.build_logs import TEXT
+from control_plane.errors import InvalidRequest, PackageTooLarge
 from control_plane.samples import send as send_samples
+from control_plane.tables import VersionStatus
 from control_plane.versions import VersionRef
 from servicekit.object_keys import package_key
 
@@ -95,11 +97,21 @@ async def get_version(request: Request) -> Response:
 
 @endpoint
 async def logs(request: Request) -> Response:
-    """The build log as text: live while the build runs, as stored once it ended."""
+    """The build log as text: live while the build runs, as stored once it ended; `?follow=true` streams
+    it (chunked text) as it grows and ends when the build ends."""
     current = state(request)
+    follow = _follow_flag(request)
     row = await versions.find(current.catalog, request.path_params["model"], path_int(request, "version"))
-    live = current.builder.live_log(row.id)
-    return PlainTextResponse(live if live is not None else row.log)
+    if follow and row.status in (VersionStatus.PENDING, VersionStatus.BUILDING):
+        return StreamingResponse(build_logs.follow(current.catalog, current.builder, row), media_type=TEXT)
+    return PlainTextResponse(await build_logs.now(current.catalog, current.builder, row))
+
+
+def _follow_flag(request: Request) -> bool:
+    raw = request.query_params.get("follow", "false")
+    if raw not in ("true", "false"):
+        raise InvalidRequest(f"follow must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 @endpoint

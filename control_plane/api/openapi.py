@@ -185,9 +185,22 @@ def _paths() -> dict[str, dict[str, Any]]:
         f"{version}/logs": {
             "get": _operation(
                 VIEWER,
-                "A version's build log (live while it builds)",
+                "A version's build log (live while it builds; while queued, its last line says how many "
+                "versions wait before it: `queued: 3 ahead`)",
                 {200: _text("The log", "text/plain; charset=utf-8")},
-                params=(MODEL, VERSION),
+                params=(
+                    MODEL,
+                    VERSION,
+                    _param(
+                        "follow",
+                        "query",
+                        {"type": "boolean", "default": False},
+                        "Stream the log as chunked text while it grows; the response ends when the build "
+                        "ends (a build that has ended answers its whole log at once)",
+                        required=False,
+                    ),
+                ),
+                errors=(400,),
             )
         },
         f"{version}/artifact": {

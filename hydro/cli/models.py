@@ -37,8 +37,16 @@ def models(model: str | None) -> None:
 
 @click.command()
 @click.argument("version", metavar="MODEL:N", callback=version_key)
-def logs(version: tuple[str, int]) -> None:
+@click.option("--follow", "-f", is_flag=True, help="Keep printing the log as it grows, until the build ends.")
+def logs(version: tuple[str, int], follow: bool) -> None:
     """Print the build log of a model version."""
     with HydroClient.from_settings() as client:
+        if follow:
+            text = ""
+            for text in client.follow_version_logs(*version):
+                click.echo(text, nl=False)
+            if text and not text.endswith("\n"):
+                click.echo()
+            return
         text = client.version_logs(*version)
     click.echo(text, nl=not text.endswith("\n"))
