@@ -23,6 +23,7 @@ from control_plane.catalog import Catalog, Notifier
 from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
+from control_plane.registry import Registry
 from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
 from servicekit.grpc_security import ServiceLink
@@ -45,6 +46,8 @@ class State:
     urls: InvokeUrls
     limits: package.Limits
     clock: Clock
+    registry: Registry | None = None
+    """The image registry (docker runtime only): deletion and `hydro gc` delete images through it."""
 
 
 @contextlib.asynccontextmanager
@@ -74,6 +77,9 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         backend = make_build_backend(settings, store, limits)
         builder = Builder(backend, catalog, metrics, build_concurrency=settings.build_concurrency)
         stack.push_async_callback(builder.close)
+        registry = Registry(settings.registry) if settings.runtime == "docker" else None
+        if registry is not None:
+            stack.push_async_callback(registry.close)
         poller = asyncio.create_task(catalog.poll(settings.catalog_poll_s), name="catalog revision poll")
         stack.push_async_callback(_stop, poller)
 
@@ -89,6 +95,7 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
             limits=limits,
             clock=clock,
+            registry=registry,
         )
 
 
