@@ -255,11 +255,19 @@ async def _remove_image(cleanup: Cleanup, image: str, removed: Removed) -> None:
 
 
 def _remove_local_image(image: str) -> bool:
+    """Remove `image` from this host; True if it had it. A container still using it (the scaler stops it
+    moments after the catalog change) makes Docker refuse a plain removal: then the tag alone is removed,
+    and its layers go with `docker image prune` once the container is gone."""
     client = docker.from_env()
     try:
-        client.images.remove(image, noprune=False)
-    except docker.errors.ImageNotFound:
-        return False
+        try:
+            client.images.remove(image)
+        except docker.errors.ImageNotFound:
+            return False
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:
+                raise
+            client.images.remove(image, force=True)
     finally:
         client.close()
     return True

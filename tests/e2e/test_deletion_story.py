@@ -104,6 +104,12 @@ def test_on_docker_deletion_removes_rows_package_image_and_containers(
     assert answer.status_code == 200, answer.text + platform.logs()
     assert len(containers(second)) == 1
 
+    # Only a dry run: the registry is shared with other tests, whose images this catalog does not know.
+    looked = platform.hydro("gc", "--dry-run")
+    assert looked.returncode == 0, looked.stderr
+    assert "would delete" in looked.stdout and "garbage-collect" in looked.stdout
+    assert f"{REGISTRY}/{second}\n" not in looked.stdout and f"{REGISTRY}/{first}\n" not in looked.stdout
+
 
 @pytest.mark.slow
 def test_on_the_embedded_platform_deletion_removes_rows_package_and_processes(
