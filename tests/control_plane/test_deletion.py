@@ -9,14 +9,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from control_plane.catalog import Catalog, Notifier
+from control_plane.db import create_engine, migrate, sessionmaker
+from control_plane.deletion import Cleanup, delete_version
+from control_plane.errors import NotFound
+from control_plane.registry import Registry
+from control_plane.tables import Model, ModelVersion, VersionStatus
 from servicekit.object_keys import (
     package_key,
     profile_key,
     reference_values_key,
     sample_part_key,
 )
+from servicekit.object_store import FileObjectStore
 from tests.control_plane.conftest import ControlPlane, unique
 from tests.control_plane.drift_helpers import Worker, monitored_package
+from tests.ports import free_port
 
 SCHEDULE = {"cron": "0 * * * *", "window": "1h"}
 
@@ -164,3 +174,39 @@ async def test_a_deployment_config_in_use_or_default_is_refused_else_deleted_onc
 async def test_gc_needs_the_docker_runtime(control_plane: ControlPlane) -> None:
     answer = await control_plane.client.post("/api/v1/gc?dry_run=true")
     assert answer.status_code == 409 and "process runtime" in answer.json()["error"]
+
+
+async def test_what_cannot_be_removed_after_the_rows_went_is_named_in_the_answer(tmp_path: Path) -> None:
+    """The registry is down: the version is still gone from the catalog (it must not half-exist), its
+    package is removed, and the answer names the image it could not delete."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/hydro.db")
+    await migrate(engine)
+    catalog = Catalog(sessionmaker(engine), Notifier())
+    store = FileObjectStore(tmp_path / "objects")
+    down = f"127.0.0.1:{free_port()}"  # nothing listens
+    registry = Registry(down, timeout_s=2)
+    try:
+        await store.put(package_key("orphan", 1), b"package")
+        async with catalog.write() as session:
+            session.add(Model(name="orphan", latest_version=1))
+            await session.flush()
+            session.add(
+                ModelVersion(
+                    model_name="orphan",
+                    version=1,
+                    status=VersionStatus.RELEASED,
+                    manifest={"name": "orphan", "version": 1},
+                    artifact_url="",
+                    image=f"{down}/orphan:1",
+                )
+            )
+        before = await catalog.revision()
+        removed = await delete_version(catalog, Cleanup(store, registry), "orphan", 1, purge=False)
+        assert removed.versions == ["orphan:1"] and removed.objects == 1 and removed.images == []
+        assert len(removed.failed) == 1 and f"cannot reach the registry {down}" in removed.failed[0]
+        assert await catalog.revision() > before, "the deletion is a catalog change the scaler sees"
+        with pytest.raises(NotFound):
+            await delete_version(catalog, Cleanup(store, registry), "orphan", 1, purge=False)
+    finally:
+        await registry.close()
+        await engine.dispose()
