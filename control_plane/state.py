@@ -23,6 +23,7 @@ from control_plane.catalog import Catalog, Notifier
 from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
+from control_plane.registry import Registry
 from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
 from control_plane.sonar_client import SonarClient
@@ -47,6 +48,8 @@ class State:
     urls: InvokeUrls
     limits: package.Limits
     clock: Clock
+    registry: Registry | None = None
+    """The image registry (docker runtime only): deletion and `hydro gc` delete images through it."""
 
 
 @contextlib.asynccontextmanager
@@ -85,6 +88,9 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         )
         builder.start()  # versions an earlier run left queued or interrupted are built again
         stack.push_async_callback(builder.close)
+        registry = Registry(settings.registry) if settings.runtime == "docker" else None
+        if registry is not None:
+            stack.push_async_callback(registry.close)
         poller = asyncio.create_task(catalog.poll(settings.catalog_poll_s), name="catalog revision poll")
         stack.push_async_callback(_stop, poller)
 
@@ -101,6 +107,7 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
             limits=limits,
             clock=clock,
+            registry=registry,
         )
 
 

@@ -253,6 +253,8 @@ async def list_models(catalog: Catalog) -> list[dict[str, Any]]:
         models = (await session.scalars(select(Model).order_by(Model.name))).all()
     out = []
     for model in models:
+        if model.name not in counts:  # its versions were deleted; the row keeps their numbers from reuse
+            continue
         version, status = statuses.get(model.name, (None, None))
         out.append(
             {

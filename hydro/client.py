@@ -29,7 +29,9 @@ from hydro.resources import (
     Application,
     AuditEvent,
     AuditPage,
+    Deleted,
     DriftReport,
+    GarbageCollection,
     InvokeKey,
     ModelSummary,
     ModelVersion,
@@ -40,7 +42,9 @@ from hydro.resources import (
     parse_accepted,
     parse_application,
     parse_audit_page,
+    parse_deleted,
     parse_drift_report,
+    parse_gc,
     parse_invoke_key,
     parse_model_summary,
     parse_schedule,
@@ -57,7 +61,9 @@ __all__ = [
     "Application",
     "AuditEvent",
     "AuditPage",
+    "Deleted",
     "DriftReport",
+    "GarbageCollection",
     "HydroClient",
     "InvokeKey",
     "ModelSummary",
@@ -174,6 +180,16 @@ class HydroClient:
     def version(self, model: str, version: int) -> ModelVersion:
         return parse_version(self._api("GET", f"/models/{_seg(model)}/versions/{version}"))
 
+    def delete_version(self, model: str, version: int, *, purge: bool = False) -> Deleted:
+        """Delete a version (409 while an application uses it); `purge` also drops its sampled traffic and
+        drift report pages."""
+        path = f"/models/{_seg(model)}/versions/{version}"
+        return parse_deleted(self._api("DELETE", path, params={"purge": _flag(purge)}))
+
+    def delete_model(self, model: str, *, purge: bool = False) -> Deleted:
+        """Delete every version of a model (409 if any is in use); `purge` also forgets the model."""
+        return parse_deleted(self._api("DELETE", f"/models/{_seg(model)}", params={"purge": _flag(purge)}))
+
     def version_logs(self, model: str, version: int) -> str:
         response = self._request("GET", self._url(f"/models/{_seg(model)}/versions/{version}/logs"))
         return response.text
@@ -248,6 +264,19 @@ class HydroClient:
 
     def deployment_config(self, name: str) -> dict[str, Any]:
         return self._api("GET", f"/deployment-configs/{_seg(name)}")
+
+    def deployment_configs(self) -> list[dict[str, Any]]:
+        return items_of(self._api("GET", "/deployment-configs"), "deployment_configs")
+
+    def delete_deployment_config(self, name: str) -> None:
+        """Delete a config (409 for `default` or while a variant uses it)."""
+        self._request("DELETE", self._url(f"/deployment-configs/{_seg(name)}"))
+
+    # registry garbage collection (admin)
+
+    def gc(self, *, dry_run: bool = False) -> GarbageCollection:
+        """Delete the registry's images no version references (`dry_run`: only list them)."""
+        return parse_gc(self._api("POST", "/gc", params={"dry_run": _flag(dry_run)}))
 
     # monitoring and drift reports
 
@@ -400,6 +429,10 @@ def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | Non
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _seg(value: str) -> str:

@@ -182,6 +182,55 @@ class DriftReport:
         return self.status in ("done", "failed")
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """The answer to a deletion: what went, and what could not be removed after the catalog rows went."""
+
+    versions: list[str]
+    objects: int
+    images: list[str]
+    drift_reports: int
+    samples: int
+    failed: list[str]
+
+
+@dataclass(frozen=True)
+class GarbageCollection:
+    """The answer to `POST /gc`: the registry's unreferenced images, and what was deleted of them."""
+
+    dry_run: bool
+    registry: str
+    unreferenced: list[str]
+    deleted: list[str]
+    failed: list[str]
+    kept: int
+    reclaim_blobs: str
+
+
+def parse_deleted(body: Mapping[str, Any]) -> Deleted:
+    removed = body["removed"]
+    return Deleted(
+        versions=list(removed.get("versions", [])),
+        objects=int(removed.get("objects", 0)),
+        images=list(removed.get("images", [])),
+        drift_reports=int(removed.get("drift_reports", 0)),
+        samples=int(removed.get("samples", 0)),
+        failed=list(body.get("failed", [])),
+    )
+
+
+def parse_gc(body: Mapping[str, Any]) -> GarbageCollection:
+    return GarbageCollection(
+        dry_run=bool(body["dry_run"]),
+        registry=str(body.get("registry", "")),
+        unreferenced=list(body.get("unreferenced", [])),
+        deleted=list(body.get("deleted", [])),
+        failed=list(body.get("failed", [])),
+        kept=int(body.get("kept", 0)),
+        reclaim_blobs=str(body.get("reclaim_blobs", "")),
+    )
+
+
 def items_of(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """The list in an answer `{"<key>": [...]}`."""
     items = body.get(key, [])

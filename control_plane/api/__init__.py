@@ -10,6 +10,7 @@ from control_plane.api import (
     deployment_configs,
     drift_jobs,
     drift_reports,
+    gc,
     invoke_keys,
     models,
     monitoring,
@@ -31,5 +32,6 @@ def routes() -> list[BaseRoute]:
         *drift_jobs.routes(),
         *tokens.routes(),
         *audit.routes(),
+        *gc.routes(),
         *openapi.routes(),
     ]

@@ -156,6 +156,14 @@ def path_int(request: Request, name: str) -> int:
     return value
 
 
+def query_flag(request: Request, name: str) -> bool:
+    """A yes/no query parameter: absent or `false` is False, `true` is True, anything else a 400."""
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false"):
+        raise InvalidRequest(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
+
+
 def bounded_int(raw: str, low: int, high: int) -> int | None:
     """`raw` as an integer from `low` to `high` (ASCII digits, a leading '-' for negative bounds), else None.
 

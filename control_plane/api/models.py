@@ -9,12 +9,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from control_plane import build_logs, versions
-from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, path_int, state, stream_object
+from control_plane import build_logs, deletion, versions
+from control_plane.api.common import (
+    PREFIX,
+    ApiRoute,
+    endpoint,
+    json_body,
+    path_int,
+    query_flag,
+    state,
+    stream_object,
+)
 from control_plane.auth import Access
 from control_plane.build_logs import TEXT
 from control_plane.errors import InvalidRequest, PackageTooLarge
 from control_plane.samples import send as send_samples
+from control_plane.state import State
 from control_plane.tables import VersionStatus
 from control_plane.versions import VersionRef
 from servicekit.object_keys import package_key
@@ -127,12 +137,48 @@ async def artifact(request: Request) -> Response:
     )
 
 
+def cleanup(current: State) -> deletion.Cleanup:
+    docker = current.settings.runtime == "docker"
+    return deletion.Cleanup(current.store, current.registry, docker_host=docker)
+
+
+@endpoint
+async def delete_version(request: Request) -> Response:
+    """Delete a version unless an application uses it (409); `?purge=true` also drops its drift reports'
+    pages and sampled traffic."""
+    current = state(request)
+    removed = await deletion.delete_version(
+        current.catalog,
+        cleanup(current),
+        request.path_params["model"],
+        path_int(request, "version"),
+        purge=query_flag(request, "purge"),
+    )
+    logger.info("deleted %s: %s", ", ".join(removed.versions), removed.to_json())
+    return JSONResponse(removed.to_json())
+
+
+@endpoint
+async def delete_model(request: Request) -> Response:
+    """Delete every version of a model unless any is in use (409); `?purge=true` also forgets the model."""
+    current = state(request)
+    model = request.path_params["model"]
+    purge = query_flag(request, "purge")
+    removed = await deletion.delete_model(current.catalog, cleanup(current), model, purge=purge)
+    logger.info("deleted model %s: %s", model, removed.to_json())
+    return JSONResponse(removed.to_json())
+
+
 def routes() -> list[BaseRoute]:
     return [
         ApiRoute("GET", f"{PREFIX}/models", list_models, Access.VIEWER),
         ApiRoute("POST", f"{PREFIX}/models/{{model}}/versions", upload, Access.DEPLOYER),
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions", list_versions, Access.VIEWER),
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}", get_version, Access.VIEWER),
+        ApiRoute("DELETE", f"{PREFIX}/models/{{model}}", delete_model, Access.DEPLOYER),
+        ApiRoute(
+            "DELETE", f"{PREFIX}/models/{{model}}/versions/{{version}}", delete_version, Access.DEPLOYER
+        ),
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}/logs", logs, Access.VIEWER),
         ApiRoute("GET", f"{PREFIX}/models/{{model}}/versions/{{version}}/artifact", artifact, Access.SERVICE),
         ApiRoute("POST", f"{PREFIX}/models/{{model}}/versions/{{version}}/samples", samples, Access.DEPLOYER),

@@ -75,6 +75,13 @@ APP = _param("app", "path", STRING, "Application name")
 CONFIG = _param("name", "path", STRING, "Deployment config name")
 KEY_ID = _param("key_id", "path", STRING, "Invoke key id")
 REPORT_ID = _param("report_id", "path", STRING, "Drift report id")
+PURGE = _param(
+    "purge",
+    "query",
+    {"enum": ["true", "false"]},
+    "Also delete drift report pages and sampled traffic (and, for a model, its name)",
+    required=False,
+)
 TOKEN_NAME = _param("name", "path", {"type": "string", "pattern": DNS_LABEL}, "Token name")
 
 
@@ -180,6 +187,28 @@ def _paths() -> dict[str, dict[str, Any]]:
         version: {
             "get": _operation(
                 VIEWER, "A version", {200: _ok("The version", ref("Version"))}, params=(MODEL, VERSION)
+            ),
+            "delete": _operation(
+                DEPLOYER,
+                "Delete a version: refused (409, naming each application, stage and variant) while in use "
+                "or building; else its catalog rows (monitoring schedule, drift report rows) go in one "
+                "transaction, its replicas stop, then its package, reference profile and image (registry "
+                "and this Docker host) are removed best-effort, what failed listed in `failed`. Sampled "
+                "traffic and report pages are kept unless purge=true. A second DELETE is a 404.",
+                {200: _ok("What was removed", ref("Deleted"))},
+                params=(MODEL, VERSION, PURGE),
+                errors=(400, 409),
+            ),
+        },
+        f"{PREFIX}/models/{{model}}": {
+            "delete": _operation(
+                DEPLOYER,
+                "Delete every version of a model, as DELETE of a version does for each (409 if any is in "
+                "use); the model's name keeps its version numbers unless purge=true, so kept samples never "
+                "mix with a new version's",
+                {200: _ok("What was removed", ref("Deleted"))},
+                params=(MODEL, PURGE),
+                errors=(400, 409),
             )
         },
         f"{version}/logs": {
@@ -366,6 +395,25 @@ def _paths() -> dict[str, dict[str, Any]]:
                 {200: _ok("The config", ref("DeploymentConfig"))},
                 params=(CONFIG,),
             ),
+            "delete": _operation(
+                DEPLOYER,
+                "Delete a deployment config; 409 for `default` or while a variant uses it (naming them)",
+                {204: _NO_CONTENT},
+                params=(CONFIG,),
+                errors=(409,),
+            ),
+        },
+        f"{PREFIX}/gc": {
+            "post": _operation(
+                ADMIN,
+                "Registry garbage collection: delete the registry's images no version references "
+                "(dry_run=true only lists them); says how the registry then reclaims the blobs",
+                {200: _ok("What was (or would be) deleted", ref("GarbageCollection"))},
+                params=(
+                    _param("dry_run", "query", {"enum": ["true", "false"]}, "Only list", required=False),
+                ),
+                errors=(400, 409),
+            )
         },
         f"{jobs}/claim": {
             "post": _operation(

@@ -291,6 +291,52 @@ def response_schemas() -> dict[str, Schema]:
             }
         ),
         **_access_schemas(),
+        **_deletion_schemas(),
+    }
+
+
+def _deletion_schemas() -> dict[str, Schema]:
+    strings = {"type": "array", "items": STRING}
+    return {
+        "Deleted": obj(
+            {
+                "removed": obj(
+                    {
+                        "versions": {**strings, "description": "The deleted versions, as `model:version`"},
+                        "objects": {
+                            **INTEGER,
+                            "description": "Stored objects removed: packages, reference profiles and, with "
+                            "purge, drift report pages",
+                        },
+                        "images": {
+                            **strings,
+                            "description": "Images removed from the registry or this Docker host",
+                        },
+                        "drift_reports": {
+                            **INTEGER,
+                            "description": "Drift report rows removed (they go with their version)",
+                        },
+                        "samples": {**INTEGER, "description": "Sampled-traffic parts removed (purge only)"},
+                    }
+                ),
+                "failed": {
+                    **strings,
+                    "description": "What could not be removed after the catalog rows were deleted (also "
+                    "logged); a second DELETE is a 404, so this is the only notice",
+                },
+            }
+        ),
+        "GarbageCollection": obj(
+            {
+                "dry_run": BOOLEAN,
+                "registry": STRING,
+                "unreferenced": {**strings, "description": "Images no catalog version references"},
+                "deleted": {**strings, "description": "The manifests deleted (none on a dry run)"},
+                "failed": strings,
+                "kept": {**INTEGER, "description": "Tags still referenced (or of a model being built)"},
+                "reclaim_blobs": {**STRING, "description": "How the registry frees the blobs' disk space"},
+            }
+        ),
     }
 
 

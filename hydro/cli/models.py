@@ -1,4 +1,5 @@
-"""`hydro models [MODEL]` and `hydro logs MODEL:N`: what has been uploaded and how its build went."""
+"""`hydro models [MODEL]`, `hydro models delete MODEL[:N]` and `hydro logs MODEL:N`: what has been
+uploaded, how its build went, and deleting it."""
 
 from __future__ import annotations
 
@@ -8,12 +9,19 @@ from rich.table import Table
 
 from hydro.cli import render
 from hydro.cli.arguments import version_key
+from hydro.cli.groups import ListingGroup
 from hydro.client import HydroClient
+from hydro.resources import Deleted
 
 
-@click.command()
+@click.group(cls=ListingGroup)
+def models() -> None:
+    """List the models (`hydro models`), a model's versions (`hydro models MODEL`), or delete them."""
+
+
+@models.command("list")
 @click.argument("model", required=False)
-def models(model: str | None) -> None:
+def models_list(model: str | None) -> None:
     """List the models, or with MODEL, that model's versions."""
     console = render.console()
     with HydroClient.from_settings() as client:
@@ -33,6 +41,34 @@ def models(model: str | None) -> None:
                     escape(render.one_line(v.error or "")),
                 )
     console.print(table)
+
+
+@models.command("delete")
+@click.argument("target", metavar="MODEL[:N]")
+@click.option(
+    "--purge", is_flag=True, help="Also delete the sampled traffic and drift report pages (and the name)."
+)
+def models_delete(target: str, purge: bool) -> None:
+    """Delete version N of MODEL, or every version of MODEL. Refused while an application uses it."""
+    with HydroClient.from_settings() as client:
+        if ":" in target:
+            model, version = version_key(None, None, target)
+            deleted = client.delete_version(model, version, purge=purge)
+        else:
+            deleted = client.delete_model(target, purge=purge)
+    report(deleted)
+
+
+def report(deleted: Deleted) -> None:
+    """Say what went (stdout) and what could not be removed (stderr, exit code 0: the rows are gone)."""
+    click.echo(
+        f"deleted {', '.join(deleted.versions) or 'no versions'}: {deleted.objects} stored objects, "
+        f"{len(deleted.images)} images, {deleted.drift_reports} drift reports, {deleted.samples} sample parts"
+    )
+    for image in deleted.images:
+        click.echo(f"  image {image}")
+    for failure in deleted.failed:
+        click.echo(f"warning: not removed: {failure}", err=True)
 
 
 @click.command()

@@ -100,7 +100,7 @@ def test_the_roles_follow_the_access_rules() -> None:
             expected = "public"
         elif path.endswith("/artifact") or path.startswith("/api/v1/internal/drift-jobs/"):
             expected = "service"
-        elif path.startswith(("/api/v1/tokens", "/api/v1/audit")):
+        elif path.startswith(("/api/v1/tokens", "/api/v1/audit", "/api/v1/gc")):
             expected = "admin"
         elif method == "GET":
             expected = "viewer"
