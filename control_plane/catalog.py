@@ -24,6 +24,7 @@ from control_plane.tables import (
     CatalogState,
     DeploymentConfig,
     InvokeKey,
+    Model,
     ModelVersion,
     VersionStatus,
 )
@@ -94,7 +95,7 @@ class Catalog:
 
     async def snapshot(self) -> catalog_pb2.Snapshot:
         """The routing state: applications, the released versions they use, all deployment configs; and the
-        external versions (monitored only), for Sonar."""
+        external versions (monitored only) and the models' sample retention, for Sonar."""
         async with self.sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -113,6 +114,13 @@ class Catalog:
                 )
                 if row.manifest.get("external") is True
             ]
+            retention = (
+                await session.execute(
+                    select(Model.name, Model.sample_retention_days).where(
+                        Model.sample_retention_days.is_not(None)
+                    )
+                )
+            ).all()
             key_rows = (
                 await session.execute(
                     select(InvokeKey.application_name, InvokeKey.key_sha256).order_by(InvokeKey.key_sha256)
@@ -168,6 +176,8 @@ class Catalog:
             )
             for row in monitored
         )
+        for name, days in retention:
+            snapshot.sample_retention_days[name] = days
         return snapshot
 
 

@@ -48,6 +48,8 @@ class Model(Base):
 
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    sample_retention_days: Mapped[float | None] = mapped_column(Float, default=None)
+    """Days of its sampled traffic Sonar keeps; None: Sonar's own default (`control_plane.retention`)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

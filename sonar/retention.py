@@ -1,8 +1,12 @@
 """Retention of sampled traffic: the hourly partitions that ended longer ago than their model's limit are
 deleted, on a schedule, and what was removed is logged and counted.
 
-The limit is `sample_retention_days` (Sonar's setting), or the model's own entry in
-`sample_retention_model_days`. A partition (one version, one UTC hour) goes once its hour ended more than
+The limit of a model is its own `sample_retention_days`, set through the control plane's API and read from
+the catalog snapshot; else the operator's entry for it in the setting `sample_retention_model_days`; else
+the setting `sample_retention_days`. No pass runs before the first snapshot arrived (a model that keeps its
+samples longer than the default must not lose them to a Sonar that has not heard of it yet).
+
+A partition (one version, one UTC hour) goes once its hour ended more than
 the limit ago, all its parts at once, so a drift report never sees half an hour. Each pass lists `samples/`
 once (sizes come with the listing) and deletes part by part; a failed delete is logged and the rest is left
 for the next pass. Several Sonar processes may run it at once: deleting a deleted key is no error.
@@ -13,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +29,7 @@ from sonar.settings import Settings
 log = logging.getLogger(__name__)
 
 SAMPLES = "samples/"
+WAIT_FOR_CATALOG_S = 1.0
 
 
 @dataclass
@@ -86,16 +91,29 @@ async def remove_expired(
     return removed
 
 
-async def run_retention(settings: Settings, store: ObjectStore, metrics: Metrics) -> None:
-    """A pass every `sample_retention_interval_s` (the first right away) until cancelled; a failed pass is
-    logged and the next one tries again (retention never stops ingest)."""
+def limits(settings: Settings, catalog_days: Mapping[str, float]) -> dict[str, float]:
+    """Each model's limit in days other than the default: the catalog's values over the operator's."""
+    return {**settings.sample_retention_model_days, **catalog_days}
+
+
+async def run_retention(
+    settings: Settings,
+    store: ObjectStore,
+    metrics: Metrics,
+    catalog_days: Callable[[], Mapping[str, float] | None],
+) -> None:
+    """A pass every `sample_retention_interval_s` (the first as soon as `catalog_days()`, the models' own
+    limits from the catalog, is known) until cancelled; a failed pass is logged and the next one tries
+    again (retention never stops ingest)."""
+    while (known := catalog_days()) is None:
+        await asyncio.sleep(min(settings.sample_retention_interval_s, WAIT_FOR_CATALOG_S))
     while True:
         try:
             await remove_expired(
                 store,
                 datetime.now(UTC),
                 settings.sample_retention_days,
-                settings.sample_retention_model_days,
+                limits(settings, known),
                 metrics,
             )
         except ObjectStoreError as exc:
@@ -103,3 +121,6 @@ async def run_retention(settings: Settings, store: ObjectStore, metrics: Metrics
         except Exception:
             log.exception("retention: the pass failed; trying again at the next one")
         await asyncio.sleep(settings.sample_retention_interval_s)
+        latest = catalog_days()
+        if latest is not None:
+            known = latest

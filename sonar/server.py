@@ -103,7 +103,10 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
         ]
         if settings.sample_retention_interval_s:
             background.append(
-                asyncio.create_task(run_retention(settings, store, metrics), name="sonar sample retention")
+                asyncio.create_task(
+                    run_retention(settings, store, metrics, lambda: catalog.retention_days),
+                    name="sonar sample retention",
+                )
             )
         if http is not None:
             http_task = http.start()

@@ -97,11 +97,12 @@ class Settings(ServiceSettings):
         default=30.0,
         gt=0,
         description="Days of sampled traffic kept: Sonar deletes the hourly partitions that ended longer "
-        "ago than this.",
+        "ago than this. The default of the models that set none of their own (`hydro models retention`).",
     )
     sample_retention_model_days: dict[str, float] = Field(
         default_factory=dict,
-        description='Per-model overrides of sample_retention_days, as JSON, e.g. {"fraud-detector": 7}.',
+        description='The operator\'s per-model defaults, as JSON, e.g. {"fraud-detector": 7}: used for a '
+        "model that has no retention of its own in the catalog (a model's own value wins).",
     )
     sample_retention_interval_s: float = Field(
         default=3600.0,

@@ -15,6 +15,7 @@ from control_plane.api import (
     models,
     monitoring,
     openapi,
+    retention,
     system,
     tokens,
 )
@@ -28,6 +29,7 @@ def routes() -> list[BaseRoute]:
         *invoke_keys.routes(),
         *deployment_configs.routes(),
         *monitoring.routes(),
+        *retention.routes(),
         *drift_reports.routes(),
         *drift_jobs.routes(),
         *tokens.routes(),

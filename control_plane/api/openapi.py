@@ -211,6 +211,23 @@ def _paths() -> dict[str, dict[str, Any]]:
                 errors=(400, 409),
             )
         },
+        f"{PREFIX}/models/{{model}}/retention": {
+            "put": _operation(
+                DEPLOYER,
+                "Set how many days of the model's sampled traffic Sonar keeps (null: Sonar's default, "
+                "HYDRO_SAMPLE_RETENTION_DAYS); Sonar learns it with the next catalog revision and deletes "
+                "older hourly partitions at its next retention pass",
+                {200: _ok("The model's retention", ref("Retention"))},
+                params=(MODEL,),
+                body="RetentionSpec",
+            ),
+            "get": _operation(
+                VIEWER,
+                "How many days of the model's sampled traffic Sonar keeps (null: Sonar's default)",
+                {200: _ok("The model's retention", ref("Retention"))},
+                params=(MODEL,),
+            ),
+        },
         f"{version}/logs": {
             "get": _operation(
                 VIEWER,

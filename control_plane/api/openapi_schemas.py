@@ -18,6 +18,8 @@ from control_plane.deployment_configs import Knobs
 from control_plane.drift_jobs import ClaimSpec, CompleteSpec, FailSpec, HeartbeatSpec
 from control_plane.drift_reports import RunSpec
 from control_plane.monitoring import ScheduleSpec
+from control_plane.retention import MAX_DAYS as MAX_RETENTION_DAYS
+from control_plane.retention import RetentionSpec
 from control_plane.samples import SamplesSpec
 from control_plane.tables import ReportStatus, ReportTrigger, VersionStatus
 from control_plane.versions import ExternalSpec
@@ -29,6 +31,7 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "ApplicationSpec": ApplicationSpec,
     "DeploymentConfigSpec": Knobs,
     "MonitoringSpec": ScheduleSpec,
+    "RetentionSpec": RetentionSpec,
     "DriftReportRequest": RunSpec,
     "DriftJobClaim": ClaimSpec,
     "DriftJobHeartbeat": HeartbeatSpec,
@@ -253,6 +256,15 @@ def response_schemas() -> dict[str, Schema]:
                 "next_run_at": nullable(TIMESTAMP),
                 "created_at": TIMESTAMP,
                 "updated_at": TIMESTAMP,
+            }
+        ),
+        "Retention": obj(
+            {
+                "model": NAME,
+                "sample_retention_days": {
+                    **nullable({**NUMBER, "exclusiveMinimum": 0, "maximum": MAX_RETENTION_DAYS}),
+                    "description": "days of sampled traffic Sonar keeps; null: Sonar's default",
+                },
             }
         ),
         "DriftReportSummary": report_summary,

@@ -74,6 +74,8 @@ TABLE = [
     row("GET",    V + "/logs",                          None,             401, 200, 200, 200, 403),
     row("DELETE", V,                                    None,             401, 403, 409, 409, 403),
     row("DELETE", "/api/v1/models/{model}",             None,             401, 403, 409, 409, 403),
+    row("PUT",    "/api/v1/models/{model}/retention",  {"sample_retention_days": 7}, 401, 403, 200, 200, 403),
+    row("GET",    "/api/v1/models/{model}/retention",  None,             401, 200, 200, 200, 403),
     row("GET",    V + "/artifact",                      None,             401, 403, 403, 403, 200),
     row("POST",   V + "/samples",                       {"samples": []},  401, 403, 409, 409, 403),
     row("PUT",    V + "/monitoring",                    SCHEDULE,         401, 403, 200, 200, 403),
@@ -133,6 +135,7 @@ async def _snapshot(control_plane: ControlPlane, names: dict[str, Any]) -> list[
     paths = [
         "/api/v1/models",
         "/api/v1/models/{model}/versions",
+        "/api/v1/models/{model}/retention",
         "/api/v1/applications",
         "/api/v1/applications/{app}/invoke-keys",
         "/api/v1/deployment-configs",
