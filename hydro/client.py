@@ -190,6 +190,15 @@ class HydroClient:
         """Delete every version of a model (409 if any is in use); `purge` also forgets the model."""
         return parse_deleted(self._api("DELETE", f"/models/{_seg(model)}", params={"purge": _flag(purge)}))
 
+    def retention(self, model: str) -> float | None:
+        """Days of the model's sampled traffic Sonar keeps; None: Sonar's default."""
+        return _days(self._api("GET", f"/models/{_seg(model)}/retention"))
+
+    def set_retention(self, model: str, days: float | None) -> float | None:
+        """Keep `days` of the model's sampled traffic (None: Sonar's default); Sonar deletes older hours."""
+        body = {"sample_retention_days": days}
+        return _days(self._api("PUT", f"/models/{_seg(model)}/retention", json=body))
+
     def version_logs(self, model: str, version: int) -> str:
         response = self._request("GET", self._url(f"/models/{_seg(model)}/versions/{version}/logs"))
         return response.text
@@ -429,6 +438,11 @@ def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | Non
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _days(body: dict[str, Any]) -> float | None:
+    days = body.get("sample_retention_days")
+    return None if days is None else float(days)
 
 
 def _flag(value: bool) -> str:

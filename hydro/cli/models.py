@@ -1,5 +1,5 @@
-"""`hydro models [MODEL]`, `hydro models delete MODEL[:N]` and `hydro logs MODEL:N`: what has been
-uploaded, how its build went, and deleting it."""
+"""`hydro models [MODEL]`, `hydro models delete MODEL[:N]`, `hydro models retention MODEL` and `hydro logs
+MODEL:N`: what has been uploaded, how its build went, deleting it, and how long its sampled traffic stays."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from hydro.resources import Deleted
 
 @click.group(cls=ListingGroup)
 def models() -> None:
-    """List the models (`hydro models`), a model's versions (`hydro models MODEL`), or delete them."""
+    """List the models (`hydro models`), a model's versions (`hydro models MODEL`), delete them, or set how
+    long their sampled traffic is kept."""
 
 
 @models.command("list")
@@ -57,6 +58,30 @@ def models_delete(target: str, purge: bool) -> None:
         else:
             deleted = client.delete_model(target, purge=purge)
     report(deleted)
+
+
+@models.command("retention")
+@click.argument("model")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True, max=3650),
+    help="Keep this many days of the model's sampled traffic.",
+)
+@click.option(
+    "--default", "default", is_flag=True, help="Keep Sonar's default (HYDRO_SAMPLE_RETENTION_DAYS)."
+)
+def models_retention(model: str, days: float | None, default: bool) -> None:
+    """Show, or with --days / --default set, how many days of MODEL's sampled traffic Sonar keeps."""
+    if days is not None and default:
+        raise click.UsageError("give --days N or --default, not both")
+    with HydroClient.from_settings() as client:
+        if days is not None or default:
+            kept = client.set_retention(model, days)
+        else:
+            kept = client.retention(model)
+    click.echo(
+        f"{model}: " + (f"{kept:g} days of sampled traffic kept" if kept is not None else "Sonar's default")
+    )
 
 
 def report(deleted: Deleted) -> None:
