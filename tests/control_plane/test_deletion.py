@@ -84,7 +84,7 @@ async def test_a_version_in_use_is_refused_then_deleted_once_the_application_mov
             "versions": [f"{model}:{first}"],
             "objects": 3,  # the package and the two reference files; the report page is kept
             "images": [],  # the process runtime builds none
-            "drift_reports": 1,
+            "drift_reports": 0,  # kept without purge
             "samples": 0,
         },
         "failed": [],
@@ -101,6 +101,68 @@ async def test_a_version_in_use_is_refused_then_deleted_once_the_application_mov
     assert again.status_code == 404, again.text
     assert again.json()["error"] == f"model {model!r} has no version {first}"
     assert (await cp.client.get(f"/api/v1/applications/{app}")).status_code == 200
+
+
+async def test_a_deleted_versions_reports_are_kept_and_still_answer_unless_purged(
+    control_plane: ControlPlane,
+) -> None:
+    cp = control_plane
+    model = unique("reported")
+    version = await cp.release(model, monitored_package(model))
+    worker = Worker(cp.service)
+    first = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "1h"}
+    )
+    assert first.status_code == 202, first.text
+    done = await worker.job()
+    assert (await worker.complete(done["id"])).status_code == 200
+    running = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "2h"}
+    )
+    assert (await worker.job())["id"] == running.json()["id"]
+    pending = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "3h"}
+    )
+    page = (await cp.client.get(f"/api/v1/drift-reports/{done['id']}/html")).text
+
+    deleted = await cp.client.delete(f"/api/v1/models/{model}/versions/{version}")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["removed"]["drift_reports"] == 0
+
+    kept = await cp.client.get(f"/api/v1/drift-reports/{done['id']}")
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["model"], kept.json()["version"], kept.json()["status"]) == (model, version, "done")
+    assert kept.json()["features"] is not None
+    html = await cp.client.get(f"/api/v1/drift-reports/{done['id']}/html")
+    assert html.status_code == 200 and html.text == page
+    listed = await cp.client.get(f"/api/v1/models/{model}/versions/{version}/drift-reports")
+    assert listed.status_code == 200, listed.text
+    assert {r["id"] for r in listed.json()["drift_reports"]} == {
+        done["id"],
+        running.json()["id"],
+        pending.json()["id"],
+    }
+    # No worker can compute a report of a deleted version: unfinished ones failed, saying why.
+    for unfinished in (running.json()["id"], pending.json()["id"]):
+        report = (await cp.client.get(f"/api/v1/drift-reports/{unfinished}")).json()
+        assert report["status"] == "failed" and "version was deleted" in report["error"], report
+    await worker.nothing_due()
+    late = await worker.complete(running.json()["id"])
+    assert late.status_code == 409 and "already failed" in late.json()["error"], late.text
+    never = await cp.client.get(f"/api/v1/models/{model}/versions/{version + 1}/drift-reports")
+    assert never.status_code == 404, never.text
+    again = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "1h"}
+    )
+    assert again.status_code == 404, "a deleted version gets no new reports"
+
+    # A purge of the model also removes the reports kept from its versions deleted earlier.
+    purged = await cp.client.delete(f"/api/v1/models/{model}?purge=true")
+    assert purged.status_code == 200, purged.text
+    assert purged.json()["removed"]["drift_reports"] == 3
+    assert (await cp.client.get(f"/api/v1/drift-reports/{done['id']}")).status_code == 404
+    assert (await cp.client.get(f"/api/v1/drift-reports/{done['id']}/html")).status_code == 404
+    assert not any(p.is_file() for p in (cp.objects / "reports" / model).rglob("*"))
 
 
 async def test_purge_also_removes_sampled_traffic_and_report_pages(control_plane: ControlPlane) -> None:
@@ -126,6 +188,9 @@ async def test_purge_also_removes_sampled_traffic_and_report_pages(control_plane
         p.is_file() for p in (cp.objects / "samples" / model / str(version)).rglob("*")
     )
     assert (await cp.client.get(f"/api/v1/drift-reports/{job['id']}")).status_code == 404
+    assert (await cp.client.get(f"/api/v1/drift-reports/{job['id']}/html")).status_code == 404
+    listed = await cp.client.get(f"/api/v1/models/{model}/versions/{version}/drift-reports")
+    assert listed.status_code == 404, listed.text
 
 
 async def test_deleting_a_model_removes_every_version_and_numbers_are_never_reused(
