@@ -6,13 +6,18 @@ with images and the registry."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
 
 from control_plane.catalog import Catalog, Notifier
-from control_plane.db import create_engine, migrate, sessionmaker
+from control_plane.db import MIGRATIONS, create_engine, migrate, sessionmaker
 from control_plane.deletion import Cleanup, delete_version
 from control_plane.errors import NotFound
 from control_plane.registry import Registry
@@ -25,9 +30,17 @@ from servicekit.object_keys import (
 )
 from servicekit.object_store import FileObjectStore
 from tests.control_plane.conftest import ControlPlane, unique
-from tests.control_plane.drift_helpers import Worker, monitored_package
+from tests.control_plane.drift_helpers import (
+    ManualClock,
+    Worker,
+    database_kinds,
+    monitored_package,
+    own_database,
+    plane,
+)
 from tests.ports import free_port
 
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SCHEDULE = {"cron": "0 * * * *", "window": "1h"}
 
 
@@ -103,10 +116,17 @@ async def test_a_version_in_use_is_refused_then_deleted_once_the_application_mov
     assert (await cp.client.get(f"/api/v1/applications/{app}")).status_code == 200
 
 
+@pytest.fixture(params=database_kinds())
+async def alone(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    """A control plane on a database of its own: a worker's claim takes any version's pending report."""
+    async with own_database(request.param, tmp_path) as url, plane(tmp_path, url, ManualClock()) as cp:
+        yield cp
+
+
 async def test_a_deleted_versions_reports_are_kept_and_still_answer_unless_purged(
-    control_plane: ControlPlane,
+    alone: ControlPlane,
 ) -> None:
-    cp = control_plane
+    cp = alone
     model = unique("reported")
     version = await cp.release(model, monitored_package(model))
     worker = Worker(cp.service)
@@ -274,4 +294,62 @@ async def test_what_cannot_be_removed_after_the_rows_went_is_named_in_the_answer
             await delete_version(catalog, Cleanup(store, registry), "orphan", 1, purge=False)
     finally:
         await registry.close()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("kind", database_kinds())
+async def test_reports_written_before_migration_0006_learn_their_model_and_version(
+    kind: str, tmp_path: Path
+) -> None:
+    """Upgrading a catalog with reports: each gets its version's model and number, and then outlives it."""
+    async with own_database(kind, tmp_path) as database_url:
+        await _upgrade_a_catalog_with_reports(database_url)
+
+
+async def _upgrade_a_catalog_with_reports(database_url: str) -> None:
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        return run
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0005"))
+            await connection.execute(
+                text("INSERT INTO models (name, latest_version, created_at) VALUES ('old', 2, :t)"),
+                {"t": NOW},
+            )
+            for number in (1, 2):
+                await connection.execute(
+                    text(
+                        "INSERT INTO model_versions (id, model_name, version, status, manifest, "
+                        "artifact_url, log, created_at, updated_at, build_attempts) "
+                        "VALUES (:id, 'old', :n, 'released', '{}', '', '', :t, :t, 0)"
+                    ),
+                    {"id": 10 + number, "n": number, "t": NOW},
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO drift_reports (id, version_id, window_start, window_end, trigger, "
+                        "status, thresholds, attempts, created_at) "
+                        "VALUES (:id, :v, :t, :t, 'manual', 'done', '{}', 1, :t)"
+                    ),
+                    {"id": f"r{number}", "v": 10 + number, "t": NOW},
+                )
+        await migrate(engine)
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM model_versions WHERE id = 11"))
+            rows = (
+                await connection.execute(
+                    text("SELECT id, model_name, version, version_id FROM drift_reports ORDER BY id")
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [("r1", "old", 1, None), ("r2", "old", 2, 12)]
+    finally:
         await engine.dispose()
