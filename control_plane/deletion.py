@@ -2,17 +2,19 @@
 
 The order is what makes a deletion safe. First one catalog transaction checks that no application uses
 the thing (else Conflict naming each application, stage and variant) and deletes its rows: the version's
-monitoring schedule goes with it (and, with `purge`, its drift report rows). That transaction bumps the
+monitoring schedule goes with it; its drift reports are kept (their pending and running ones failed, since
+no worker can compute them any more) unless `purge` deletes them too. That transaction bumps the
 catalog revision, so the version leaves the routing snapshot at once and the scaler stops and removes its
 replicas. Only then are the stored objects (package, reference profile; with `purge` also report pages and
 sampled traffic) and the image (the registry's manifest, by digest, and the copy on this Docker host)
 removed, each best-effort: what could not be removed is logged and named in the answer's `failed`, since a
 second DELETE is a 404 and cannot retry it.
 
-Without `purge`, sampled traffic and drift report pages stay in the object store and a model's row stays
-in the catalog, so version numbers are never reused and kept samples never mix with a new version's. The
-drift report rows reference their version (foreign key, ON DELETE CASCADE), so they go with it either way;
-the answer counts them.
+Without `purge`, drift reports (rows and HTML pages) and sampled traffic are kept, and a model's row stays
+in the catalog, so version numbers are never reused and kept reports and samples never mix with a new
+version's. A kept report names its model and version itself (its `version_id` becomes NULL) and still
+answers by id and in the version's listing. Deleting a model with `purge` also deletes the reports kept
+from its versions deleted earlier; the answer's `drift_reports` counts the report rows deleted.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import docker
 import docker.errors
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.catalog import Catalog
@@ -39,8 +41,10 @@ from control_plane.tables import (
     Model,
     ModelVersion,
     MonitoringSchedule,
+    ReportStatus,
     VersionStatus,
 )
+from control_plane.timestamps import utcnow
 from servicekit.object_keys import package_key, profile_key, reference_values_key, samples_prefix
 from servicekit.object_store import ObjectNotFound, ObjectStore, ObjectStoreError
 
@@ -131,6 +135,7 @@ async def delete_model(catalog: Catalog, cleanup: Cleanup, model: str, *, purge:
         removed = Removed()
         stored = await _delete_rows(session, rows, purge, removed, f"model {model!r}")
         if purge:
+            stored += await _purge_kept_reports(session, model, removed)
             await session.execute(sql_delete(Model).where(Model.name == model))
     await _remove_outside(cleanup, stored, purge, removed)
     return removed
@@ -163,7 +168,7 @@ async def _delete_rows(
 ) -> list[Stored]:
     ids = [row.id for row in rows]
     if not ids:
-        return []
+        return []  # delete_model's purge of a model without versions: see _purge_kept_reports
     variants = (
         await session.scalars(select(ApplicationVariant).where(ApplicationVariant.version_id.in_(ids)))
     ).all()
@@ -173,20 +178,62 @@ async def _delete_rows(
     if unfinished:
         raise Conflict(f"{', '.join(unfinished)} is still building; delete it once its build has ended")
     pages: dict[int, list[str]] = {id_: [] for id_ in ids}
-    reports = (
-        await session.execute(
-            select(DriftReport.version_id, DriftReport.html_key).where(DriftReport.version_id.in_(ids))
-        )
-    ).all()
-    for version_id, html_key in reports:
-        if html_key:
-            pages[version_id].append(html_key)
-    removed.drift_reports = len(reports)
     await session.execute(sql_delete(MonitoringSchedule).where(MonitoringSchedule.version_id.in_(ids)))
-    await session.execute(sql_delete(DriftReport).where(DriftReport.version_id.in_(ids)))
+    if purge:
+        reports = (
+            await session.execute(
+                select(DriftReport.version_id, DriftReport.html_key).where(DriftReport.version_id.in_(ids))
+            )
+        ).all()
+        for version_id, html_key in reports:
+            if html_key and version_id is not None:
+                pages[version_id].append(html_key)
+        removed.drift_reports += len(reports)
+        await session.execute(sql_delete(DriftReport).where(DriftReport.version_id.in_(ids)))
+    else:
+        await session.execute(
+            update(DriftReport)
+            .where(
+                DriftReport.version_id.in_(ids),
+                DriftReport.status.in_([ReportStatus.PENDING, ReportStatus.RUNNING]),
+            )
+            .values(
+                status=ReportStatus.FAILED,
+                error="its model version was deleted before the report was computed",
+                finished_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        # The foreign key sets version_id to NULL too (ON DELETE SET NULL); said here, not relied upon.
+        await session.execute(
+            update(DriftReport)
+            .where(DriftReport.version_id.in_(ids))
+            .values(version_id=None)
+            .execution_options(synchronize_session=False)
+        )
     await session.execute(sql_delete(ModelVersion).where(ModelVersion.id.in_(ids)))
     removed.versions = [row.key for row in rows]
     return [Stored(row.model_name, row.version, row.image, pages[row.id]) for row in rows]
+
+
+async def _purge_kept_reports(session: AsyncSession, model: str, removed: Removed) -> list[Stored]:
+    """Delete the reports kept from `model`'s versions deleted earlier without purge; their versions'
+    leftovers (report pages, sampled traffic) to remove, as for a version deleted now."""
+    kept = (
+        await session.execute(
+            select(DriftReport.version, DriftReport.html_key).where(
+                DriftReport.model_name == model, DriftReport.version_id.is_(None)
+            )
+        )
+    ).all()
+    pages: dict[int, list[str]] = {}
+    for number, html_key in kept:
+        pages.setdefault(number, []).extend([html_key] if html_key else [])
+    removed.drift_reports += len(kept)
+    await session.execute(
+        sql_delete(DriftReport).where(DriftReport.model_name == model, DriftReport.version_id.is_(None))
+    )
+    return [Stored(model, number, None, keys) for number, keys in sorted(pages.items())]
 
 
 def _places(variants: Any) -> str:

@@ -182,7 +182,7 @@ class HydroClient:
 
     def delete_version(self, model: str, version: int, *, purge: bool = False) -> Deleted:
         """Delete a version (409 while an application uses it); `purge` also drops its sampled traffic and
-        drift report pages."""
+        drift reports (kept otherwise, still readable by id)."""
         path = f"/models/{_seg(model)}/versions/{version}"
         return parse_deleted(self._api("DELETE", path, params={"purge": _flag(purge)}))
 

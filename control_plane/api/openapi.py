@@ -79,7 +79,8 @@ PURGE = _param(
     "purge",
     "query",
     {"enum": ["true", "false"]},
-    "Also delete drift report pages and sampled traffic (and, for a model, its name)",
+    "Also delete drift reports (rows and pages) and sampled traffic (and, for a model, its name and the "
+    "reports kept from its versions deleted earlier)",
     required=False,
 )
 TOKEN_NAME = _param("name", "path", {"type": "string", "pattern": DNS_LABEL}, "Token name")
@@ -191,10 +192,11 @@ def _paths() -> dict[str, dict[str, Any]]:
             "delete": _operation(
                 DEPLOYER,
                 "Delete a version: refused (409, naming each application, stage and variant) while in use "
-                "or building; else its catalog rows (monitoring schedule, drift report rows) go in one "
-                "transaction, its replicas stop, then its package, reference profile and image (registry "
-                "and this Docker host) are removed best-effort, what failed listed in `failed`. Sampled "
-                "traffic and report pages are kept unless purge=true. A second DELETE is a 404.",
+                "or building; else its catalog rows (and monitoring schedule) go in one transaction, its "
+                "replicas stop, then its package, reference profile and image (registry and this Docker "
+                "host) are removed best-effort, what failed listed in `failed`. Drift reports (still "
+                "answering by id and in the version's listing; pending or running ones failed) and sampled "
+                "traffic are kept unless purge=true. A second DELETE is a 404.",
                 {200: _ok("What was removed", ref("Deleted"))},
                 params=(MODEL, VERSION, PURGE),
                 errors=(400, 409),
@@ -302,7 +304,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             ),
             "get": _operation(
                 VIEWER,
-                "The version's drift reports, newest first (without per-feature results)",
+                "The version's drift reports, newest first (without per-feature results); a deleted "
+                "version's kept reports too (404 if it has none)",
                 {200: _ok("The reports", ref("DriftReportList"))},
                 params=(
                     MODEL,

@@ -326,7 +326,7 @@ def _deletion_schemas() -> dict[str, Schema]:
                         },
                         "drift_reports": {
                             **INTEGER,
-                            "description": "Drift report rows removed (they go with their version)",
+                            "description": "Drift reports removed (purge only; else they are kept)",
                         },
                         "samples": {**INTEGER, "description": "Sampled-traffic parts removed (purge only)"},
                     }

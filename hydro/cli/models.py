@@ -47,7 +47,7 @@ def models_list(model: str | None) -> None:
 @models.command("delete")
 @click.argument("target", metavar="MODEL[:N]")
 @click.option(
-    "--purge", is_flag=True, help="Also delete the sampled traffic and drift report pages (and the name)."
+    "--purge", is_flag=True, help="Also delete the sampled traffic and drift reports (and the name)."
 )
 def models_delete(target: str, purge: bool) -> None:
     """Delete version N of MODEL, or every version of MODEL. Refused while an application uses it."""

@@ -6,13 +6,18 @@ with images and the registry."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
 
 from control_plane.catalog import Catalog, Notifier
-from control_plane.db import create_engine, migrate, sessionmaker
+from control_plane.db import MIGRATIONS, create_engine, migrate, sessionmaker
 from control_plane.deletion import Cleanup, delete_version
 from control_plane.errors import NotFound
 from control_plane.registry import Registry
@@ -25,9 +30,17 @@ from servicekit.object_keys import (
 )
 from servicekit.object_store import FileObjectStore
 from tests.control_plane.conftest import ControlPlane, unique
-from tests.control_plane.drift_helpers import Worker, monitored_package
+from tests.control_plane.drift_helpers import (
+    ManualClock,
+    Worker,
+    database_kinds,
+    monitored_package,
+    own_database,
+    plane,
+)
 from tests.ports import free_port
 
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SCHEDULE = {"cron": "0 * * * *", "window": "1h"}
 
 
@@ -84,7 +97,7 @@ async def test_a_version_in_use_is_refused_then_deleted_once_the_application_mov
             "versions": [f"{model}:{first}"],
             "objects": 3,  # the package and the two reference files; the report page is kept
             "images": [],  # the process runtime builds none
-            "drift_reports": 1,
+            "drift_reports": 0,  # kept without purge
             "samples": 0,
         },
         "failed": [],
@@ -101,6 +114,75 @@ async def test_a_version_in_use_is_refused_then_deleted_once_the_application_mov
     assert again.status_code == 404, again.text
     assert again.json()["error"] == f"model {model!r} has no version {first}"
     assert (await cp.client.get(f"/api/v1/applications/{app}")).status_code == 200
+
+
+@pytest.fixture(params=database_kinds())
+async def alone(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    """A control plane on a database of its own: a worker's claim takes any version's pending report."""
+    async with own_database(request.param, tmp_path) as url, plane(tmp_path, url, ManualClock()) as cp:
+        yield cp
+
+
+async def test_a_deleted_versions_reports_are_kept_and_still_answer_unless_purged(
+    alone: ControlPlane,
+) -> None:
+    cp = alone
+    model = unique("reported")
+    version = await cp.release(model, monitored_package(model))
+    worker = Worker(cp.service)
+    first = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "1h"}
+    )
+    assert first.status_code == 202, first.text
+    done = await worker.job()
+    assert (await worker.complete(done["id"])).status_code == 200
+    running = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "2h"}
+    )
+    assert (await worker.job())["id"] == running.json()["id"]
+    pending = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "3h"}
+    )
+    page = (await cp.client.get(f"/api/v1/drift-reports/{done['id']}/html")).text
+
+    deleted = await cp.client.delete(f"/api/v1/models/{model}/versions/{version}")
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json()["removed"]["drift_reports"] == 0
+
+    kept = await cp.client.get(f"/api/v1/drift-reports/{done['id']}")
+    assert kept.status_code == 200, kept.text
+    assert (kept.json()["model"], kept.json()["version"], kept.json()["status"]) == (model, version, "done")
+    assert kept.json()["features"] is not None
+    html = await cp.client.get(f"/api/v1/drift-reports/{done['id']}/html")
+    assert html.status_code == 200 and html.text == page
+    listed = await cp.client.get(f"/api/v1/models/{model}/versions/{version}/drift-reports")
+    assert listed.status_code == 200, listed.text
+    assert {r["id"] for r in listed.json()["drift_reports"]} == {
+        done["id"],
+        running.json()["id"],
+        pending.json()["id"],
+    }
+    # No worker can compute a report of a deleted version: unfinished ones failed, saying why.
+    for unfinished in (running.json()["id"], pending.json()["id"]):
+        report = (await cp.client.get(f"/api/v1/drift-reports/{unfinished}")).json()
+        assert report["status"] == "failed" and "version was deleted" in report["error"], report
+    await worker.nothing_due()
+    late = await worker.complete(running.json()["id"])
+    assert late.status_code == 409 and "already failed" in late.json()["error"], late.text
+    never = await cp.client.get(f"/api/v1/models/{model}/versions/{version + 1}/drift-reports")
+    assert never.status_code == 404, never.text
+    again = await cp.client.post(
+        f"/api/v1/models/{model}/versions/{version}/drift-reports", json={"since": "1h"}
+    )
+    assert again.status_code == 404, "a deleted version gets no new reports"
+
+    # A purge of the model also removes the reports kept from its versions deleted earlier.
+    purged = await cp.client.delete(f"/api/v1/models/{model}?purge=true")
+    assert purged.status_code == 200, purged.text
+    assert purged.json()["removed"]["drift_reports"] == 3
+    assert (await cp.client.get(f"/api/v1/drift-reports/{done['id']}")).status_code == 404
+    assert (await cp.client.get(f"/api/v1/drift-reports/{done['id']}/html")).status_code == 404
+    assert not any(p.is_file() for p in (cp.objects / "reports" / model).rglob("*"))
 
 
 async def test_purge_also_removes_sampled_traffic_and_report_pages(control_plane: ControlPlane) -> None:
@@ -126,6 +208,9 @@ async def test_purge_also_removes_sampled_traffic_and_report_pages(control_plane
         p.is_file() for p in (cp.objects / "samples" / model / str(version)).rglob("*")
     )
     assert (await cp.client.get(f"/api/v1/drift-reports/{job['id']}")).status_code == 404
+    assert (await cp.client.get(f"/api/v1/drift-reports/{job['id']}/html")).status_code == 404
+    listed = await cp.client.get(f"/api/v1/models/{model}/versions/{version}/drift-reports")
+    assert listed.status_code == 404, listed.text
 
 
 async def test_deleting_a_model_removes_every_version_and_numbers_are_never_reused(
@@ -209,4 +294,62 @@ async def test_what_cannot_be_removed_after_the_rows_went_is_named_in_the_answer
             await delete_version(catalog, Cleanup(store, registry), "orphan", 1, purge=False)
     finally:
         await registry.close()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("kind", database_kinds())
+async def test_reports_written_before_migration_0006_learn_their_model_and_version(
+    kind: str, tmp_path: Path
+) -> None:
+    """Upgrading a catalog with reports: each gets its version's model and number, and then outlives it."""
+    async with own_database(kind, tmp_path) as database_url:
+        await _upgrade_a_catalog_with_reports(database_url)
+
+
+async def _upgrade_a_catalog_with_reports(database_url: str) -> None:
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        return run
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0005"))
+            await connection.execute(
+                text("INSERT INTO models (name, latest_version, created_at) VALUES ('old', 2, :t)"),
+                {"t": NOW},
+            )
+            for number in (1, 2):
+                await connection.execute(
+                    text(
+                        "INSERT INTO model_versions (id, model_name, version, status, manifest, "
+                        "artifact_url, log, created_at, updated_at, build_attempts) "
+                        "VALUES (:id, 'old', :n, 'released', '{}', '', '', :t, :t, 0)"
+                    ),
+                    {"id": 10 + number, "n": number, "t": NOW},
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO drift_reports (id, version_id, window_start, window_end, trigger, "
+                        "status, thresholds, attempts, created_at) "
+                        "VALUES (:id, :v, :t, :t, 'manual', 'done', '{}', 1, :t)"
+                    ),
+                    {"id": f"r{number}", "v": 10 + number, "t": NOW},
+                )
+        await migrate(engine)
+        async with engine.begin() as connection:
+            await connection.execute(text("DELETE FROM model_versions WHERE id = 11"))
+            rows = (
+                await connection.execute(
+                    text("SELECT id, model_name, version, version_id FROM drift_reports ORDER BY id")
+                )
+            ).all()
+        assert [tuple(row) for row in rows] == [("r1", "old", 1, None), ("r2", "old", 2, 12)]
+    finally:
         await engine.dispose()
