@@ -53,6 +53,7 @@ class SlowClientGuard(HttpToolsProtocol):
         self._since = 0.0
         """Loop time the head started (_HEAD) or of the body's last progress (_BODY)."""
         self._timer: asyncio.TimerHandle | None = None
+        self._was_waiting = False
 
     # -- the phases -------------------------------------------------------------------------------
 
@@ -89,6 +90,7 @@ class SlowClientGuard(HttpToolsProtocol):
 
     def _enter(self, phase: int, timeout_s: float) -> None:
         self._phase = phase
+        self._was_waiting = False
         self._since = now = self.loop.time()
         due = now + timeout_s
         timer = self._timer
@@ -110,8 +112,14 @@ class SlowClientGuard(HttpToolsProtocol):
         if phase == 0 or self.transport.is_closing():
             return
         now = self.loop.time()
-        if phase == _BODY and (self.flow.read_paused or (self.cycle and self.cycle.waiting_for_100_continue)):
-            self._since = now  # the application has not asked for the body yet: the client cannot be blamed
+        waiting = phase == _BODY and bool(
+            self.flow.read_paused or (self.cycle and self.cycle.waiting_for_100_continue)
+        )
+        if waiting or self._was_waiting:
+            # The application has not asked for the body yet (or asked since the last look, when the
+            # `100 Continue` went out): the client cannot be blamed, and gets a whole timeout from now.
+            self._since = now
+        self._was_waiting = waiting
         due = self._since + (self.header_timeout_s if phase == _HEAD else self.body_timeout_s)
         if now < due:
             self._timer = self.loop.call_at(due, self._expired)

@@ -62,9 +62,9 @@ def app_on(model: str, version: int, config: str = "default") -> dict[str, Any]:
 
 
 async def test_a_version_in_use_is_refused_then_deleted_once_the_application_moves_on(
-    control_plane: ControlPlane,
+    alone: ControlPlane,
 ) -> None:
-    cp = control_plane
+    cp = alone
     model = unique("doomed")
     first = await cp.release(model, monitored_package(model))
     second = await cp.release(model, monitored_package(model))
@@ -185,8 +185,8 @@ async def test_a_deleted_versions_reports_are_kept_and_still_answer_unless_purge
     assert not any(p.is_file() for p in (cp.objects / "reports" / model).rglob("*"))
 
 
-async def test_purge_also_removes_sampled_traffic_and_report_pages(control_plane: ControlPlane) -> None:
-    cp = control_plane
+async def test_purge_also_removes_sampled_traffic_and_report_pages(alone: ControlPlane) -> None:
+    cp = alone
     model = unique("purged")
     version = await cp.release(model, monitored_package(model))
     report = await cp.client.post(
