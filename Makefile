@@ -16,7 +16,7 @@ export HYDRO_WHEELHOUSE ?= $(abspath .cache/wheelhouse)
 
 PYTEST_ARGS ?=
 
-.PHONY: venv system services base-image wheelhouse test run lint generate bench stop-services services-status
+.PHONY: venv system services base-image wheelhouse test run lint generate bench stop-services services-status registry-gc
 
 ## venv: .venv with the project installed editable (re-installs only when pyproject.toml changed)
 venv: $(VENV_STAMP)
@@ -40,6 +40,10 @@ services-status:
 
 stop-services:
 	scripts/services.sh stop
+
+## registry-gc: reclaim the registry's unreferenced blobs (after `hydro gc`); DRY_RUN=1 only lists them
+registry-gc:
+	scripts/services.sh registry-gc $(if $(DRY_RUN),--dry-run)
 
 ## base-image: the offline runtime base image ($(HYDRO_RUNTIME_BASE_IMAGE))
 base-image: services

@@ -15,6 +15,7 @@ from control_plane.deployment_configs import DEFAULT
 from control_plane.errors import Conflict, InvalidRequest, NotFound
 from control_plane.names import check_name
 from control_plane.pipeline_check import StageVariant, pipeline_problem
+from control_plane.routers import Routing
 from control_plane.scaler_client import Replicas
 from control_plane.tables import (
     Application,
@@ -86,7 +87,15 @@ def parse_spec(name: str, body: Any) -> ApplicationSpec:
     return spec
 
 
-async def put(catalog: Catalog, name: str, body: Any) -> Application:
+@dataclass(frozen=True)
+class Declared:
+    """An application as `put` stored it, and the catalog revision that write produced."""
+
+    application: Application
+    revision: int
+
+
+async def put(catalog: Catalog, name: str, body: Any) -> Declared:
     """Create or replace application `name`; every variant must name a released version and a config."""
     check_name(name, "application name")
     spec = parse_spec(name, body)
@@ -142,7 +151,7 @@ async def put(catalog: Catalog, name: str, body: Any) -> Application:
         session.add_all(rows)
         await session.flush()
         await session.refresh(application)
-        return application
+        return Declared(application, session.info["revision"])
 
 
 async def _released_version(session: AsyncSession, variant: VariantSpec, where: str) -> ModelVersion:
@@ -158,6 +167,11 @@ async def _released_version(session: AsyncSession, variant: VariantSpec, where: 
         raise InvalidRequest(f"{where}: model version {key!r} does not exist")
     if version.status == VersionStatus.FAILED:
         raise InvalidRequest(f"{where}: model version {key!r} failed to build and cannot be deployed")
+    if version.manifest.get("external") is True:
+        raise InvalidRequest(
+            f"{where}: model version {key!r} is external (monitored only): Hydro does not serve it, so no "
+            "application can route to it"
+        )
     if version.status != VersionStatus.RELEASED:
         raise Conflict(
             f"{where}: model version {key!r} is {version.status}, not released yet; retry once it is"
@@ -222,8 +236,11 @@ async def delete(catalog: Catalog, name: str) -> None:
         await session.delete(application)
 
 
-def describe(application: Application, urls: InvokeUrls, replicas: Replicas | None) -> dict[str, Any]:
-    """The API's view of an application; `replicas` is None when the scaler could not be asked."""
+def describe(
+    application: Application, urls: InvokeUrls, replicas: Replicas | None, routing: Routing
+) -> dict[str, Any]:
+    """The API's view of an application; `replicas` is None when the scaler could not be asked; `routing`
+    says whether the connected routers serve the catalog revision that includes it."""
     stages: list[dict[str, Any]] = []
     for variant in application.variants:
         while len(stages) <= variant.stage:
@@ -244,6 +261,7 @@ def describe(application: Application, urls: InvokeUrls, replicas: Replicas | No
         "sampling_rate": application.sampling_rate,
         "require_invoke_key": application.require_invoke_key,
         "invoke_urls": urls.of(application.name),
+        **routing.to_json(),
         "created_at": iso(application.created_at),
         "updated_at": iso(application.updated_at),
     }

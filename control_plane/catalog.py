@@ -18,7 +18,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions
-from control_plane.tables import Application, CatalogState, DeploymentConfig, InvokeKey, VersionStatus
+from control_plane.routers import Routers
+from control_plane.tables import (
+    Application,
+    CatalogState,
+    DeploymentConfig,
+    InvokeKey,
+    Model,
+    ModelVersion,
+    VersionStatus,
+)
 from protos.hydro.v1 import catalog_pb2
 from wire.signature import Signature
 
@@ -50,18 +59,22 @@ class Notifier:
 
 
 class Catalog:
-    """Database sessions plus the change notifier: the one way to read and write the catalog."""
+    """Database sessions plus the change notifier: the one way to read and write the catalog. `routers`
+    holds which revision each router connected to this process serves from."""
 
     def __init__(self, sessions: Sessions, notifier: Notifier) -> None:
         self.sessions = sessions
         self.notifier = notifier
+        self.routers = Routers()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that bumps the revision first and wakes watchers after it commits."""
+        """A transaction that bumps the revision first and wakes watchers after it commits; the new
+        revision is in `session.info["revision"]`."""
         async with self.sessions() as session:
             async with session.begin():
                 revision = await _bump(session)
+                session.info["revision"] = revision
                 yield session
             await self.notifier.changed(revision)
 
@@ -81,7 +94,8 @@ class Catalog:
                 logger.warning("cannot read the catalog revision", exc_info=True)
 
     async def snapshot(self) -> catalog_pb2.Snapshot:
-        """The routing state: applications, the released versions they use, all deployment configs."""
+        """The routing state: applications, the released versions they use, all deployment configs; and the
+        external versions (monitored only) and the models' sample retention, for Sonar."""
         async with self.sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
                 await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
@@ -90,6 +104,23 @@ class Catalog:
             ).scalar_one()
             applications = (await session.scalars(select(Application).order_by(Application.name))).all()
             configs = (await session.scalars(select(DeploymentConfig).order_by(DeploymentConfig.name))).all()
+            # External versions are released at once and never routed: few, and read whole.
+            monitored = [
+                row
+                for row in await session.scalars(
+                    select(ModelVersion)
+                    .where(ModelVersion.status == VersionStatus.RELEASED, ModelVersion.image.is_(None))
+                    .order_by(ModelVersion.model_name, ModelVersion.version)
+                )
+                if row.manifest.get("external") is True
+            ]
+            retention = (
+                await session.execute(
+                    select(Model.name, Model.sample_retention_days).where(
+                        Model.sample_retention_days.is_not(None)
+                    )
+                )
+            ).all()
             key_rows = (
                 await session.execute(
                     select(InvokeKey.application_name, InvokeKey.key_sha256).order_by(InvokeKey.key_sha256)
@@ -134,6 +165,19 @@ class Catalog:
         snapshot.versions.extend(versions[key] for key in sorted(versions))
         for config in configs:
             snapshot.deployment_configs.add(name=config.name, **config.knobs)
+        snapshot.monitored_versions.extend(
+            catalog_pb2.ModelVersion(
+                key=row.key,
+                model=row.model_name,
+                version=row.version,
+                artifact_url=row.artifact_url,
+                signature=Signature.from_dict(row.manifest["signature"]).to_proto(),
+                training_data=row.manifest.get("training_data") or "",
+            )
+            for row in monitored
+        )
+        for name, days in retention:
+            snapshot.sample_retention_days[name] = days
         return snapshot
 
 

@@ -12,6 +12,9 @@ because of the database, not luck:
 - Completing (or failing) first updates the row under the condition "running and held by this worker",
   which locks it (the row on PostgreSQL, the database on SQLite) until the result is stored: a worker
   whose lease was taken over gets 409 and cannot overwrite the newer holder's HTML.
+- A report whose version was deleted (kept, `version_id` NULL) is never claimed: the deletion fails its
+  pending and running reports in the same transaction (see `deletion`), and a claim only picks reports
+  whose version exists.
 """
 
 from __future__ import annotations
@@ -91,14 +94,14 @@ async def materialise(catalog: Catalog, now: datetime, metrics: Metrics | None =
     """Create the windows of every enabled schedule that came due; return how many were new."""
     async with catalog.sessions() as session:
         due = (
-            await session.scalars(
-                select(MonitoringSchedule).where(
-                    MonitoringSchedule.enabled.is_(True), MonitoringSchedule.next_fire_at <= now
-                )
+            await session.execute(
+                select(MonitoringSchedule, ModelVersion.model_name, ModelVersion.version)
+                .join(ModelVersion, ModelVersion.id == MonitoringSchedule.version_id)
+                .where(MonitoringSchedule.enabled.is_(True), MonitoringSchedule.next_fire_at <= now)
             )
         ).all()
     created = 0
-    for schedule in due:
+    for schedule, model, number in due:
         owed = await asyncio.to_thread(
             due_windows, schedule.cron, schedule.window_s, schedule.next_fire_at, now, schedule.max_catch_up
         )
@@ -117,6 +120,8 @@ async def materialise(catalog: Catalog, now: datetime, metrics: Metrics | None =
             for start, end in owed.windows:
                 values = {
                     "id": new_id(),
+                    "model_name": model,
+                    "version": number,
                     "version_id": schedule.version_id,
                     "window_start": start,
                     "window_end": end,
@@ -168,7 +173,9 @@ async def claim(
     async with catalog.sessions() as session, session.begin():
         pick = (
             select(DriftReport.id)
-            .where(or_(DriftReport.status == ReportStatus.PENDING, expired))
+            .where(
+                or_(DriftReport.status == ReportStatus.PENDING, expired), DriftReport.version_id.is_not(None)
+            )
             .order_by(DriftReport.created_at, DriftReport.window_start, DriftReport.id)
             .limit(1)
             .with_for_update(skip_locked=True)
@@ -187,18 +194,19 @@ async def claim(
             .returning(DriftReport.id)
             .execution_options(synchronize_session=False)
         )
-    if claimed is None:
-        return None
-    async with catalog.sessions() as session:
+        if claimed is None:
+            return None
+        # In the claiming transaction: a deletion of the version waits for it (the report row is locked).
         report = await session.get(DriftReport, claimed)
-    assert report is not None
+        assert report is not None and report.version_id is not None
+        version = await session.get(ModelVersion, report.version_id)
+        assert version is not None
     logger.info("drift report %s claimed by %s", claimed, spec.worker)
-    return job(report)
+    return job(report, version)
 
 
-def job(report: DriftReport) -> dict[str, Any]:
+def job(report: DriftReport, version: ModelVersion) -> dict[str, Any]:
     """What a worker needs to compute a report: the window, the thresholds, where the training data is."""
-    version = report.version
     manifest = version.manifest
     model, number = version.model_name, version.version
     return {
@@ -229,8 +237,8 @@ async def complete(
     """Store the worker's result (JSON in the row, HTML in the object store); 409 if it lost the lease."""
     spec = parse(CompleteSpec, body, f"completion of drift report {report_id!r}")
     async with catalog.sessions() as session, session.begin():
-        version = await _hold(session, report_id, spec.worker)
-        key = drift_report_key(version.model_name, version.version, report_id)
+        held = await _hold(session, report_id, spec.worker)
+        key = drift_report_key(held.model_name, held.version, report_id)
         await store.put(key, spec.html.encode())
         await session.execute(
             update(DriftReport)
@@ -278,9 +286,9 @@ async def heartbeat(catalog: Catalog, report_id: str, body: Any, now: datetime) 
     return await get_report(catalog, report_id)
 
 
-async def _hold(session: AsyncSession, report_id: str, worker: str) -> ModelVersion:
+async def _hold(session: AsyncSession, report_id: str, worker: str) -> DriftReport:
     """Lock the report if it is running under `worker` (until the transaction ends); else 404 / 409."""
-    version_id = await session.scalar(
+    held = await session.scalar(
         update(DriftReport)
         .where(
             DriftReport.id == report_id,
@@ -288,13 +296,13 @@ async def _hold(session: AsyncSession, report_id: str, worker: str) -> ModelVers
             DriftReport.claimed_by == worker,
         )
         .values(attempts=DriftReport.attempts)
-        .returning(DriftReport.version_id)
+        .returning(DriftReport.id)
         .execution_options(synchronize_session=False)
     )
-    if version_id is not None:
-        version = await session.get(ModelVersion, version_id)
-        assert version is not None
-        return version
+    if held is not None:
+        report = await session.get(DriftReport, held)
+        assert report is not None
+        return report
     report = await session.get(DriftReport, report_id)
     if report is None:
         raise NotFound(f"drift report {report_id!r} does not exist")

@@ -3,6 +3,9 @@
 A report is a row in `drift_reports` (its job state, summary and per-feature results) plus, once done, a
 self-contained HTML page in the object store at `reports/{model}/{version}/{id}.html`. Sonar workers
 compute them (see `drift_jobs`); the control plane only records and serves them.
+
+A report names its model and version itself, so it outlives a deleted version (unless deleted with
+`?purge=true`): it still answers by id, and the version's listing still lists the kept reports.
 """
 
 from __future__ import annotations
@@ -94,11 +97,10 @@ class RunSpec(BaseModel):
 
 def describe(report: DriftReport, *, features: bool = True) -> dict[str, Any]:
     """The API's view of a report; listings leave out the per-feature results."""
-    version = report.version
     body: dict[str, Any] = {
         "id": report.id,
-        "model": version.model_name,
-        "version": version.version,
+        "model": report.model_name,
+        "version": report.version,
         "window_start": iso(report.window_start),
         "window_end": iso(report.window_end),
         "trigger": report.trigger,
@@ -130,6 +132,8 @@ async def run(catalog: Catalog, model: str, number: int, body: Any, now: datetim
     )
     report = DriftReport(
         id=new_id(),
+        model_name=version.model_name,
+        version=version.version,
         version_id=version.id,
         window_start=start,
         window_end=end,
@@ -159,13 +163,13 @@ async def get(catalog: Catalog, report_id: str) -> dict[str, Any]:
 async def list_for(
     catalog: Catalog, model: str, number: int, *, limit: int, status: str | None
 ) -> dict[str, Any]:
-    """The version's reports, newest first (without per-feature results)."""
-    version = await find(catalog, model, number)
+    """The version's reports, newest first (without per-feature results). A deleted version whose reports
+    were kept lists them; one without any is a 404, as a version that never existed."""
     if status is not None and status not in set(ReportStatus):
         raise InvalidRequest(f"status must be one of {', '.join(ReportStatus)}, got {status!r}")
     query = (
         select(DriftReport)
-        .where(DriftReport.version_id == version.id)
+        .where(DriftReport.model_name == model, DriftReport.version == number)
         .order_by(DriftReport.created_at.desc(), DriftReport.window_start.desc(), DriftReport.id)
         .limit(limit)
     )
@@ -173,6 +177,13 @@ async def list_for(
         query = query.where(DriftReport.status == status)
     async with catalog.sessions() as session:
         reports = (await session.scalars(query)).all()
+        any_report = bool(reports) or await session.scalar(
+            select(DriftReport.id)
+            .where(DriftReport.model_name == model, DriftReport.version == number)
+            .limit(1)
+        )
+    if not any_report:
+        await find(catalog, model, number)  # 404 unless the version exists
     return {
         "model": model,
         "version": number,

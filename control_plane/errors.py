@@ -11,6 +11,7 @@ HydroError                    anything the control plane refuses or cannot do; t
 ├── NotFound                  no such model, version, application, deployment config, invoke
 │                             key, monitoring schedule or drift report (or its page, yet)       -> 404
 ├── Conflict                  valid input that clashes with the catalog's current state         -> 409
+├── ServiceUnavailable        a service the call needs (Sonar) did not answer or take it        -> 503
 └── BuildError                building or pushing a version's image failed (kept in its log, never
                               answered to an API call)
 
@@ -55,6 +56,10 @@ class NotFound(HydroError):
 
 class Conflict(HydroError):
     """The request is well-formed but clashes with the catalog (a version not released yet, two configs)."""
+
+
+class ServiceUnavailable(HydroError):
+    """Another Hydro service the call needs (Sonar, for samples) did not answer or did not take it all."""
 
 
 class BuildError(HydroError):

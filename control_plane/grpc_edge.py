@@ -1,5 +1,6 @@
 """The control plane's gRPC edge: `hydro.v1.Catalog.Watch`, a full routing snapshot on connect, then one
-after every change (the router, the scaler and Sonar follow it, with the service credential)."""
+after every change (the router, the scaler and Sonar follow it, with the service credential), and
+`hydro.v1.Catalog.Acknowledge`, by which a router says which revision it serves from (`routers.py`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from wire.addresses import host_port
 
 logger = logging.getLogger(__name__)
 
+ROUTER = "router"
+"""WatchRequest.kind of a router, which acknowledges every snapshot it applies."""
+
 
 class CatalogEdge(catalog_pb2_grpc.CatalogServicer):
     """Serves the catalog's snapshots to watchers; the catalog itself (`catalog.py`) builds them."""
@@ -28,7 +32,14 @@ class CatalogEdge(catalog_pb2_grpc.CatalogServicer):
         self, request: catalog_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[catalog_pb2.Snapshot]:
         client = request.client or context.peer()
-        logger.info("catalog watch opened by %s", client)
+        if request.kind not in ("", ROUTER):
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"unknown watcher kind {request.kind!r}: {ROUTER!r} for a router, empty for any other",
+            )
+        routers = self._catalog.routers
+        router = routers.connect(client) if request.kind == ROUTER else None
+        logger.info("catalog watch opened by %s%s", client, " (a router)" if router else "")
         sent = -1
         try:
             while True:
@@ -41,11 +52,27 @@ class CatalogEdge(catalog_pb2_grpc.CatalogServicer):
                         f"the catalog database is not reachable: {type(exc).__name__}",
                     )
                 if snapshot.revision > sent:
+                    if router is not None:
+                        snapshot.watch_id = router.id
                     yield snapshot
                     sent = snapshot.revision
                 await self._catalog.notifier.wait_past(sent)
         finally:
+            if router is not None:
+                routers.disconnect(router)
             logger.info("catalog watch closed by %s", client)
+
+    async def Acknowledge(  # noqa: N802 - the gRPC method name
+        self, request: catalog_pb2.Acknowledgement, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> catalog_pb2.AcknowledgeReply:
+        known = self._catalog.routers.acknowledge(request.watch_id, request.revision)
+        if not known:
+            logger.info(
+                "acknowledgement of revision %d on watch %r, which is not open here",
+                request.revision,
+                request.watch_id,
+            )
+        return catalog_pb2.AcknowledgeReply(known=known)
 
 
 async def start_catalog_server(

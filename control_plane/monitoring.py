@@ -49,6 +49,16 @@ class Thresholds(BaseModel):
     correction: Literal["benjamini-hochberg", "bonferroni", "none"] | None = None
     """How the KS and chi-square p-values of one report are corrected together (Sonar's default:
     Benjamini-Hochberg, one false discovery rate per report)."""
+    min_rows: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    """Fewest rows a window needs for a drift verdict; below it the report's verdict is
+    `insufficient_data` (Sonar's default: its `drift_min_rows` setting, 30)."""
+
+    @field_validator("min_rows", mode="before")
+    @classmethod
+    def _whole(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError("min_rows must be a whole number of rows")
+        return value
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

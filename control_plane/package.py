@@ -29,7 +29,9 @@ from wire.signature import Signature, SignatureError
 
 MANIFEST_YAML = stored_manifest.SOURCE_MANIFEST_FILE
 DEFAULT_RUNTIME = "python3.11"
-KEYS = ("name", "runtime", "entrypoint", "requirements", "signature", "training_data", "metadata")
+KEYS = ("name", "runtime", "entrypoint", "requirements", "signature", "training_data", "metadata", "external")
+SERVING_KEYS = ("runtime", "entrypoint", "requirements")
+"""What only a served version has: an external one (monitored only) must leave them out."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,24 @@ def read_hydro_yaml(root: Path, expected_name: str) -> dict[str, Any]:
         raise PackageError(
             f"{MANIFEST_YAML} names the model {name!r} but the upload URL is for model {expected_name!r}"
         )
-    entrypoint = _string(data, "entrypoint", required=True)
-    assert entrypoint is not None
-    if not stored_manifest.is_entrypoint(entrypoint):
-        raise PackageError(
-            f"{MANIFEST_YAML}: entrypoint {entrypoint!r} must look like 'module:Class' or 'module:function'"
-        )
+    external = data.get("external", False)
+    if not isinstance(external, bool):
+        raise PackageError(f"{MANIFEST_YAML}: external must be true or false, got {external!r}")
+    if external:
+        serving = [key for key in SERVING_KEYS if key in data]
+        if serving:
+            raise PackageError(
+                f"{MANIFEST_YAML}: an external model is monitored only, Hydro does not run it: "
+                f"remove {', '.join(repr(key) for key in serving)}"
+            )
+    else:
+        entrypoint = _string(data, "entrypoint", required=True)
+        assert entrypoint is not None
+        if not stored_manifest.is_entrypoint(entrypoint):
+            raise PackageError(
+                f"{MANIFEST_YAML}: entrypoint {entrypoint!r} must look like 'module:Class' "
+                "or 'module:function'"
+            )
     try:
         signature = Signature.from_dict(data.get("signature"))
     except SignatureError as exc:
@@ -132,12 +146,16 @@ def read_hydro_yaml(root: Path, expected_name: str) -> dict[str, Any]:
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise PackageError(f"{MANIFEST_YAML}: metadata must be a mapping, got {type(metadata).__name__}")
-    requirements = _string(data, "requirements")
-    if requirements is not None:
-        _check_path(root, requirements, "requirements", want_file=True)
     training_data = _string(data, "training_data")
     if training_data is not None:
         _check_path(root, training_data, "training_data", want_file=False)
+    # YAML may hold dates and other non-JSON scalars: keep them as strings.
+    plain_metadata = json.loads(json.dumps(metadata, default=str))
+    if external:
+        return external_manifest(name, signature, training_data, plain_metadata)
+    requirements = _string(data, "requirements")
+    if requirements is not None:
+        _check_path(root, requirements, "requirements", want_file=True)
     return {
         "name": name,
         "runtime": _string(data, "runtime") or DEFAULT_RUNTIME,
@@ -145,8 +163,23 @@ def read_hydro_yaml(root: Path, expected_name: str) -> dict[str, Any]:
         "requirements": requirements,
         "signature": signature.to_dict(),
         "training_data": training_data,
-        # YAML may hold dates and other non-JSON scalars: keep them as strings.
-        "metadata": json.loads(json.dumps(metadata, default=str)),
+        "metadata": plain_metadata,
+    }
+
+
+def external_manifest(
+    name: str, signature: Signature, training_data: str | None, metadata: dict[str, Any]
+) -> dict[str, Any]:
+    """The hydro.json fields (all but `version`) of an external version: monitored, not served."""
+    return {
+        "name": name,
+        "external": True,
+        "runtime": None,
+        "entrypoint": None,
+        "requirements": None,
+        "signature": signature.to_dict(),
+        "training_data": training_data,
+        "metadata": metadata,
     }
 
 

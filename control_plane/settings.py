@@ -29,6 +29,20 @@ class Settings(ServiceSettings):
         default="127.0.0.1:9091",
         description="host:port of the scaler, asked for replica counts (ListReplicas).",
     )
+    sonar_address: str = Field(
+        default="127.0.0.1:9092",
+        description="host:port of Sonar's hydro.v1.Sonar ingest, to which the samples of external versions "
+        "are handed; empty refuses them (503).",
+    )
+    sonar_timeout_s: float = Field(
+        default=10.0, gt=0, description="How long a batch of samples may wait for Sonar's acknowledgement."
+    )
+    max_samples_per_request: int = Field(
+        default=1000,
+        gt=0,
+        description="Most request and response pairs in one POST .../samples (its bytes are bounded by "
+        "max_json_body_bytes).",
+    )
     router_url: str = Field(
         default="http://127.0.0.1:8081", description="Base URL of the router, used to build invoke URLs."
     )
@@ -85,7 +99,27 @@ class Settings(ServiceSettings):
         "get 400.",
     )
     build_concurrency: int = Field(
-        default=2, ge=1, description="How many versions are built at the same time."
+        default=2,
+        ge=1,
+        description="How many versions this control plane builds at the same time; further uploads wait "
+        "in the queue (their log says how many are ahead).",
+    )
+    build_timeout_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="Longest a build may run; past it the build is stopped and the version is failed.",
+    )
+    build_max_attempts: int = Field(
+        default=3,
+        ge=1,
+        description="How many times a version's build is started; a build interrupted by a control-plane "
+        "restart is started again until then, and failed after.",
+    )
+    build_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a started build stays claimed by its control plane without a renewal (renewed "
+        "every third of it); a build whose control plane died is taken over by a control plane after it.",
     )
     scaler_timeout_s: float = Field(
         default=0.5, gt=0, description="Deadline of the ListReplicas call made for GET /applications."

@@ -1,6 +1,6 @@
 """What a running control plane holds, opened and closed in one place: database, catalog, object store,
-token check, builder, scaler client and the clock. The HTTP app and the Catalog gRPC service share one
-State."""
+token check, builder, scaler and Sonar clients and the clock. The HTTP app and the Catalog gRPC service
+share one State."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from control_plane import deployment_configs, package, versions
+from control_plane import deployment_configs, package
 from control_plane.applications import InvokeUrls
 from control_plane.auth import TokenCheck, load_tokens
-from control_plane.builder import INTERRUPTED, Builder
+from control_plane.builder import Builder
 from control_plane.builds.base import BuildBackend
 from control_plane.builds.docker import DockerBuild
 from control_plane.builds.process import ProcessBuild
@@ -23,8 +23,10 @@ from control_plane.catalog import Catalog, Notifier
 from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
 from control_plane.metrics import Metrics
+from control_plane.registry import Registry
 from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
+from control_plane.sonar_client import SonarClient
 from servicekit.grpc_security import ServiceLink
 from servicekit.object_store import ObjectStore, open_object_store
 from servicekit.tls import load_tls
@@ -41,15 +43,19 @@ class State:
     tokens: TokenCheck
     builder: Builder
     scaler: ScalerClient
+    sonar: SonarClient
     metrics: Metrics
     urls: InvokeUrls
     limits: package.Limits
     clock: Clock
+    registry: Registry | None = None
+    """The image registry (docker runtime only): deletion and `hydro gc` delete images through it."""
 
 
 @contextlib.asynccontextmanager
 async def open_state(settings: Settings, *, clock: Clock = system_clock) -> AsyncIterator[State]:
-    """Migrate the database, recover from an earlier crash, and hold everything open until exit.
+    """Migrate the database, start the builder (which resumes interrupted builds), and hold everything open
+    until exit.
 
     `clock` is what schedules and leases take as now (tests hand in one they move)."""
     async with contextlib.AsyncExitStack() as stack:
@@ -58,9 +64,6 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         await migrate(engine)
         catalog = Catalog(sessionmaker(engine), Notifier())
         await deployment_configs.ensure_default(catalog)
-        interrupted = await versions.fail_interrupted(catalog, INTERRUPTED)
-        if interrupted:
-            logger.warning("marked failed, their builds were interrupted: %s", ", ".join(interrupted))
         await catalog.notifier.changed(await catalog.revision())
         tokens = await load_tokens(settings, catalog.sessions)
 
@@ -69,11 +72,25 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
         link = ServiceLink.from_settings(settings, load_tls(settings))
         scaler = ScalerClient(settings.scaler_address, settings.scaler_timeout_s, link)
         stack.push_async_callback(scaler.close)
+        sonar = SonarClient(settings.sonar_address, settings.sonar_timeout_s, link)
+        stack.push_async_callback(sonar.close)
         metrics = Metrics()
         limits = package.Limits(settings.max_unpacked_bytes, settings.max_package_members)
         backend = make_build_backend(settings, store, limits)
-        builder = Builder(backend, catalog, metrics, build_concurrency=settings.build_concurrency)
+        builder = Builder(
+            backend,
+            catalog,
+            metrics,
+            concurrency=settings.build_concurrency,
+            timeout_s=settings.build_timeout_s,
+            max_attempts=settings.build_max_attempts,
+            lease_s=settings.build_lease_s,
+        )
+        builder.start()  # versions an earlier run left queued or interrupted are built again
         stack.push_async_callback(builder.close)
+        registry = Registry(settings.registry) if settings.runtime == "docker" else None
+        if registry is not None:
+            stack.push_async_callback(registry.close)
         poller = asyncio.create_task(catalog.poll(settings.catalog_poll_s), name="catalog revision poll")
         stack.push_async_callback(_stop, poller)
 
@@ -85,10 +102,12 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
             tokens=tokens,
             builder=builder,
             scaler=scaler,
+            sonar=sonar,
             metrics=metrics,
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
             limits=limits,
             clock=clock,
+            registry=registry,
         )
 
 

@@ -48,6 +48,8 @@ class Model(Base):
 
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     latest_version: Mapped[int] = mapped_column(Integer, default=0)
+    sample_retention_days: Mapped[float | None] = mapped_column(Float, default=None)
+    """Days of its sampled traffic Sonar keeps; None: Sonar's own default (`control_plane.retention`)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -67,6 +69,10 @@ class ModelVersion(Base):
     digest: Mapped[str | None] = mapped_column(String(128), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     log: Mapped[str] = mapped_column(Text, default="")
+    build_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times its build was started (claimed); see `control_plane.build_claims`."""
+    build_lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    """While building: until when the control plane building it holds it (renewed while it runs)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -217,7 +223,10 @@ class MonitoringSchedule(Base):
 
 
 class DriftReport(Base):
-    """One drift report of a model version over the window [window_start, window_end), and its job state."""
+    """One drift report of a model version over the window [window_start, window_end), and its job state.
+
+    A report outlives its version: it names its model and version itself, and `version_id` becomes NULL
+    when the version is deleted (only a purge deletes reports). It goes with its model row."""
 
     __tablename__ = "drift_reports"
     __table_args__ = (
@@ -233,11 +242,18 @@ class DriftReport(Base):
             sqlite_where=text("trigger = 'schedule'"),
         ),
         Index("ix_drift_reports_status_created_at", "status", "created_at"),
-        Index("ix_drift_reports_version_id_created_at", "version_id", "created_at"),
+        Index("ix_drift_reports_model_name_version_created_at", "model_name", "version", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    model_name: Mapped[str] = mapped_column(
+        ForeignKey("models.name", ondelete="CASCADE", name="fk_drift_reports_model_name")
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL", name="fk_drift_reports_version_id")
+    )
+    """The version's row while it exists; NULL once the version was deleted and its reports kept."""
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     trigger: Mapped[str] = mapped_column(String(16))
@@ -253,6 +269,3 @@ class DriftReport(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
-
-    # selectin: a listing of many reports loads each version (with its build log) once, not once per row.
-    version: Mapped[ModelVersion] = relationship(lazy="selectin")

@@ -13,23 +13,26 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from control_plane import package
 from control_plane.catalog import Catalog
 from control_plane.db import insert_ignore
-from control_plane.errors import Conflict, NotFound, PackageError, PackageTooLarge
+from control_plane.errors import Conflict, InvalidRequest, NotFound, PackageError, PackageTooLarge
 from control_plane.names import check_name
 from control_plane.tables import Model, ModelVersion, VersionStatus
 from control_plane.timestamps import iso, utcnow
+from control_plane.validation import parse
 from servicekit.object_keys import package_key
 from servicekit.object_store import ObjectStore
+from wire.signature import Signature, SignatureError
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,46 @@ async def upload(
         await asyncio.to_thread(shutil.rmtree, workdir, True)
 
 
+async def register_external(catalog: Catalog, store: ObjectStore, model: str, body: Any) -> ModelVersion:
+    """Record an external version (monitored, not served) from a JSON manifest: `{"external": true,
+    "signature": {...}, "metadata"?: {...}}`. Its package holds only its hydro.json; a version with
+    training data is uploaded as a tar.gz whose hydro.yaml says `external: true` (see `upload`)."""
+    check_name(model, "model name")
+    manifest = external_manifest_of(model, body)
+    workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="hydro-external-"))
+    try:
+        root = workdir / "model"
+        await asyncio.to_thread(root.mkdir)
+        return await _record(catalog, store, package.Package(root=root, manifest=manifest), workdir)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+
+class ExternalSpec(BaseModel):
+    """The JSON body that registers an external version (monitored only): its signature, no code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external: Literal[True] = Field(description="Must be true: Hydro monitors this version, never serves it")
+    signature: dict[str, Any] = Field(description="inputs and outputs, as in hydro.yaml")
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+def external_manifest_of(model: str, body: Any) -> dict[str, Any]:
+    """The hydro.json fields of the external version `body` (a parsed JSON object) declares."""
+    if isinstance(body, dict) and body.get("training_data") is not None:
+        raise InvalidRequest(
+            "training_data cannot be sent in a JSON body: upload a tar.gz holding a hydro.yaml with "
+            "external: true, training_data: <path> and that file"
+        )
+    spec = parse(ExternalSpec, body, "external version")
+    try:
+        signature = Signature.from_dict(spec.signature)
+    except SignatureError as exc:
+        raise InvalidRequest(f"external version: {exc}") from None
+    return package.external_manifest(model, signature, None, spec.metadata)
+
+
 async def receive(body: AsyncIterator[bytes], dest: Path, max_bytes: int) -> None:
     """Write the request body to `dest`, refusing it as soon as it grows past `max_bytes`."""
     received = 0
@@ -99,12 +142,18 @@ async def _record(
 ) -> ModelVersion:
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            return await _record_once(catalog, store, contents, workdir)
+            row = await _record_once(catalog, store, contents, workdir)
         except IntegrityError:
             # Only a race the row lock does not cover (SQLite without it) ends here; the next try draws again.
             logger.warning(
                 "version number clash for model %r (attempt %d)", contents.name, attempt, exc_info=True
             )
+            continue
+        if is_external(row.manifest):
+            # Released at once: a new catalog revision lists it for Sonar, which then takes its samples.
+            async with catalog.write():
+                pass
+        return row
     raise Conflict(f"could not draw a version number for model {contents.name!r}; retry the upload")
 
 
@@ -132,7 +181,8 @@ async def _record_once(
             row = ModelVersion(
                 model_name=name,
                 version=number,
-                status=VersionStatus.PENDING,
+                # An external version has nothing to build: it is released as soon as it is stored.
+                status=VersionStatus.RELEASED if is_external(manifest) else VersionStatus.PENDING,
                 manifest=manifest,
                 artifact_url=url,
                 log="",
@@ -203,6 +253,8 @@ async def list_models(catalog: Catalog) -> list[dict[str, Any]]:
         models = (await session.scalars(select(Model).order_by(Model.name))).all()
     out = []
     for model in models:
+        if model.name not in counts:  # its versions were deleted; the row keeps their numbers from reuse
+            continue
         version, status = statuses.get(model.name, (None, None))
         out.append(
             {
@@ -226,31 +278,9 @@ async def set_state(catalog: Catalog, ref: VersionRef, status: VersionStatus, **
         )
 
 
-async def fail_interrupted(catalog: Catalog, reason: str, ids: Collection[int] | None = None) -> list[str]:
-    """Mark versions left pending or building failed (all of them, or those of `ids`); return their keys."""
-    unfinished = (VersionStatus.PENDING, VersionStatus.BUILDING)
-    query = select(ModelVersion).where(ModelVersion.status.in_(unfinished))
-    if ids is not None:
-        if not ids:
-            return []
-        query = query.where(ModelVersion.id.in_(ids))
-    async with catalog.sessions() as session:
-        rows = (await session.scalars(query)).all()
-    if not rows:
-        return []
-    async with catalog.write() as session:
-        for row in rows:
-            await session.execute(
-                update(ModelVersion)
-                .where(ModelVersion.id == row.id, ModelVersion.status.in_(unfinished))
-                .values(
-                    status=VersionStatus.FAILED,
-                    error=reason,
-                    log=(row.log + "\n" if row.log else "") + reason + "\n",
-                    updated_at=utcnow(),
-                )
-            )
-    return [row.key for row in rows]
+def is_external(manifest: dict[str, Any]) -> bool:
+    """True for a version Hydro monitors but does not serve (no build, no replicas, no route)."""
+    return manifest.get("external") is True
 
 
 def describe(row: ModelVersion) -> dict[str, Any]:
@@ -261,6 +291,7 @@ def describe(row: ModelVersion) -> dict[str, Any]:
         "version": row.version,
         "key": row.key,
         "status": row.status,
+        "external": is_external(manifest),
         "image": row.image,
         "digest": row.digest,
         "signature": manifest["signature"],

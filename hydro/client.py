@@ -14,7 +14,7 @@ here too, so `from hydro.client import HydroClient, Variant` is all a script nee
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -29,7 +29,9 @@ from hydro.resources import (
     Application,
     AuditEvent,
     AuditPage,
+    Deleted,
     DriftReport,
+    GarbageCollection,
     InvokeKey,
     ModelSummary,
     ModelVersion,
@@ -40,7 +42,9 @@ from hydro.resources import (
     parse_accepted,
     parse_application,
     parse_audit_page,
+    parse_deleted,
     parse_drift_report,
+    parse_gc,
     parse_invoke_key,
     parse_model_summary,
     parse_schedule,
@@ -57,7 +61,9 @@ __all__ = [
     "Application",
     "AuditEvent",
     "AuditPage",
+    "Deleted",
     "DriftReport",
+    "GarbageCollection",
     "HydroClient",
     "InvokeKey",
     "ModelSummary",
@@ -66,6 +72,12 @@ __all__ = [
     "Replicas",
     "Variant",
 ]
+
+
+SamplePair = Mapping[str, Any] | tuple[Mapping[str, Any], Mapping[str, Any]]
+"""One sample of an external version: `{"request": ..., "response": ..., "time"?: ...}` or a pair."""
+SAMPLE_BATCH = 500
+"""Samples per request of `send_samples` (the control plane takes at most 1000 by default)."""
 
 
 class HydroClient:
@@ -126,6 +138,38 @@ class HydroClient:
         )
         return parse_accepted(body)
 
+    def register_external(
+        self, model: str, signature: Mapping[str, Any], *, metadata: Mapping[str, Any] | None = None
+    ) -> Accepted:
+        """Register a version of `model` that Hydro monitors but does not serve (released at once). To give
+        it training data (a reference for drift reports), upload a folder instead: `upload_version(pack(
+        folder))` with `external: true` and `training_data` in its hydro.yaml."""
+        body: dict[str, Any] = {"external": True, "signature": dict(signature)}
+        if metadata is not None:
+            body["metadata"] = dict(metadata)
+        return parse_accepted(self._api("POST", f"/models/{_seg(model)}/versions", json=body))
+
+    def send_samples(
+        self, model: str, version: int, pairs: Iterable[SamplePair], *, batch_size: int = SAMPLE_BATCH
+    ) -> int:
+        """Send an external version's traffic to Sonar: request and response pairs as Open Inference
+        Protocol JSON, each a mapping `{"request": ..., "response": ..., "time"?: ISO 8601}` or a
+        `(request, response)` tuple; sent `batch_size` at a time (each batch is taken whole or refused
+        whole; a refused batch raises, and the batches before it stay sent). The number Sonar took."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        path = f"/models/{_seg(model)}/versions/{version}/samples"
+        sent = 0
+        batch: list[dict[str, Any]] = []
+        for pair in pairs:
+            batch.append(_sample(pair))
+            if len(batch) == batch_size:
+                sent += int(self._api("POST", path, json={"samples": batch})["accepted"])
+                batch = []
+        if batch:
+            sent += int(self._api("POST", path, json={"samples": batch})["accepted"])
+        return sent
+
     def models(self) -> list[ModelSummary]:
         return [parse_model_summary(m) for m in items_of(self._api("GET", "/models"), "models")]
 
@@ -136,9 +180,43 @@ class HydroClient:
     def version(self, model: str, version: int) -> ModelVersion:
         return parse_version(self._api("GET", f"/models/{_seg(model)}/versions/{version}"))
 
+    def delete_version(self, model: str, version: int, *, purge: bool = False) -> Deleted:
+        """Delete a version (409 while an application uses it); `purge` also drops its sampled traffic and
+        drift reports (kept otherwise, still readable by id)."""
+        path = f"/models/{_seg(model)}/versions/{version}"
+        return parse_deleted(self._api("DELETE", path, params={"purge": _flag(purge)}))
+
+    def delete_model(self, model: str, *, purge: bool = False) -> Deleted:
+        """Delete every version of a model (409 if any is in use); `purge` also forgets the model."""
+        return parse_deleted(self._api("DELETE", f"/models/{_seg(model)}", params={"purge": _flag(purge)}))
+
+    def retention(self, model: str) -> float | None:
+        """Days of the model's sampled traffic Sonar keeps; None: Sonar's default."""
+        return _days(self._api("GET", f"/models/{_seg(model)}/retention"))
+
+    def set_retention(self, model: str, days: float | None) -> float | None:
+        """Keep `days` of the model's sampled traffic (None: Sonar's default); Sonar deletes older hours."""
+        body = {"sample_retention_days": days}
+        return _days(self._api("PUT", f"/models/{_seg(model)}/retention", json=body))
+
     def version_logs(self, model: str, version: int) -> str:
         response = self._request("GET", self._url(f"/models/{_seg(model)}/versions/{version}/logs"))
         return response.text
+
+    def follow_version_logs(self, model: str, version: int) -> Iterator[str]:
+        """The build log as it grows, piece by piece, until the build ends (`?follow=true`)."""
+        url = self._url(f"/models/{_seg(model)}/versions/{version}/logs")
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)  # a build step may be silent a while
+        try:
+            with self._http.stream("GET", url, params={"follow": "true"}, timeout=timeout) as response:
+                if response.is_error:
+                    response.read()
+                    raise HydroClientError(response.status_code, _error_message(response), url=url)
+                yield from response.iter_text()
+        except httpx.TransportError as exc:
+            raise HydroConnectionError(
+                f"lost {_origin(url)} while following the log ({exc})", url=url
+            ) from None
 
     # applications
 
@@ -149,14 +227,22 @@ class HydroClient:
         *,
         sampling_rate: float = 1.0,
         require_invoke_key: bool = False,
+        wait_s: float | None = None,
     ) -> Application:
-        """Declare (or replace) an application: a pipeline of stages of weighted variants."""
+        """Declare (or replace) an application: a pipeline of stages of weighted variants.
+
+        With `wait_s` (at most 60), the control plane answers once every router connected to it serves
+        the declaration, or after `wait_s` seconds; `Application.routable` says which (and
+        `routable_reason` why not)."""
         body = {
             "stages": [{"variants": [v.to_json() for v in stage]} for stage in stages],
             "sampling_rate": sampling_rate,
             "require_invoke_key": require_invoke_key,
         }
-        return parse_application(self._api("PUT", f"/applications/{_seg(name)}", json=body), name)
+        path = f"/applications/{_seg(name)}"
+        if wait_s is not None:
+            path += f"?wait=true&timeout_s={wait_s:g}"
+        return parse_application(self._api("PUT", path, json=body), name)
 
     def application(self, name: str) -> Application:
         return parse_application(self._api("GET", f"/applications/{_seg(name)}"), name)
@@ -187,6 +273,19 @@ class HydroClient:
 
     def deployment_config(self, name: str) -> dict[str, Any]:
         return self._api("GET", f"/deployment-configs/{_seg(name)}")
+
+    def deployment_configs(self) -> list[dict[str, Any]]:
+        return items_of(self._api("GET", "/deployment-configs"), "deployment_configs")
+
+    def delete_deployment_config(self, name: str) -> None:
+        """Delete a config (409 for `default` or while a variant uses it)."""
+        self._request("DELETE", self._url(f"/deployment-configs/{_seg(name)}"))
+
+    # registry garbage collection (admin)
+
+    def gc(self, *, dry_run: bool = False) -> GarbageCollection:
+        """Delete the registry's images no version references (`dry_run`: only list them)."""
+        return parse_gc(self._api("POST", "/gc", params={"dry_run": _flag(dry_run)}))
 
     # monitoring and drift reports
 
@@ -324,6 +423,13 @@ class HydroClient:
         return response
 
 
+def _sample(pair: SamplePair) -> dict[str, Any]:
+    if isinstance(pair, tuple):
+        request, response = pair
+        return {"request": request, "response": response}
+    return dict(pair)
+
+
 def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
     """The certificate verification failure under an httpx error, if that is what it is."""
     seen: BaseException | None = exc
@@ -332,6 +438,15 @@ def _certificate_error(exc: BaseException) -> ssl.SSLCertVerificationError | Non
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def _days(body: dict[str, Any]) -> float | None:
+    days = body.get("sample_retention_days")
+    return None if days is None else float(days)
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _seg(value: str) -> str:

@@ -16,9 +16,12 @@ from rich.console import Console
 from rich.markup import escape
 
 from hydro.client import HydroClient
-from hydro.errors import DeployError, HydroClientError, HydroConnectionError
+from hydro.errors import DeployError, HydroClientError
 from hydro.package import pack
 from hydro.resources import Accepted, Application, ModelVersion, Variant
+
+MAX_ROUTER_WAIT_S = 60.0
+"""The longest `PUT /applications/{app}?wait=true` the control plane accepts."""
 
 EXAMPLE_VALUES: dict[str, Any] = {"BOOL": True, "BYTES": "text", "FP16": 1.0, "FP32": 1.0, "FP64": 1.0}
 
@@ -50,34 +53,21 @@ def deploy(
             f"(full log: hydro logs {version.key})"
         )
     variant = Variant(version.model, version.version, weight=100, deployment_config=deployment_config)
-    application = client.put_application(app, [[variant]])
+    # The control plane answers once every router serves the application (bounded), so the printed
+    # invoke URL works at once.
+    wait_s = min(router_timeout_s, MAX_ROUTER_WAIT_S)
+    application = client.put_application(app, [[variant]], wait_s=wait_s)
     console.print(
         f"[green]✓[/] application [bold]{escape(app)}[/] now serves {escape(version.key)} "
         f"(deployment config {escape(deployment_config)})"
     )
-    try:
-        served = wait_for_router(client, app, version.version, timeout_s=router_timeout_s, poll_s=poll_s / 10)
-    except HydroConnectionError as exc:
-        console.print(f"[yellow]![/] could not check the router: {escape(str(exc))}")
-    else:
-        if not served:
-            console.print(
-                f"[yellow]![/] the router at {escape(client.router_url)} has not picked up {escape(app)} "
-                f"after {router_timeout_s:.0f} s; invokes may answer 404 until it does"
-            )
+    if application.routable is False:
+        console.print(
+            f"[yellow]![/] {escape(app)} is not routable yet: "
+            f"{escape(application.routable_reason or 'no reason given')}; invokes may answer 404 until "
+            "every router serves it"
+        )
     return Deployed(version=version, application=application)
-
-
-def wait_for_router(
-    client: HydroClient, app: str, model_version: int, *, timeout_s: float, poll_s: float
-) -> bool:
-    """Poll until the router routes `app` to `model_version`, so the printed invoke URL works at once."""
-    deadline = time.monotonic() + timeout_s
-    while not client.router_serves(app, model_version):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(poll_s)
-    return True
 
 
 def upload(client: HydroClient, folder: Path | str, *, console: Console) -> Accepted:

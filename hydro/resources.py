@@ -65,6 +65,8 @@ class Accepted:
     model: str
     version: int
     status: str
+    external: bool = False
+    """An external version (monitored only): released at once, never built or served."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class ModelVersion:
     error: str | None = None
     signature: dict[str, Any] = field(default_factory=dict)
     created_at: str | None = None
+    external: bool = False
 
     @property
     def key(self) -> str:
@@ -127,6 +130,11 @@ class Application:
     sampling_rate: float = 1.0
     require_invoke_key: bool = False
     invoke_urls: dict[str, str] = field(default_factory=dict)
+    routable: bool | None = None
+    """Every router connected to the control plane serves `revision` (None: an older control plane)."""
+    routable_reason: str | None = None
+    """Why not routable; None when it is."""
+    revision: int | None = None
 
 
 @dataclass(frozen=True)
@@ -174,6 +182,55 @@ class DriftReport:
         return self.status in ("done", "failed")
 
 
+@dataclass(frozen=True)
+class Deleted:
+    """The answer to a deletion: what went, and what could not be removed after the catalog rows went."""
+
+    versions: list[str]
+    objects: int
+    images: list[str]
+    drift_reports: int
+    samples: int
+    failed: list[str]
+
+
+@dataclass(frozen=True)
+class GarbageCollection:
+    """The answer to `POST /gc`: the registry's unreferenced images, and what was deleted of them."""
+
+    dry_run: bool
+    registry: str
+    unreferenced: list[str]
+    deleted: list[str]
+    failed: list[str]
+    kept: int
+    reclaim_blobs: str
+
+
+def parse_deleted(body: Mapping[str, Any]) -> Deleted:
+    removed = body["removed"]
+    return Deleted(
+        versions=list(removed.get("versions", [])),
+        objects=int(removed.get("objects", 0)),
+        images=list(removed.get("images", [])),
+        drift_reports=int(removed.get("drift_reports", 0)),
+        samples=int(removed.get("samples", 0)),
+        failed=list(body.get("failed", [])),
+    )
+
+
+def parse_gc(body: Mapping[str, Any]) -> GarbageCollection:
+    return GarbageCollection(
+        dry_run=bool(body["dry_run"]),
+        registry=str(body.get("registry", "")),
+        unreferenced=list(body.get("unreferenced", [])),
+        deleted=list(body.get("deleted", [])),
+        failed=list(body.get("failed", [])),
+        kept=int(body.get("kept", 0)),
+        reclaim_blobs=str(body.get("reclaim_blobs", "")),
+    )
+
+
 def items_of(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
     """The list in an answer `{"<key>": [...]}`."""
     items = body.get(key, [])
@@ -181,7 +238,12 @@ def items_of(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
 
 
 def parse_accepted(body: Mapping[str, Any]) -> Accepted:
-    return Accepted(model=str(body["model"]), version=int(body["version"]), status=str(body["status"]))
+    return Accepted(
+        model=str(body["model"]),
+        version=int(body["version"]),
+        status=str(body["status"]),
+        external=body.get("external") is True,
+    )
 
 
 def parse_model_summary(body: Mapping[str, Any]) -> ModelSummary:
@@ -290,6 +352,7 @@ def parse_version(body: Mapping[str, Any]) -> ModelVersion:
         error=body.get("error"),
         signature=dict(body.get("signature") or {}),
         created_at=body.get("created_at"),
+        external=body.get("external") is True,
     )
 
 
@@ -319,4 +382,7 @@ def parse_application(body: Mapping[str, Any], name: str) -> Application:
         sampling_rate=float(body.get("sampling_rate", 1.0)),
         require_invoke_key=bool(body.get("require_invoke_key", False)),
         invoke_urls={str(k): str(v) for k, v in (body.get("invoke_urls") or {}).items()},
+        routable=None if body.get("routable") is None else bool(body["routable"]),
+        routable_reason=None if body.get("routable_reason") is None else str(body["routable_reason"]),
+        revision=None if body.get("revision") is None else int(body["revision"]),
     )

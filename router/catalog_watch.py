@@ -29,8 +29,8 @@ def read_table(snapshot: catalog_pb2.Snapshot) -> RoutingTable:
 
 
 class CatalogWatch(catalog_watch.CatalogWatch[RoutingTable]):
-    """Follows the catalog; `view` is the routing table of the last snapshot received (None before the
-    first)."""
+    """Follows the catalog as a router; `view` is the routing table of the last snapshot received (None
+    before the first), and each one applied is acknowledged to the control plane."""
 
     def __init__(
         self,
@@ -46,6 +46,7 @@ class CatalogWatch(catalog_watch.CatalogWatch[RoutingTable]):
             read_table,
             client=client,
             link=link,
+            kind="router",
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )

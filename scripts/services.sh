@@ -259,12 +259,23 @@ cmd_status() {
     return "$rc"
 }
 
+# Reclaims the blobs of deleted manifests (after `hydro gc` or deletions). Distribution's collector is not
+# safe against concurrent pushes: run it while no build pushes (`make registry-gc DRY_RUN=1` to look first).
+cmd_registry_gc() {
+    [[ -f $REGISTRY_CONFIG ]] || die "no registry config at $REGISTRY_CONFIG; run '$0 start' first"
+    local flags=(--delete-untagged)
+    [[ ${1:-} == --dry-run ]] && flags+=(--dry-run)
+    log "registry: garbage-collect ${flags[*]} ${REGISTRY_CONFIG#"$REPO_ROOT"/}"
+    docker-registry garbage-collect "${flags[@]}" "$REGISTRY_CONFIG"
+}
+
 case ${1:-} in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+registry-gc) cmd_registry_gc "${2:-}" ;;
 *)
-    echo "usage: $0 {start|stop|status}" >&2
+    echo "usage: $0 {start|stop|status|registry-gc [--dry-run]}" >&2
     exit 2
     ;;
 esac

@@ -32,7 +32,7 @@ View = TypeVar("View", bound=Revisioned)
 
 class CatalogWatch(Generic[View]):
     """Follows the catalog at `address` as `client` over `link`; `view` is the last snapshot read (None
-    before one)."""
+    before one). A watch of `kind` "router" acknowledges the revision of each view it has applied."""
 
     def __init__(
         self,
@@ -41,6 +41,7 @@ class CatalogWatch(Generic[View]):
         *,
         client: str,
         link: ServiceLink,
+        kind: str = "",
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
     ) -> None:
@@ -59,6 +60,8 @@ class CatalogWatch(Generic[View]):
             self.apply,
             link=link,
             kept=self._kept,
+            kind=kind,
+            applied=self._applied,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
         )
@@ -108,6 +111,9 @@ class CatalogWatch(Generic[View]):
                 listener(view)
             except Exception:
                 log.exception("applying catalog revision %d failed", view.revision)
+
+    def _applied(self) -> int | None:
+        return self.view.revision if self.view is not None else None
 
     def _kept(self) -> str:
         return f"serving from revision {self.view.revision}" if self.view else "no snapshot yet"

@@ -59,3 +59,20 @@ def sample_part_key(model: str, version: int, first_record_unix_ms: int, suffix:
     writers apart."""
     hour = datetime.fromtimestamp(first_record_unix_ms // 3_600_000 * 3600, tz=UTC)
     return f"{samples_hour_prefix(model, version, hour)}part-{first_record_unix_ms}-{suffix}.parquet"
+
+
+def sample_partition_of(key: str) -> tuple[str, int, datetime] | None:
+    """The (model, version, UTC hour) of a sampled-traffic key, or None for any other key."""
+    parts = key.split("/")
+    if len(parts) != 6 or parts[0] != "samples" or not parts[3].startswith("date="):
+        return None
+    if not parts[4].startswith("hour=") or not parts[2].isdigit():
+        return None
+    try:
+        day = datetime.strptime(parts[3].removeprefix("date="), "%Y-%m-%d")
+        hour = int(parts[4].removeprefix("hour="))
+    except ValueError:
+        return None
+    if not 0 <= hour <= 23:
+        return None
+    return parts[1], int(parts[2]), day.replace(hour=hour, tzinfo=UTC)

@@ -64,6 +64,10 @@ class ObjectStore(Protocol):
         """Every key that starts with `prefix`, sorted."""
         ...
 
+    async def sizes(self, prefix: str) -> dict[str, int]:
+        """Every key that starts with `prefix`, with its size in bytes (one listing, no reads)."""
+        ...
+
     async def put_file(self, key: str, path: Path) -> str:
         """Store the file at `path` under `key` (replacing any object there); return its URL."""
         ...
@@ -152,6 +156,19 @@ class FileObjectStore:
                 if key.startswith(prefix):
                     keys.append(key)
         return sorted(keys)
+
+    async def sizes(self, prefix: str) -> dict[str, int]:
+        def sized() -> dict[str, int]:
+            out = {}
+            for key in self._keys(prefix):
+                with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                    out[key] = self._path(key).stat().st_size
+            return out
+
+        try:
+            return await asyncio.to_thread(sized)
+        except OSError as exc:
+            raise ObjectStoreError(f"cannot list {prefix!r} under {str(self.root)!r}: {exc}") from exc
 
     async def put_file(self, key: str, path: Path) -> str:
         def copy(out: BinaryIO) -> None:
@@ -268,6 +285,21 @@ class S3ObjectStore:
         except (BotoCoreError, ClientError) as exc:
             raise ObjectStoreError(f"cannot list {self.url(prefix or '.')}: {exc}") from exc
         return sorted(keys)
+
+    async def sizes(self, prefix: str) -> dict[str, int]:
+        full = self._key(prefix) if prefix else (f"{self.prefix}/" if self.prefix else "")
+        if prefix.endswith("/") and not full.endswith("/"):
+            full += "/"
+        strip = len(f"{self.prefix}/") if self.prefix else 0
+        out: dict[str, int] = {}
+        try:
+            s3 = await self._s3()
+            paginator = s3.get_paginator("list_objects_v2")
+            async for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+                out.update((item["Key"][strip:], int(item["Size"])) for item in page.get("Contents", []))
+        except (BotoCoreError, ClientError) as exc:
+            raise ObjectStoreError(f"cannot list {self.url(prefix or '.')}: {exc}") from exc
+        return out
 
     async def put_file(self, key: str, path: Path) -> str:
         name = self._key(key)

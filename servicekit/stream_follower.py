@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any, Generic, NoReturn, TypeVar
 
 import grpc
@@ -30,11 +30,15 @@ RECONNECT_CHANNEL_OPTIONS = [
 ]
 
 
+ACKNOWLEDGE_TIMEOUT_S = 5.0
+
+
 class StreamFollower(Generic[Message]):
     """Reads a server stream forever, reopening it with a capped, jittered exponential backoff.
 
     `peer` names the other side in logs ("catalog 127.0.0.1:9089"); `kept` describes what the owner
-    keeps serving from while the stream is down. `connected` is true while messages flow.
+    keeps serving from while the stream is down. `connected` is true while messages flow. `after`, when
+    given, is awaited after `on_message` with each message, before the next one is read.
     """
 
     def __init__(
@@ -46,10 +50,12 @@ class StreamFollower(Generic[Message]):
         kept: Callable[[], str],
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
+        after: Callable[[Message], Awaitable[None]] | None = None,
     ) -> None:
         self.peer = peer
         self.open_stream = open_stream
         self.on_message = on_message
+        self.after = after
         self.kept = kept
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
@@ -67,6 +73,8 @@ class StreamFollower(Generic[Message]):
                         self._warned = False
                     backoff = self.backoff_initial_s
                     self.on_message(message)
+                    if self.after is not None:
+                        await self.after(message)
                 reason = "the stream ended"
             except grpc.aio.AioRpcError as exc:
                 reason = f"{exc.code().name}: {exc.details()}"
@@ -88,7 +96,13 @@ class StreamFollower(Generic[Message]):
 
 class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
     """Follows the control plane's `hydro.v1.Catalog/Watch` at `address`, as `client`, on its own channel
-    opened by `link` (the service credential, TLS); every snapshot goes to `on_snapshot`."""
+    opened by `link` (the service credential, TLS); every snapshot goes to `on_snapshot`.
+
+    A watcher of `kind` "router" gets snapshots with a `watch_id`; after applying each one it
+    acknowledges the revision it now serves from (`applied()`), so the control plane can tell when a
+    declaration is routable. A failed acknowledgement is logged; the next snapshot (or the full one sent
+    on reconnect) is acknowledged again.
+    """
 
     def __init__(
         self,
@@ -98,6 +112,8 @@ class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
         *,
         link: ServiceLink,
         kept: Callable[[], str],
+        kind: str = "",
+        applied: Callable[[], int | None] = lambda: None,
         backoff_initial_s: float = 0.05,
         backoff_max_s: float = 2.0,
     ) -> None:
@@ -108,9 +124,12 @@ class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
             kept=kept,
             backoff_initial_s=backoff_initial_s,
             backoff_max_s=backoff_max_s,
+            after=self._acknowledge,
         )
         self.address = address
         self.client = client
+        self.kind = kind
+        self.applied = applied
         self.link = link
         self._stub: Any = None
 
@@ -121,6 +140,24 @@ class CatalogFollower(StreamFollower[catalog_pb2.Snapshot]):
 
     def _open(self) -> AsyncIterable[catalog_pb2.Snapshot]:
         stream: AsyncIterable[catalog_pb2.Snapshot] = self._stub.Watch(
-            catalog_pb2.WatchRequest(client=self.client)
+            catalog_pb2.WatchRequest(client=self.client, kind=self.kind)
         )
         return stream
+
+    async def _acknowledge(self, snapshot: catalog_pb2.Snapshot) -> None:
+        revision = self.applied()
+        if not snapshot.watch_id or revision is None:
+            return
+        try:
+            await self._stub.Acknowledge(
+                catalog_pb2.Acknowledgement(watch_id=snapshot.watch_id, revision=revision),
+                timeout=ACKNOWLEDGE_TIMEOUT_S,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning(
+                "cannot acknowledge catalog revision %d to %s (%s: %s)",
+                revision,
+                self.peer,
+                exc.code().name,
+                exc.details(),
+            )

@@ -10,11 +10,17 @@ the oldest data is dropped (waiting parts first, then the oldest buffered record
 `hydro_sonar_records_dropped_total{reason="memory_limit"}`. A part being encoded or written at that
 moment is not dropped, so the bound can be passed by at most one part. Nothing is lost silently:
 every accepted record ends up written or counted as dropped.
+
+`flush(model, version, start_ms, end_ms)` is what a drift job calls before it reads a window: it seals
+the version's open partitions of the hours the window touches and waits until they, and every part of
+those hours already on its way, are written (or dropped), so a report counts every record Sonar
+acknowledged before the job started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -40,6 +46,8 @@ class _Partition:
     records: deque[RecordRows] = field(default_factory=deque)
     rows: int = 0
     nbytes: int = 0
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once its records are written or dropped (what `SampleBuffer.flush` waits for)."""
 
     def add(self, record: RecordRows) -> None:
         self.records.append(record)
@@ -61,6 +69,7 @@ class _Part:
     data: bytes
     records: int
     rows: int
+    settled: asyncio.Event
 
     @property
     def nbytes(self) -> int:
@@ -91,6 +100,8 @@ class SampleBuffer:
         self._open: dict[tuple[str, int, int], _Partition] = {}
         self._sealed: deque[_Partition] = deque()
         self._parts: deque[_Part] = deque()
+        self._unsettled: dict[int, tuple[tuple[str, int, int], asyncio.Event]] = {}
+        """Sealed partitions not yet written or dropped, by id: their (model, version, hour) and event."""
         self.nbytes = 0
         """Bytes held: buffered records, parts waiting, and the partition or part being encoded or written."""
         self.records = 0
@@ -123,7 +134,35 @@ class SampleBuffer:
         partition = self._open.pop(key)
         if partition.records:
             self._sealed.append(partition)
+            self._unsettled[id(partition.settled)] = (key, partition.settled)
             self._wake.set()
+        else:
+            partition.settled.set()
+
+    def _settle(self, settled: asyncio.Event) -> None:
+        self._unsettled.pop(id(settled), None)
+        settled.set()
+
+    async def flush(self, model: str, version: int, start_ms: int, end_ms: int, timeout_s: float) -> int:
+        """Write what is held of `model:version` in the hours of [start_ms, end_ms) now, and wait (up to
+        `timeout_s`) until it is written or dropped; return how many of those partitions are still unwritten
+        (0: every record acknowledged before the call is in the object store or counted as dropped)."""
+        first, last = hour_of(start_ms), hour_of(max(start_ms, end_ms - 1))
+        for key in [k for k in self._open if k[:2] == (model, version) and first <= k[2] <= last]:
+            self._seal(key)
+        waiting = [
+            event
+            for (m, v, hour), event in self._unsettled.values()
+            if (m, v) == (model, version) and first <= hour <= last
+        ]
+        if not waiting:
+            return 0
+        self._wake.set()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                for event in waiting:
+                    await event.wait()
+        return sum(not event.is_set() for event in waiting)
 
     def _bound(self) -> None:
         """Drop the oldest data until what is held fits `max_bytes` (see the module docstring)."""
@@ -133,6 +172,7 @@ class SampleBuffer:
                 part = self._parts.popleft()
                 excess -= part.nbytes
                 self._dropped("memory_limit", part.records, part.rows, part.nbytes)
+                self._settle(part.settled)
                 log.warning(
                     "memory bound reached: dropped part %s (%d rows) before it was written",
                     part.key,
@@ -152,6 +192,7 @@ class SampleBuffer:
         return min(self._open.values(), key=lambda p: p.started, default=None)
 
     def _forget(self, partition: _Partition) -> None:
+        self._settle(partition.settled)
         if self._sealed and self._sealed[0] is partition:
             self._sealed.popleft()
             return
@@ -206,6 +247,7 @@ class SampleBuffer:
                 "stopping: part %s (%d rows) could not be written; counted as dropped", part.key, part.rows
             )
             self._dropped("shutdown", part.records, part.rows, part.nbytes)
+            self._settle(part.settled)
         self._parts.clear()
 
     def _seal_aged(self, now: float) -> None:
@@ -229,9 +271,10 @@ class SampleBuffer:
                     "records of %s:%d cannot be encoded as Parquet; dropped", schema.model, schema.version
                 )
                 self._dropped("encode_error", len(records), partition.rows, partition.nbytes)
+                self._settle(partition.settled)
                 continue
             key = part_key(schema.model, schema.version, first)
-            self._parts.append(_Part(key, data, len(records), partition.rows))
+            self._parts.append(_Part(key, data, len(records), partition.rows, partition.settled))
             self.nbytes += len(data) - partition.nbytes
             self._bound()
 
@@ -258,6 +301,7 @@ class SampleBuffer:
                 return False
             self.nbytes -= part.nbytes
             self.records -= part.records
+            self._settle(part.settled)
             if self.store_failing:
                 log.info("the object store answers again; writing the samples held meanwhile")
             self.store_failing = False

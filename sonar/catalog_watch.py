@@ -1,7 +1,8 @@
 """Sonar's view of the control plane: the signature of every version, from `hydro.v1.Catalog/Watch`.
 
 The generic `servicekit.catalog_watch.CatalogWatch` keeps the last snapshot; Sonar reads each snapshot
-into `Signatures`, which adds the versions it lists to those seen before. A version's signature never
+into `Signatures`, which adds the versions it lists to those seen before and takes the models' own
+sample retention (`retention_days`, for `sonar.retention`). A version's signature never
 changes, so every version ever seen is kept (records of a version that has just left the catalog may
 still be on their way). A router can learn of a new version a moment before Sonar does, so a record of an
 unknown version waits a little for the next snapshot (`schema`).
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from protos.hydro.v1 import catalog_pb2
 from servicekit.catalog_watch import CatalogWatch as GenericCatalogWatch
@@ -40,6 +41,8 @@ class Signatures:
     revision: int
     schemas: Mapping[VersionKey, SampleSchema]
     added: tuple[NewVersion, ...] = ()
+    retention_days: Mapping[str, float] = field(default_factory=dict)
+    """Days of sampled traffic to keep, for the models that set their own (this revision's values)."""
 
 
 def read_signatures(snapshot: catalog_pb2.Snapshot, seen: Signatures | None) -> Signatures:
@@ -47,7 +50,8 @@ def read_signatures(snapshot: catalog_pb2.Snapshot, seen: Signatures | None) -> 
     logged and skipped (the other versions still count)."""
     schemas = dict(seen.schemas) if seen is not None else {}
     added: list[NewVersion] = []
-    for message in snapshot.versions:
+    # Served versions and external ones (monitored only, their samples sent through the control plane).
+    for message in (*snapshot.versions, *snapshot.monitored_versions):
         key = (message.model, int(message.version))
         if key in schemas:
             continue
@@ -62,7 +66,7 @@ def read_signatures(snapshot: catalog_pb2.Snapshot, seen: Signatures | None) -> 
             continue
         schemas[key] = schema
         added.append(NewVersion(message.model, int(message.version), message.training_data))
-    return Signatures(snapshot.revision, schemas, tuple(added))
+    return Signatures(snapshot.revision, schemas, tuple(added), dict(snapshot.sample_retention_days.items()))
 
 
 class CatalogWatch(GenericCatalogWatch[Signatures]):
@@ -85,6 +89,11 @@ class CatalogWatch(GenericCatalogWatch[Signatures]):
     @property
     def revision(self) -> int | None:
         return self.view.revision if self.view is not None else None
+
+    @property
+    def retention_days(self) -> Mapping[str, float] | None:
+        """The models' own retention, in days, from the latest snapshot; None before the first one."""
+        return self.view.retention_days if self.view is not None else None
 
     def on_new_version(self, callback: Callable[[str, int, str], None]) -> None:
         """Call `callback(model, version, training_data path or "")` once for each version first seen."""

@@ -10,6 +10,12 @@ Shadow rows (``hydro_shadow``) are kept: a shadow variant receives copies of rea
 are production data like any other, and a version that only ever runs as a shadow would otherwise never
 get a report. Samples are stored per version, so shadow traffic of one version never mixes into another's.
 
+The verdict (``summary["verdict"]``) is ``drift``, ``no_drift`` or ``insufficient_data``: a window with
+fewer rows than ``min_rows`` (the job's threshold, else Sonar's ``drift_min_rows``) is never called "no
+drift" — its ``dataset_drift`` is null and the summary says how many rows it had. The statistics are still
+computed and shown, for what they are worth. Each feature entry says how many non-null rows it had
+(``rows``).
+
 The object store I/O runs on the event loop; decoding Parquet and the statistics run in a worker thread
 (:func:`run_job`), so a big window never stalls the loop.
 """
@@ -35,8 +41,10 @@ from servicekit.object_store import ObjectStore
 from sonar.drift import DEFAULT_THRESHOLDS, DriftConfig, detect_drift
 from sonar.drift_report import DriftReport
 from sonar.errors import InvalidRequest
+from sonar.profile import null_mask
 from sonar.reference import Reference, column_values
 from sonar.report_html import render_report
+from sonar.settings import DEFAULT_MIN_ROWS
 
 TIME, STATUS, SHADOW = "hydro_time", "hydro_status", "hydro_shadow"
 OK = "OK"
@@ -234,6 +242,8 @@ def drift_config(thresholds: Mapping[str, Any]) -> DriftConfig:
             values["null_share_threshold"] = _number(key, value)
         elif key == "drift_share":
             values["drift_share"] = _number(key, value)
+        elif key == "min_rows":
+            continue  # decides the verdict, not the statistics: see `min_rows_of`
         elif key == "small_sample":
             values["small_sample"] = int(_number(key, value))
         elif key == "correction":
@@ -254,6 +264,17 @@ def drift_config(thresholds: Mapping[str, Any]) -> DriftConfig:
 
 
 _ALIASES = {"jensenshannon": "jensen_shannon", "null_share_threshold": "null_share"}
+
+
+def min_rows_of(thresholds: Mapping[str, Any], default: int) -> int:
+    """The job's ``min_rows`` threshold, else ``default``."""
+    value = thresholds.get("min_rows")
+    if value is None:
+        return default
+    number = _number("min_rows", value)
+    if number < 1 or number != int(number):
+        raise InvalidRequest(f"threshold 'min_rows' must be a whole number of at least 1, not {value!r}")
+    return int(number)
 
 
 def _number(key: str, value: Any) -> float:
@@ -279,13 +300,20 @@ def current_columns(reference: Reference, window: pa.Table) -> dict[str, npt.NDA
     return out
 
 
-def compare(job: DriftJob, reference: Reference, window: pa.Table, files: int) -> JobResult:
+def compare(
+    job: DriftJob,
+    reference: Reference,
+    window: pa.Table,
+    files: int,
+    default_min_rows: int = DEFAULT_MIN_ROWS,
+) -> JobResult:
     """The statistics and the HTML report of one window. Blocking: run it in a thread."""
     config = drift_config(job.thresholds)
+    min_rows = min_rows_of(job.thresholds, default_min_rows)
     current = current_columns(reference, window)
     report = detect_drift(reference.profiles, current, reference.values, config)
-    summary = summarize(job, reference, report, files)
-    features = feature_entries(reference, report)
+    summary = summarize(job, reference, report, files, min_rows)
+    features = feature_entries(reference, report, current)
     html = render_report(
         title=f"Drift report: {job.label}",
         summary=summary,
@@ -296,8 +324,21 @@ def compare(job: DriftJob, reference: Reference, window: pa.Table, files: int) -
     return JobResult(summary=summary, features=features, html=html)
 
 
-def summarize(job: DriftJob, reference: Reference, report: DriftReport, files: int) -> dict[str, Any]:
+def verdict(report: DriftReport, min_rows: int) -> str:
+    """``insufficient_data`` below ``min_rows`` rows, else ``drift`` or ``no_drift``."""
+    if report.rows < min_rows:
+        return "insufficient_data"
+    return "drift" if report.dataset_drift else "no_drift"
+
+
+def summarize(
+    job: DriftJob, reference: Reference, report: DriftReport, files: int, min_rows: int = DEFAULT_MIN_ROWS
+) -> dict[str, Any]:
     summary = {key: value for key, value in report.to_dict().items() if key != "features"}
+    summary["verdict"] = verdict(report, min_rows)
+    summary["min_rows"] = min_rows
+    if summary["verdict"] == "insufficient_data":
+        summary["dataset_drift"] = None  # too few rows to say either way
     summary.update(
         model=job.model,
         version=job.version,
@@ -313,13 +354,22 @@ def summarize(job: DriftJob, reference: Reference, report: DriftReport, files: i
     return summary
 
 
-def feature_entries(reference: Reference, report: DriftReport) -> list[dict[str, Any]]:
-    """One entry per signature field: drifted first, then the others checked, then those not checked."""
+def feature_entries(
+    reference: Reference, report: DriftReport, current: Mapping[str, npt.NDArray[Any]] | None = None
+) -> list[dict[str, Any]]:
+    """One entry per signature field: drifted first, then the others checked, then those not checked.
+    A checked feature's ``rows`` is how many non-null values the window had for it."""
     by_column = {f.column: f for f in reference.features}
     entries = []
     for result in report.features:
         feature = by_column[result.name]
-        entries.append({**result.to_dict(), "role": feature.role, "status": "checked", "note": ""})
+        rows = None
+        if current is not None and result.name in current:
+            values = current[result.name]
+            rows = int(len(values) - int(null_mask(values).sum()))
+        entries.append(
+            {**result.to_dict(), "rows": rows, "role": feature.role, "status": "checked", "note": ""}
+        )
     for feature in reference.without_reference:
         note = f"the training data has no column {feature.column!r}"
         entries.append(_unchecked(feature.column, feature.role, feature.kind, "no_reference", note))
@@ -332,8 +382,11 @@ def _unchecked(name: str, role: str, kind: str | None, status: str, note: str) -
     return {"name": name, "role": role, "kind": kind, "status": status, "note": note, "drifted": False}
 
 
-async def run_job(store: ObjectStore, job: DriftJob, reference: Reference) -> JobResult:
+async def run_job(
+    store: ObjectStore, job: DriftJob, reference: Reference, default_min_rows: int = DEFAULT_MIN_ROWS
+) -> JobResult:
     """Read the window and compare it with the reference (decoding and statistics off the event loop)."""
+    min_rows_of(job.thresholds, default_min_rows)  # a bad threshold fails before any reading
     columns = [f.column for f in reference.profiled]
     window, files = await read_window(store, job, columns)
-    return await asyncio.to_thread(compare, job, reference, window, files)
+    return await asyncio.to_thread(compare, job, reference, window, files, default_min_rows)

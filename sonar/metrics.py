@@ -81,5 +81,16 @@ class Metrics:
             "hydro_sonar_pending_parts", "Parquet parts waiting to be written.", registry=self.registry
         )
 
+        self.retention_objects = Counter(
+            "hydro_sonar_retention_removed_objects",
+            "Parquet parts of sampled traffic deleted because they were older than their retention.",
+            registry=self.registry,
+        )
+        self.retention_bytes = Counter(
+            "hydro_sonar_retention_removed_bytes",
+            "Bytes of sampled traffic deleted because they were older than their retention.",
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -161,6 +161,11 @@ def _summary_table(summary: Mapping[str, Any]) -> str:
     verdict = (
         '<span class="drift">dataset drift</span>' if drifted else '<span class="ok">no dataset drift</span>'
     )
+    if summary.get("verdict") == "insufficient_data":
+        verdict = escape(
+            f"insufficient data: {summary.get('rows', 0):,} rows, fewer than the "
+            f"{summary.get('min_rows', 0):,} a verdict needs"
+        )
     names = summary.get("drifted_features") or []
     rows = [
         ("verdict", verdict),
@@ -193,6 +198,7 @@ def _feature_table(features: Sequence[Mapping[str, Any]]) -> str:
     head = (
         "<tr><th>feature</th><th>role</th><th>kind</th><th>method</th><th class=num>score</th>"
         "<th class=num>threshold</th><th class=num>p (adjusted)</th><th class=num>nulls ref → prod</th>"
+        "<th class=num>rows</th>"
         "<th>result</th></tr>"
     )
     rows = []
@@ -205,10 +211,11 @@ def _feature_table(features: Sequence[Mapping[str, Any]]) -> str:
                 _fmt(entry.get("threshold")),
                 _fmt(entry.get("p_value_adjusted")),
                 f"{_pct(entry.get('null_share_reference'))} → {_pct(entry.get('null_share_current'))}",
+                _rows(entry.get("rows")),
             ]
             result = _badge(entry)
         else:
-            cells = ["—", "", "", "", ""]
+            cells = ["—", "", "", "", "", ""]
             result = f'<span class="muted">{escape(str(entry.get("note", status)))}</span>'
         rows.append(
             f"<tr><td>{escape(str(entry['name']))}</td><td>{escape(str(entry.get('role', '')))}</td>"
@@ -217,6 +224,11 @@ def _feature_table(features: Sequence[Mapping[str, Any]]) -> str:
             + f"<td>{result}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _rows(value: Any) -> str:
+    """A feature's non-null row count (— when the report predates the count)."""
+    return f"{value:,}" if isinstance(value, int) else "—"
 
 
 def _badge(entry: Mapping[str, Any]) -> str:

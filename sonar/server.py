@@ -1,8 +1,9 @@
 """Wires Sonar together and runs it: `serve(settings)` until cancelled.
 
 settings -> object store, catalog watch (signatures), sample buffer -> ingest (gRPC `hydro.v1.Sonar`,
-`sonar.grpc_edge`) and HTTP (`/metrics`, `/health`, `sonar.http_edge`); plus, unless drift is disabled,
-the drift worker (`sonar.worker`) and the reference profiles of newly released versions
+`sonar.grpc_edge`) and HTTP (`/metrics`, `/health`, `sonar.http_edge`), the retention of old samples
+(`sonar.retention`); plus, unless drift is disabled, the drift worker (`sonar.worker`, which flushes the
+buffer's window before it reads) and the reference profiles of newly released versions
 (`sonar.release_profiles`).
 
 A stop (SIGTERM, Ctrl-C, a cancel from `hydro up`) is graceful: the gRPC server stops taking batches,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from typing import Any
 
 from protos.hydro.v1 import sonar_pb2_grpc
@@ -28,6 +30,7 @@ from sonar.catalog_watch import CatalogWatch
 from sonar.grpc_edge import IngestService
 from sonar.http_edge import create_http_app
 from sonar.metrics import Metrics
+from sonar.retention import run_retention
 from sonar.settings import Settings
 from wire.addresses import host_port
 
@@ -98,6 +101,13 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             asyncio.create_task(catalog.run(), name="sonar catalog watch"),
             asyncio.create_task(buffer.run(), name="sonar sample writer"),
         ]
+        if settings.sample_retention_interval_s:
+            background.append(
+                asyncio.create_task(
+                    run_retention(settings, store, metrics, lambda: catalog.retention_days),
+                    name="sonar sample retention",
+                )
+            )
         if http is not None:
             http_task = http.start()
             background.append(http_task)
@@ -107,7 +117,15 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             from sonar.worker import run_drift_worker
 
             profiler = ReleaseProfiler()
-            drift = asyncio.create_task(run_drift_worker(settings, store, stop), name="sonar drift worker")
+
+            async def flush(model: str, version: int, start: datetime, end: datetime) -> int:
+                return await buffer.flush(
+                    model, version, _ms(start), _ms(end), settings.drift_flush_timeout_s
+                )
+
+            drift = asyncio.create_task(
+                run_drift_worker(settings, store, stop, flush), name="sonar drift worker"
+            )
             catalog.on_new_version(profiler.released)
             background.append(
                 asyncio.create_task(profiler.run(settings, store), name="sonar release profiles")
@@ -151,3 +169,7 @@ async def serve(settings: Settings, *, started: asyncio.Event | None = None) -> 
             await http.stop()
         await store.close()
         log.info("sonar stopped")
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)

@@ -17,6 +17,8 @@ from pydantic import Field
 from servicekit.settings import ServiceSettings
 
 MIB = 1024 * 1024
+DEFAULT_MIN_ROWS = 30
+"""Fewest rows a window needs for a drift verdict (`drift_min_rows`)."""
 
 
 def _default_worker_name() -> str:
@@ -78,6 +80,34 @@ class Settings(ServiceSettings):
         default=300.0,
         gt=0,
         description="How long a claimed drift job stays this worker's before others retry it.",
+    )
+    drift_flush_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Before a drift job reads its window, how long it waits for the samples this Sonar "
+        "still holds of that window to be written; what is still unwritten then fails the job.",
+    )
+    drift_min_rows: int = Field(
+        default=DEFAULT_MIN_ROWS,
+        ge=1,
+        description="A window with fewer rows gets the verdict insufficient_data instead of a drift "
+        "verdict (a schedule or report request can set its own `min_rows` threshold).",
+    )
+    sample_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="Days of sampled traffic kept: Sonar deletes the hourly partitions that ended longer "
+        "ago than this. The default of the models that set none of their own (`hydro models retention`).",
+    )
+    sample_retention_model_days: dict[str, float] = Field(
+        default_factory=dict,
+        description='The operator\'s per-model defaults, as JSON, e.g. {"fraud-detector": 7}: used for a '
+        "model that has no retention of its own in the catalog (a model's own value wins).",
+    )
+    sample_retention_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often Sonar looks for sampled traffic older than its retention (0 turns it off).",
     )
     worker_name: str = Field(
         default_factory=_default_worker_name,

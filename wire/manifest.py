@@ -37,6 +37,8 @@ class Manifest:
     """A version's `hydro.json`: what the runtime, the builder and Sonar need to know about it.
 
     Keys it does not know are ignored when read, so that a newer control plane can add fields.
+    An `external` version is one Hydro monitors but does not serve: it has no runtime and no entrypoint
+    (both "" here, null in the JSON), only a signature and perhaps training data.
     """
 
     name: str
@@ -47,6 +49,7 @@ class Manifest:
     requirements: str | None = None
     training_data: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    external: bool = False
 
     @property
     def module(self) -> str:
@@ -69,13 +72,20 @@ class Manifest:
         version = _required(data, "version", int)
         if version < 1:
             raise PackageError(f"{MANIFEST_FILE}: version must be an integer >= 1, got {version!r}")
-        runtime = _required(data, "runtime", str)
-        entrypoint = _required(data, "entrypoint", str)
-        if not is_entrypoint(entrypoint):
-            raise PackageError(
-                f"{MANIFEST_FILE}: entrypoint {entrypoint!r} must look like 'module:Class' "
-                "or 'module:function'"
-            )
+        external = data.get("external", False)
+        if not isinstance(external, bool):
+            raise PackageError(f"{MANIFEST_FILE}: external must be true or false, got {external!r}")
+        if external:
+            # Hydro does not serve it: nothing to run, so no runtime and no entrypoint.
+            runtime = entrypoint = ""
+        else:
+            runtime = _required(data, "runtime", str)
+            entrypoint = _required(data, "entrypoint", str)
+            if not is_entrypoint(entrypoint):
+                raise PackageError(
+                    f"{MANIFEST_FILE}: entrypoint {entrypoint!r} must look like 'module:Class' "
+                    "or 'module:function'"
+                )
         try:
             signature = Signature.from_dict(_required(data, "signature", dict))
         except SignatureError as exc:
@@ -92,6 +102,7 @@ class Manifest:
             requirements=_optional_str(data, "requirements"),
             training_data=_optional_str(data, "training_data"),
             metadata=metadata,
+            external=external,
         )
 
     @classmethod
@@ -107,17 +118,20 @@ class Manifest:
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object stored as hydro.json (every key, unset ones as null)."""
-        return {
+        """The JSON object stored as hydro.json (every key, unset ones as null; `external` only when true)."""
+        data: dict[str, Any] = {
             "name": self.name,
             "version": self.version,
-            "runtime": self.runtime,
-            "entrypoint": self.entrypoint,
+            "runtime": self.runtime or None,
+            "entrypoint": self.entrypoint or None,
             "requirements": self.requirements,
             "signature": self.signature.to_dict(),
             "training_data": self.training_data,
             "metadata": self.metadata,
         }
+        if self.external:
+            data["external"] = True
+        return data
 
 
 def read_manifest(model_dir: Path) -> Manifest:

@@ -27,6 +27,7 @@ from control_plane.errors import (
     InvalidRequest,
     NotFound,
     PackageTooLarge,
+    ServiceUnavailable,
     Unauthorized,
 )
 from control_plane.state import State
@@ -48,6 +49,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (Conflict, 409),
     (PackageTooLarge, 413),
     (BodyTooLarge, 413),
+    (ServiceUnavailable, 503),  # Sonar did not take the samples
     (ObjectStoreError, 503),  # the object store failed
 ]
 
@@ -152,6 +154,14 @@ def path_int(request: Request, name: str) -> int:
     if value is None:
         raise InvalidRequest(f"{name} must be a positive integer of at most {MAX_NUMBER}, got {raw!r}")
     return value
+
+
+def query_flag(request: Request, name: str) -> bool:
+    """A yes/no query parameter: absent or `false` is False, `true` is True, anything else a 400."""
+    raw = request.query_params.get(name, "false").lower()
+    if raw not in ("true", "false"):
+        raise InvalidRequest(f"{name} must be true or false, got {raw!r}")
+    return raw == "true"
 
 
 def bounded_int(raw: str, low: int, high: int) -> int | None:

@@ -1,4 +1,4 @@
-"""Deployment configs: PUT (idempotent), GET, list."""
+"""Deployment configs: PUT (idempotent), GET, DELETE, list."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
-from control_plane import deployment_configs
+from control_plane import deletion, deployment_configs
 from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, state
 from control_plane.auth import Access
 
@@ -28,9 +28,17 @@ async def list_all(request: Request) -> Response:
     return JSONResponse({"deployment_configs": await deployment_configs.list_all(state(request).catalog)})
 
 
+@endpoint
+async def delete(request: Request) -> Response:
+    """Delete a config unless it is `default` or a variant uses it (409)."""
+    await deletion.delete_config(state(request).catalog, request.path_params["name"])
+    return Response(status_code=204)
+
+
 def routes() -> list[BaseRoute]:
     return [
         ApiRoute("GET", f"{PREFIX}/deployment-configs", list_all, Access.VIEWER),
         ApiRoute("PUT", f"{PREFIX}/deployment-configs/{{name}}", put, Access.DEPLOYER),
         ApiRoute("GET", f"{PREFIX}/deployment-configs/{{name}}", get, Access.VIEWER),
+        ApiRoute("DELETE", f"{PREFIX}/deployment-configs/{{name}}", delete, Access.DEPLOYER),
     ]

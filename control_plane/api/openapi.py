@@ -20,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 from control_plane import drift_reports
+from control_plane.api.applications import DEFAULT_WAIT_S, MAX_WAIT_S
 from control_plane.api.common import PREFIX, ApiRoute, endpoint
 from control_plane.api.openapi_schemas import (
     DNS_LABEL,
@@ -42,7 +43,7 @@ _STATUS_TEXT = {
     404: "No such thing (or no such route); the message names it",
     409: "Valid, but it clashes with the catalog's current state; the message says how",
     413: "The request body is larger than its limit; the message names the limit",
-    503: "The object store (or the database) failed",
+    503: "The object store (or the database, or Sonar for samples) failed; the message names it",
 }
 
 
@@ -74,6 +75,14 @@ APP = _param("app", "path", STRING, "Application name")
 CONFIG = _param("name", "path", STRING, "Deployment config name")
 KEY_ID = _param("key_id", "path", STRING, "Invoke key id")
 REPORT_ID = _param("report_id", "path", STRING, "Drift report id")
+PURGE = _param(
+    "purge",
+    "query",
+    {"enum": ["true", "false"]},
+    "Also delete drift reports (rows and pages) and sampled traffic (and, for a model, its name and the "
+    "reports kept from its versions deleted earlier)",
+    required=False,
+)
 TOKEN_NAME = _param("name", "path", {"type": "string", "pattern": DNS_LABEL}, "Token name")
 
 
@@ -147,16 +156,25 @@ def _paths() -> dict[str, dict[str, Any]]:
             "post": {
                 **_operation(
                     DEPLOYER,
-                    "Upload a model folder (tar.gz) as the model's next version; it builds in the background",
-                    {202: _ok("Stored; the build starts", ref("VersionAccepted"))},
+                    "Upload a model folder (tar.gz) as the model's next version; it builds in the "
+                    "background. "
+                    "A JSON body, or a hydro.yaml saying external: true, registers an external version "
+                    "(monitored only): released at once, never built, no application may route to it",
+                    {
+                        201: _ok("An external version, released", ref("VersionAccepted")),
+                        202: _ok("Stored; the build starts", ref("VersionAccepted")),
+                    },
                     params=(MODEL,),
                     errors=(400, 409, 413, 503),
                 ),
                 "requestBody": {
                     "required": True,
                     "content": {
-                        kind: {"schema": {"type": "string", "format": "binary"}}
-                        for kind in ("application/gzip", "application/octet-stream")
+                        **{
+                            kind: {"schema": {"type": "string", "format": "binary"}}
+                            for kind in ("application/gzip", "application/octet-stream")
+                        },
+                        **_json(ref("ExternalVersionSpec")),
                     },
                 },
             },
@@ -170,14 +188,67 @@ def _paths() -> dict[str, dict[str, Any]]:
         version: {
             "get": _operation(
                 VIEWER, "A version", {200: _ok("The version", ref("Version"))}, params=(MODEL, VERSION)
+            ),
+            "delete": _operation(
+                DEPLOYER,
+                "Delete a version: refused (409, naming each application, stage and variant) while in use "
+                "or building; else its catalog rows (and monitoring schedule) go in one transaction, its "
+                "replicas stop, then its package, reference profile and image (registry and this Docker "
+                "host) are removed best-effort, what failed listed in `failed`. Drift reports (still "
+                "answering by id and in the version's listing; pending or running ones failed) and sampled "
+                "traffic are kept unless purge=true. A second DELETE is a 404.",
+                {200: _ok("What was removed", ref("Deleted"))},
+                params=(MODEL, VERSION, PURGE),
+                errors=(400, 409),
+            ),
+        },
+        f"{PREFIX}/models/{{model}}": {
+            "delete": _operation(
+                DEPLOYER,
+                "Delete every version of a model, as DELETE of a version does for each (409 if any is in "
+                "use); the model's name keeps its version numbers unless purge=true, so kept samples never "
+                "mix with a new version's",
+                {200: _ok("What was removed", ref("Deleted"))},
+                params=(MODEL, PURGE),
+                errors=(400, 409),
             )
+        },
+        f"{PREFIX}/models/{{model}}/retention": {
+            "put": _operation(
+                DEPLOYER,
+                "Set how many days of the model's sampled traffic Sonar keeps (null: Sonar's default, "
+                "HYDRO_SAMPLE_RETENTION_DAYS); Sonar learns it with the next catalog revision and deletes "
+                "older hourly partitions at its next retention pass",
+                {200: _ok("The model's retention", ref("Retention"))},
+                params=(MODEL,),
+                body="RetentionSpec",
+            ),
+            "get": _operation(
+                VIEWER,
+                "How many days of the model's sampled traffic Sonar keeps (null: Sonar's default)",
+                {200: _ok("The model's retention", ref("Retention"))},
+                params=(MODEL,),
+            ),
         },
         f"{version}/logs": {
             "get": _operation(
                 VIEWER,
-                "A version's build log (live while it builds)",
+                "A version's build log (live while it builds; while queued, its last line says how many "
+                "versions wait before it: `queued: 3 ahead`)",
                 {200: _text("The log", "text/plain; charset=utf-8")},
-                params=(MODEL, VERSION),
+                params=(
+                    MODEL,
+                    VERSION,
+                    _param(
+                        "follow",
+                        "query",
+                        {"type": "boolean", "default": False},
+                        "Stream the log as chunked text while it grows; the response ends when the build "
+                        "ends (a build that has ended answers its whole log at once)",
+                        required=False,
+                    ),
+                ),
+                errors=(400,),
             )
         },
         f"{version}/artifact": {
@@ -192,6 +263,18 @@ def _paths() -> dict[str, dict[str, Any]]:
                 },
                 params=(MODEL, VERSION),
                 errors=(503,),
+            )
+        },
+        f"{version}/samples": {
+            "post": _operation(
+                DEPLOYER,
+                "Send an external version's traffic (OIP JSON request and response pairs) to Sonar; "
+                "checked against its signature and taken whole (202 once Sonar acknowledged) or "
+                "refused whole",
+                {202: _ok("Sonar took every sample", ref("SamplesAccepted"))},
+                params=(MODEL, VERSION),
+                body="SamplesSpec",
+                errors=(409, 503),
             )
         },
         f"{version}/monitoring": {
@@ -221,7 +304,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             ),
             "get": _operation(
                 VIEWER,
-                "The version's drift reports, newest first (without per-feature results)",
+                "The version's drift reports, newest first (without per-feature results); a deleted "
+                "version's kept reports too (404 if it has none)",
                 {200: _ok("The reports", ref("DriftReportList"))},
                 params=(
                     MODEL,
@@ -266,9 +350,27 @@ def _paths() -> dict[str, dict[str, Any]]:
         app: {
             "put": _operation(
                 DEPLOYER,
-                "Create or replace an application (idempotent)",
+                "Create or replace an application (idempotent); with wait=true, answer once every "
+                "connected router serves it, or after timeout_s with routable false and the reason",
                 {200: _ok("The application", ref("Application"))},
-                params=(APP,),
+                params=(
+                    APP,
+                    _param(
+                        "wait",
+                        "query",
+                        {"type": "boolean", "default": False},
+                        "Wait (bounded by timeout_s) until every router connected to this control plane "
+                        "acknowledged the revision this declaration produced",
+                        required=False,
+                    ),
+                    _param(
+                        "timeout_s",
+                        "query",
+                        {"type": "number", "minimum": 0, "maximum": MAX_WAIT_S, "default": DEFAULT_WAIT_S},
+                        "How long wait=true waits, in seconds",
+                        required=False,
+                    ),
+                ),
                 body="ApplicationSpec",
                 errors=(409,),
             ),
@@ -313,6 +415,25 @@ def _paths() -> dict[str, dict[str, Any]]:
                 {200: _ok("The config", ref("DeploymentConfig"))},
                 params=(CONFIG,),
             ),
+            "delete": _operation(
+                DEPLOYER,
+                "Delete a deployment config; 409 for `default` or while a variant uses it (naming them)",
+                {204: _NO_CONTENT},
+                params=(CONFIG,),
+                errors=(409,),
+            ),
+        },
+        f"{PREFIX}/gc": {
+            "post": _operation(
+                ADMIN,
+                "Registry garbage collection: delete the registry's images no version references "
+                "(dry_run=true only lists them); says how the registry then reclaims the blobs",
+                {200: _ok("What was (or would be) deleted", ref("GarbageCollection"))},
+                params=(
+                    _param("dry_run", "query", {"enum": ["true", "false"]}, "Only list", required=False),
+                ),
+                errors=(400, 409),
+            )
         },
         f"{jobs}/claim": {
             "post": _operation(

@@ -18,7 +18,11 @@ from control_plane.deployment_configs import Knobs
 from control_plane.drift_jobs import ClaimSpec, CompleteSpec, FailSpec, HeartbeatSpec
 from control_plane.drift_reports import RunSpec
 from control_plane.monitoring import ScheduleSpec
+from control_plane.retention import MAX_DAYS as MAX_RETENTION_DAYS
+from control_plane.retention import RetentionSpec
+from control_plane.samples import SamplesSpec
 from control_plane.tables import ReportStatus, ReportTrigger, VersionStatus
+from control_plane.versions import ExternalSpec
 from wire.names import DNS_LABEL_RULE
 
 Schema = dict[str, Any]
@@ -27,11 +31,14 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "ApplicationSpec": ApplicationSpec,
     "DeploymentConfigSpec": Knobs,
     "MonitoringSpec": ScheduleSpec,
+    "RetentionSpec": RetentionSpec,
     "DriftReportRequest": RunSpec,
     "DriftJobClaim": ClaimSpec,
     "DriftJobHeartbeat": HeartbeatSpec,
     "DriftJobCompletion": CompleteSpec,
     "DriftJobFailure": FailSpec,
+    "ExternalVersionSpec": ExternalSpec,
+    "SamplesSpec": SamplesSpec,
 }
 """Component name -> the pydantic model that parses that request body."""
 
@@ -146,6 +153,7 @@ def response_schemas() -> dict[str, Schema]:
             "version": VERSION_NUMBER,
             "key": STRING,
             "status": {"enum": list(VersionStatus)},
+            "external": BOOLEAN,
             "image": nullable(STRING),
             "digest": nullable(STRING),
             "signature": obj(
@@ -172,6 +180,17 @@ def response_schemas() -> dict[str, Schema]:
             "sampling_rate": NUMBER,
             "require_invoke_key": BOOLEAN,
             "invoke_urls": obj({"http": STRING, "v2": STRING, "grpc": STRING}),
+            "routable": {
+                "type": "boolean",
+                "description": "every router connected to this control plane acknowledged `revision`",
+            },
+            "revision": {
+                "type": "integer",
+                "description": "the catalog revision routable is about: the current one (GET, list) or the "
+                "one the declaration produced (PUT)",
+            },
+            "routers": obj({"connected": INTEGER, "acknowledged": INTEGER}),
+            "routable_reason": {**nullable(STRING), "description": "why not routable; null when it is"},
             "created_at": TIMESTAMP,
             "updated_at": TIMESTAMP,
         }
@@ -201,9 +220,16 @@ def response_schemas() -> dict[str, Schema]:
                 }
             }
         ),
-        "VersionAccepted": obj(
-            {"model": NAME, "version": VERSION_NUMBER, "status": {"enum": list(VersionStatus)}}
-        ),
+        "VersionAccepted": {
+            **obj({"model": NAME, "version": VERSION_NUMBER, "status": {"enum": list(VersionStatus)}}),
+            "properties": {
+                "model": NAME,
+                "version": VERSION_NUMBER,
+                "status": {"enum": list(VersionStatus)},
+                "external": {"const": True, "description": "only for an external version (released)"},
+            },
+        },
+        "SamplesAccepted": obj({"model": NAME, "version": VERSION_NUMBER, "accepted": INTEGER}),
         "Version": version,
         "VersionList": obj({"model": STRING, "versions": {"type": "array", "items": ref("Version")}}),
         "Application": application,
@@ -230,6 +256,15 @@ def response_schemas() -> dict[str, Schema]:
                 "next_run_at": nullable(TIMESTAMP),
                 "created_at": TIMESTAMP,
                 "updated_at": TIMESTAMP,
+            }
+        ),
+        "Retention": obj(
+            {
+                "model": NAME,
+                "sample_retention_days": {
+                    **nullable({**NUMBER, "exclusiveMinimum": 0, "maximum": MAX_RETENTION_DAYS}),
+                    "description": "days of sampled traffic Sonar keeps; null: Sonar's default",
+                },
             }
         ),
         "DriftReportSummary": report_summary,
@@ -268,6 +303,52 @@ def response_schemas() -> dict[str, Schema]:
             }
         ),
         **_access_schemas(),
+        **_deletion_schemas(),
+    }
+
+
+def _deletion_schemas() -> dict[str, Schema]:
+    strings = {"type": "array", "items": STRING}
+    return {
+        "Deleted": obj(
+            {
+                "removed": obj(
+                    {
+                        "versions": {**strings, "description": "The deleted versions, as `model:version`"},
+                        "objects": {
+                            **INTEGER,
+                            "description": "Stored objects removed: packages, reference profiles and, with "
+                            "purge, drift report pages",
+                        },
+                        "images": {
+                            **strings,
+                            "description": "Images removed from the registry or this Docker host",
+                        },
+                        "drift_reports": {
+                            **INTEGER,
+                            "description": "Drift reports removed (purge only; else they are kept)",
+                        },
+                        "samples": {**INTEGER, "description": "Sampled-traffic parts removed (purge only)"},
+                    }
+                ),
+                "failed": {
+                    **strings,
+                    "description": "What could not be removed after the catalog rows were deleted (also "
+                    "logged); a second DELETE is a 404, so this is the only notice",
+                },
+            }
+        ),
+        "GarbageCollection": obj(
+            {
+                "dry_run": BOOLEAN,
+                "registry": STRING,
+                "unreferenced": {**strings, "description": "Images no catalog version references"},
+                "deleted": {**strings, "description": "The manifests deleted (none on a dry run)"},
+                "failed": strings,
+                "kept": {**INTEGER, "description": "Tags still referenced (or of a model being built)"},
+                "reclaim_blobs": {**STRING, "description": "How the registry frees the blobs' disk space"},
+            }
+        ),
     }
 
 

@@ -3,8 +3,9 @@
 The stored package is fetched and unpacked (with the package limits) into a temporary folder, the build
 context is prepared there (`builds.dockerfile`), and the image `{registry}/{model}:{version}` is built and
 pushed; the version is released only with the digest the registry reported. The docker SDK blocks, so
-the unpacking, the build, the push and the pruning run in threads; a shutdown sets `log.cancelled`, which
-stops the build thread between two chunks of the engine's output.
+the unpacking, the build, the push and the pruning run in threads. A build stopped by its timeout or a
+shutdown sets `log.cancelled`, which stops the build thread at the engine's next output, and removes the
+container of the running build step, so nothing keeps running in the engine.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -36,6 +38,8 @@ logger = logging.getLogger(__name__)
 _DOCKER_TIMEOUT_S = 600
 _PRUNE_ATTEMPTS = 5
 _PRUNE_TIMEOUT_S = 60
+_STOP_TIMEOUT_S = 30
+_STOP_WAIT_S = 30
 
 
 class DockerBuild:
@@ -72,19 +76,55 @@ class DockerBuild:
         try:
             archive = workdir / "package.tar.gz"
             await self._store.get_file(package_key(ref.model, ref.version), archive)
-            digest = await asyncio.to_thread(_unpack_and_build, archive, workdir, spec, self._limits, log)
+            engine_started = threading.Event()
+            work = asyncio.ensure_future(
+                asyncio.to_thread(
+                    _unpack_and_build, archive, workdir, spec, self._limits, log, engine_started
+                )
+            )
+            work.add_done_callback(_retrieve)
+            try:
+                digest = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                await self._stop(spec, log, work, engine_started)
+                raise
             return Image(spec.image, digest)
         finally:
             self._running -= 1
             await asyncio.to_thread(shutil.rmtree, workdir, True)
+
+    async def _stop(
+        self, spec: ImageSpec, log: BuildLog, work: asyncio.Future[str], engine_started: threading.Event
+    ) -> None:
+        """Stop a build that runs past its time or is interrupted: the build thread stops at the engine's
+        next output, and the container running a build step (the requirements stage, the one that runs the
+        model's own code) is removed, which fails the step at once; the engine then removes the build's
+        other intermediate containers (`forcerm`), and `settle` prunes the stage images left."""
+        log.cancelled.set()
+        if not engine_started.is_set():
+            return  # the engine was never asked to build: nothing runs there
+        log.write(await asyncio.to_thread(remove_build_containers, spec))
+        await asyncio.wait({work}, timeout=_STOP_WAIT_S)
+        await asyncio.to_thread(remove_image, spec.image)  # built but stopped before it was pushed
 
     async def settle(self) -> None:
         if self._running == 0:  # a running build may still need its stage image
             logger.info("%s", await asyncio.to_thread(prune_build_stages))
 
 
+def _retrieve(work: asyncio.Future[str]) -> None:
+    """Consume the outcome of a build thread nobody awaits any more (a stopped build)."""
+    if not work.cancelled():
+        work.exception()
+
+
 def _unpack_and_build(
-    archive: Path, workdir: Path, spec: ImageSpec, limits: package.Limits, log: BuildLog
+    archive: Path,
+    workdir: Path,
+    spec: ImageSpec,
+    limits: package.Limits,
+    log: BuildLog,
+    engine_started: threading.Event,
 ) -> str:
     model_dir = workdir / "model"
     model_dir.mkdir()
@@ -97,16 +137,24 @@ def _unpack_and_build(
     context.mkdir()
     prepare_context(context, model_dir, spec, requirements)
     log.write("Dockerfile:\n" + (context / "Dockerfile").read_text(encoding="utf-8"))
-    return build_and_push(context, spec, log)
+    return build_and_push(context, spec, log, engine_started)
 
 
-def build_and_push(context: Path, spec: ImageSpec, log: BuildLog) -> str:
-    """Build the image from `context`, push it, and return its registry digest (`sha256:...`)."""
+def build_and_push(
+    context: Path, spec: ImageSpec, log: BuildLog, engine_started: threading.Event | None = None
+) -> str:
+    """Build the image from `context`, push it, and return its registry digest (`sha256:...`).
+
+    `engine_started` is set once the engine is asked to build (from then on something may need stopping)."""
     try:
-        client = docker.APIClient(timeout=_DOCKER_TIMEOUT_S, **docker.utils.kwargs_from_env())
+        client = _StreamingClient(timeout=_DOCKER_TIMEOUT_S, **docker.utils.kwargs_from_env())
     except docker.errors.DockerException as exc:
         raise BuildError(f"cannot reach the Docker engine: {exc}") from exc
     try:
+        if log.cancelled.is_set():
+            raise BuildError("build stopped before the engine started it")
+        if engine_started is not None:
+            engine_started.set()
         log.write(f"$ docker build -t {spec.image} (FROM {spec.base_image})")
         _build_image(client, context, spec, log)
         log.write(f"$ docker push {spec.image}")
@@ -120,7 +168,26 @@ def build_and_push(context: Path, spec: ImageSpec, log: BuildLog) -> str:
     except requests.exceptions.RequestException as exc:
         raise BuildError(f"lost the connection to the Docker engine: {exc}") from exc
     finally:
+        client.close_streams()
         client.close()
+
+
+class _StreamingClient(docker.APIClient):  # type: ignore[misc]
+    """An APIClient that closes the responses it streamed: a build stopped mid-stream otherwise leaves its
+    connection to the engine open until garbage collection."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._streamed: list[Any] = []
+
+    def _stream_helper(self, response: Any, decode: bool = False) -> Any:
+        self._streamed.append(response)
+        return super()._stream_helper(response, decode)
+
+    def close_streams(self) -> None:
+        for response in self._streamed:
+            response.close()
+        self._streamed.clear()
 
 
 def _build_image(client: Any, context: Path, spec: ImageSpec, log: BuildLog) -> None:
@@ -171,8 +238,47 @@ def _push(client: Any, spec: ImageSpec, log: BuildLog) -> str:
 def _until_cancelled(stream: Iterable[dict[str, Any]], log: BuildLog) -> Iterator[dict[str, Any]]:
     for chunk in stream:
         if log.cancelled.is_set():
-            raise BuildError("build interrupted: the control plane is shutting down")
+            raise BuildError("build stopped (timeout or shutdown)")
         yield chunk
+
+
+def remove_build_containers(spec: ImageSpec) -> str:
+    """Remove (killing them if they run) the containers of the version's build steps; say what was done.
+
+    The requirements stage carries the version's labels (its LABEL comes before its RUN), so the container
+    of its RUN step has them too; the final stage runs no code of the model. A replica of the version
+    cannot exist while it builds (only released versions are served)."""
+    labels = [f"hydro.version={spec.model}:{spec.version}", f"{BUILD_STAGE_LABEL}=deps"]
+    try:
+        client = docker.APIClient(timeout=_STOP_TIMEOUT_S, **docker.utils.kwargs_from_env())
+    except docker.errors.DockerException as exc:
+        return f"cannot reach the Docker engine to stop the build: {exc}"
+    try:
+        removed = 0
+        for container in client.containers(all=True, filters={"label": labels}):
+            client.remove_container(container["Id"], force=True)
+            removed += 1
+        return f"stopped the build: removed {removed} build container(s)"
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        return f"stopping the build's containers failed: {exc}"
+    finally:
+        client.close()
+
+
+def remove_image(image: str) -> None:
+    """Remove the local tag `image` if a stopped build left it (never pushed, never released)."""
+    try:
+        client = docker.APIClient(timeout=_STOP_TIMEOUT_S, **docker.utils.kwargs_from_env())
+    except docker.errors.DockerException:
+        return
+    try:
+        client.remove_image(image, force=True)
+    except docker.errors.ImageNotFound:
+        pass
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        logger.warning("cannot remove the image %s of a stopped build: %s", image, exc)
+    finally:
+        client.close()
 
 
 def prune_build_stages() -> str:

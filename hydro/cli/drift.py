@@ -18,7 +18,7 @@ from hydro.cli.arguments import version_key
 from hydro.client import DriftReport, HydroClient
 from hydro.errors import DriftError
 
-FEATURE_COLUMNS = ("name", "kind", "method", "score", "threshold", "p_value", "drifted")
+FEATURE_COLUMNS = ("name", "kind", "rows", "method", "score", "threshold", "p_value", "drifted")
 
 
 @click.group()
@@ -149,6 +149,9 @@ def _feature_cell(column: str, value: Any) -> str:
 
 def _verdict(report: DriftReport) -> str:
     summary = report.summary or {}
+    if summary.get("verdict") == "insufficient_data":
+        rows, needed = summary.get("rows", 0), summary.get("min_rows")
+        return f"[yellow]insufficient data[/] ({rows} rows, fewer than {needed})"
     drifted = summary.get("dataset_drift")
     if drifted is None:
         return "-"

@@ -13,8 +13,11 @@ import click
 
 from hydro.cli.apps import apps
 from hydro.cli.audit import audit
+from hydro.cli.configs import configs
 from hydro.cli.deploy import deploy
 from hydro.cli.drift import drift
+from hydro.cli.external import external
+from hydro.cli.gc import gc
 from hydro.cli.invoke import invoke
 from hydro.cli.keys import keys
 from hydro.cli.models import logs, models
@@ -67,12 +70,15 @@ for command in (
     models,
     logs,
     apps,
+    configs,
     invoke,
     keys,
     monitor,
     drift,
+    external,
     tokens,
     audit,
+    gc,
     up,
     control_plane,
     router,

@@ -42,7 +42,7 @@ def _thresholds(
     callback=_thresholds,
     metavar="METHOD=NUMBER",
     help="Override a drift threshold (repeatable): ks_pvalue, chi2_pvalue, psi, wasserstein, jensenshannon, "
-    "null_share, drift_share.",
+    "null_share, drift_share; min_rows (fewest rows for a verdict, else insufficient data).",
 )
 @click.option(
     "--correction",

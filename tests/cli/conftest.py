@@ -71,6 +71,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         control_plane_port=port,
         catalog_port=free_port(),
         scaler_address=f"127.0.0.1:{free_port()}",
+        sonar_address=f"127.0.0.1:{free_port()}",  # nothing listens: samples get 503
         router_url=router_url,
         admin_token=SecretStr(ADMIN_TOKEN),
         service_token=SecretStr(SERVICE_TOKEN),

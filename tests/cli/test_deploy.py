@@ -46,6 +46,11 @@ def test_deploy_builds_the_version_points_the_application_and_prints_how_to_call
     assert f"uploaded {model}:1 (pending)" in out
     assert f"{model}:1 released" in out
     assert "HYDRO_RUNTIME=process" in out  # a line of the build log, streamed
+    # No router runs here: the deploy says so at once instead of promising a working invoke URL.
+    assert (
+        f"{model}-app is not routable yet: no router is connected to this control plane's catalog watch"
+        in " ".join(out.split())
+    )
     assert f"{control_plane.router_url}/apps/{model}-app" in out
     assert f"{control_plane.router_url}/v2/models/{model}-app/infer" in out
     curl = next(line.strip() for line in out.splitlines() if line.strip().startswith("curl "))

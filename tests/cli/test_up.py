@@ -135,6 +135,7 @@ def test_up_with_the_example_serves_it_until_ctrl_c(start_up: StartUp) -> None:
     assert str(up.home / "token") in out
     assert "fraud-detector:1 released" in out
     assert f"{router}/apps/demo" in out
+    assert "not routable yet" not in out  # the deploy waited until the router served it
 
     curl = shlex.split(next(line.strip() for line in up.stdout if line.strip().startswith("curl ")))
     answer = httpx.post(

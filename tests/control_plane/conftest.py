@@ -74,6 +74,7 @@ def make_settings(home: Path, database_url: str, **overrides: Any) -> Settings:
         "control_plane_port": free_port(),
         "catalog_port": free_port(),
         "scaler_address": f"127.0.0.1:{free_port()}",  # nothing listens: the scaler is "down"
+        "sonar_address": f"127.0.0.1:{free_port()}",  # nothing listens: Sonar is "down"
         "router_url": "http://127.0.0.1:18081",
         "router_grpc_address": "127.0.0.1:19090",
         "database_url": database_url,

@@ -59,6 +59,7 @@ SCHEDULE = {"cron": "0 * * * *", "window": "1h"}
 CLAIM = {"lease_s": 60}  # no worker: 400
 WORKER = {"worker": "w"}
 LEASE = {"worker": "w", "lease_s": 60}  # not this worker's job: 409
+DEFAULT = {"name": "default"}  # the config that cannot be deleted: 409
 BAD_TOKEN = {"name": "Bad Name", "role": "viewer"}  # not a DNS label: 400
 
 # fmt: off
@@ -71,7 +72,12 @@ TABLE = [
     row("GET",    "/api/v1/models/{model}/versions",    None,             401, 200, 200, 200, 403),
     row("GET",    V,                                    None,             401, 200, 200, 200, 403),
     row("GET",    V + "/logs",                          None,             401, 200, 200, 200, 403),
+    row("DELETE", V,                                    None,             401, 403, 409, 409, 403),
+    row("DELETE", "/api/v1/models/{model}",             None,             401, 403, 409, 409, 403),
+    row("PUT",    "/api/v1/models/{model}/retention",  {"sample_retention_days": 7}, 401, 403, 200, 200, 403),
+    row("GET",    "/api/v1/models/{model}/retention",  None,             401, 200, 200, 200, 403),
     row("GET",    V + "/artifact",                      None,             401, 403, 403, 403, 200),
+    row("POST",   V + "/samples",                       {"samples": []},  401, 403, 409, 409, 403),
     row("PUT",    V + "/monitoring",                    SCHEDULE,         401, 403, 200, 200, 403),
     row("GET",    V + "/monitoring",                    None,             401, 200, 200, 200, 403),
     row("POST",   V + "/drift-reports",                 {"since": "1h"},  401, 403, 202, 202, 403),
@@ -88,6 +94,8 @@ TABLE = [
     row("GET",    "/api/v1/deployment-configs",         None,             401, 200, 200, 200, 403),
     row("PUT",    "/api/v1/deployment-configs/{name}",  {"max_replicas": 2}, 401, 403, 200, 200, 403),
     row("GET",    "/api/v1/deployment-configs/{name}",  None,             401, 200, 200, 200, 403),
+    row("DELETE", "/api/v1/deployment-configs/{name}",  None,             401, 403, 409, 409, 403, **DEFAULT),
+    row("POST",   "/api/v1/gc",                         None,             401, 403, 403, 409, 403),
     row("POST",   J + "/claim",                         CLAIM,            401, 403, 403, 403, 400),
     row("POST",   J + "/{report_id}/complete",          WORKER,           401, 403, 403, 403, 400),
     row("POST",   J + "/{report_id}/fail",              WORKER,           401, 403, 403, 403, 400),
@@ -127,6 +135,7 @@ async def _snapshot(control_plane: ControlPlane, names: dict[str, Any]) -> list[
     paths = [
         "/api/v1/models",
         "/api/v1/models/{model}/versions",
+        "/api/v1/models/{model}/retention",
         "/api/v1/applications",
         "/api/v1/applications/{app}/invoke-keys",
         "/api/v1/deployment-configs",

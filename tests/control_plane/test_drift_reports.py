@@ -65,7 +65,7 @@ async def test_a_schedule_is_stored_and_answered_back(drift: Plane) -> None:
         version,
         cron="0 * * * *",
         window="1h",
-        thresholds={"psi": 0.2, "ks_pvalue": 0.01},
+        thresholds={"psi": 0.2, "ks_pvalue": 0.01, "min_rows": 50},
     )
     assert schedule == {
         "model": model,
@@ -73,7 +73,7 @@ async def test_a_schedule_is_stored_and_answered_back(drift: Plane) -> None:
         "cron": "0 * * * *",
         "window": "1h",
         "window_s": 3600,
-        "thresholds": {"psi": 0.2, "ks_pvalue": 0.01},
+        "thresholds": {"psi": 0.2, "ks_pvalue": 0.01, "min_rows": 50},
         "enabled": True,
         "max_catch_up": 24,
         "next_run_at": z(at("11:00")),
@@ -111,6 +111,9 @@ async def test_a_bad_schedule_is_refused_naming_the_field(drift: Plane) -> None:
         ({**good, "thresholds": {"ks_pvalue": 1.5}}, "thresholds.ks_pvalue"),
         ({**good, "thresholds": {"psi": -1}}, "thresholds.psi"),
         ({**good, "thresholds": {"correction": "holm"}}, "thresholds.correction"),
+        ({**good, "thresholds": {"min_rows": 0}}, "thresholds.min_rows"),
+        ({**good, "thresholds": {"min_rows": 2.5}}, "thresholds.min_rows"),
+        ({**good, "thresholds": {"min_rows": True}}, "thresholds.min_rows"),
         ({**good, "max_catch_up": 0}, "max_catch_up"),
         ({**good, "enabled": "yes"}, "enabled"),
         ({**good, "colour": "blue"}, "colour"),
@@ -227,9 +230,9 @@ async def test_runs_by_hand_take_an_explicit_window_and_list_newest_first(drift:
     assert first.json()["thresholds"] == {"psi": 0.3}  # the schedule's
     clock.advance(seconds=1)
     second = await control_plane.client.post(
-        _runs(model, version), json={"since": "30m", "thresholds": {"wasserstein": 0.2}}
+        _runs(model, version), json={"since": "30m", "thresholds": {"wasserstein": 0.2, "min_rows": 10}}
     )
-    assert second.json()["thresholds"] == {"wasserstein": 0.2}
+    assert second.json()["thresholds"] == {"wasserstein": 0.2, "min_rows": 10}
     clock.advance(seconds=1)
     third = await control_plane.client.post(
         _runs(model, version), json={"start": "2026-11-23T07:00:00Z", "end": "2026-11-23T09:30:00Z"}

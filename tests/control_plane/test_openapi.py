@@ -100,7 +100,7 @@ def test_the_roles_follow_the_access_rules() -> None:
             expected = "public"
         elif path.endswith("/artifact") or path.startswith("/api/v1/internal/drift-jobs/"):
             expected = "service"
-        elif path.startswith(("/api/v1/tokens", "/api/v1/audit")):
+        elif path.startswith(("/api/v1/tokens", "/api/v1/audit", "/api/v1/gc")):
             expected = "admin"
         elif method == "GET":
             expected = "viewer"
@@ -109,9 +109,11 @@ def test_the_roles_follow_the_access_rules() -> None:
         assert operation["x-hydro-role"] == expected, f"{method} {path}"
 
 
-def test_the_upload_takes_a_tar_gz_and_errors_have_one_shape() -> None:
+def test_the_upload_takes_a_tar_gz_or_an_external_manifest_and_errors_have_one_shape() -> None:
     upload = operations()[("POST", "/api/v1/models/{model}/versions")]
-    assert set(upload["requestBody"]["content"]) == {"application/gzip", "application/octet-stream"}
+    content = upload["requestBody"]["content"]
+    assert set(content) == {"application/gzip", "application/octet-stream", "application/json"}
+    assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/ExternalVersionSpec"}
     assert {"400", "409", "413"} <= set(upload["responses"])
     error = document()["components"]["schemas"]["Error"]
     assert error["required"] == ["error"] and error["properties"] == {"error": {"type": "string"}}

@@ -121,6 +121,9 @@ async def start_sonar(
         "HYDRO_CATALOG_ADDRESS": catalog_address,
         "HYDRO_OBJECT_STORE_URL": object_store_url,
         "HYDRO_DRIFT_ENABLED": "false",
+        # Retention off unless a test asks for it: the stories send records with fixed times, months old by
+        # now, which a retention pass would rightly delete under them.
+        "HYDRO_SAMPLE_RETENTION_INTERVAL_S": "0",
         "HYDRO_SERVICE_TOKEN": SERVICE_TOKEN,
         "PYTHONPATH": str(REPO_ROOT),
     }

@@ -115,19 +115,48 @@ class Application(_message.Message):
     def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., sampling_rate: _Optional[float] = ..., require_invoke_key: _Optional[bool] = ..., invoke_key_hashes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Snapshot(_message.Message):
-    __slots__ = ("revision", "applications", "versions", "deployment_configs")
+    __slots__ = ("revision", "applications", "versions", "deployment_configs", "watch_id", "monitored_versions", "sample_retention_days")
+    class SampleRetentionDaysEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     REVISION_FIELD_NUMBER: _ClassVar[int]
     APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
     DEPLOYMENT_CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    WATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    MONITORED_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RETENTION_DAYS_FIELD_NUMBER: _ClassVar[int]
     revision: int
     applications: _containers.RepeatedCompositeFieldContainer[Application]
     versions: _containers.RepeatedCompositeFieldContainer[ModelVersion]
     deployment_configs: _containers.RepeatedCompositeFieldContainer[DeploymentConfig]
-    def __init__(self, revision: _Optional[int] = ..., applications: _Optional[_Iterable[_Union[Application, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., deployment_configs: _Optional[_Iterable[_Union[DeploymentConfig, _Mapping]]] = ...) -> None: ...
+    watch_id: str
+    monitored_versions: _containers.RepeatedCompositeFieldContainer[ModelVersion]
+    sample_retention_days: _containers.ScalarMap[str, float]
+    def __init__(self, revision: _Optional[int] = ..., applications: _Optional[_Iterable[_Union[Application, _Mapping]]] = ..., versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., deployment_configs: _Optional[_Iterable[_Union[DeploymentConfig, _Mapping]]] = ..., watch_id: _Optional[str] = ..., monitored_versions: _Optional[_Iterable[_Union[ModelVersion, _Mapping]]] = ..., sample_retention_days: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("client",)
+    __slots__ = ("client", "kind")
     CLIENT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     client: str
-    def __init__(self, client: _Optional[str] = ...) -> None: ...
+    kind: str
+    def __init__(self, client: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class Acknowledgement(_message.Message):
+    __slots__ = ("watch_id", "revision")
+    WATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    REVISION_FIELD_NUMBER: _ClassVar[int]
+    watch_id: str
+    revision: int
+    def __init__(self, watch_id: _Optional[str] = ..., revision: _Optional[int] = ...) -> None: ...
+
+class AcknowledgeReply(_message.Message):
+    __slots__ = ("known",)
+    KNOWN_FIELD_NUMBER: _ClassVar[int]
+    known: bool
+    def __init__(self, known: _Optional[bool] = ...) -> None: ...

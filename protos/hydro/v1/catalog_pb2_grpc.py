@@ -39,6 +39,11 @@ class CatalogStub:
                 request_serializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.WatchRequest.SerializeToString,
                 response_deserializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.Snapshot.FromString,
                 _registered_method=True)
+        self.Acknowledge = channel.unary_unary(
+                '/hydro.v1.Catalog/Acknowledge',
+                request_serializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.Acknowledgement.SerializeToString,
+                response_deserializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.AcknowledgeReply.FromString,
+                _registered_method=True)
 
 
 class CatalogServicer:
@@ -51,6 +56,13 @@ class CatalogServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Acknowledge(self, request, context):
+        """A router says which revision it serves from now (after applying a snapshot of its watch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CatalogServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +70,11 @@ def add_CatalogServicer_to_server(servicer, server):
                     servicer.Watch,
                     request_deserializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.WatchRequest.FromString,
                     response_serializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.Snapshot.SerializeToString,
+            ),
+            'Acknowledge': grpc.unary_unary_rpc_method_handler(
+                    servicer.Acknowledge,
+                    request_deserializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.Acknowledgement.FromString,
+                    response_serializer=protos_dot_hydro_dot_v1_dot_catalog__pb2.AcknowledgeReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +104,33 @@ class Catalog:
             '/hydro.v1.Catalog/Watch',
             protos_dot_hydro_dot_v1_dot_catalog__pb2.WatchRequest.SerializeToString,
             protos_dot_hydro_dot_v1_dot_catalog__pb2.Snapshot.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Acknowledge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hydro.v1.Catalog/Acknowledge',
+            protos_dot_hydro_dot_v1_dot_catalog__pb2.Acknowledgement.SerializeToString,
+            protos_dot_hydro_dot_v1_dot_catalog__pb2.AcknowledgeReply.FromString,
             options,
             channel_credentials,
             insecure,
