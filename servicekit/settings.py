@@ -21,6 +21,8 @@ SERVICE_TOKEN_FILE = "service-token"
 """The file under `home` that holds the generated service credential (see `servicekit.credentials`)."""
 
 Runtime = Literal["process", "docker"]
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class SettingsError(ValueError):
@@ -102,6 +104,27 @@ class ServiceSettings(BaseSettings):
     runtime_base_image: str = Field(
         default="hydro/runtime-base:py3.11", description="Image every version's image is built FROM."
     )
+    kafka_bootstrap_servers: str = Field(
+        default="",
+        description="Comma-separated host:port list of the Kafka brokers applications' Kafka endpoints use. "
+        "Empty: no Kafka (declaring a Kafka endpoint on an application is refused).",
+    )
+    kafka_security_protocol: KafkaSecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How to reach the brokers: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.",
+    )
+    kafka_sasl_mechanism: KafkaSaslMechanism = Field(
+        default="PLAIN", description="SASL mechanism when the protocol is SASL_*: PLAIN or SCRAM-SHA-256/512."
+    )
+    kafka_sasl_username: str = Field(default="", description="SASL user name (SASL_* protocols).")
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (SASL_* protocols)."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="PEM CA certificate(s) the brokers' certificates are checked against (SSL, SASL_SSL); "
+        "unset: the system's trust store.",
+    )
 
     @field_validator("home")
     @classmethod
@@ -115,6 +138,17 @@ class ServiceSettings(BaseSettings):
         if self.tls_client_auth and (self.tls_ca_file is None or self.tls_cert_file is None):
             raise ValueError(
                 "HYDRO_TLS_CLIENT_AUTH needs HYDRO_TLS_CA_FILE, HYDRO_TLS_CERT_FILE and HYDRO_TLS_KEY_FILE"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_kafka(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"HYDRO_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "HYDRO_KAFKA_SASL_USERNAME and HYDRO_KAFKA_SASL_PASSWORD"
             )
         return self
 

@@ -101,18 +101,32 @@ class Stage(_message.Message):
     def __init__(self, variants: _Optional[_Iterable[_Union[Variant, _Mapping]]] = ...) -> None: ...
 
 class Application(_message.Message):
-    __slots__ = ("name", "stages", "sampling_rate", "require_invoke_key", "invoke_key_hashes")
+    __slots__ = ("name", "stages", "sampling_rate", "require_invoke_key", "invoke_key_hashes", "kafka")
     NAME_FIELD_NUMBER: _ClassVar[int]
     STAGES_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_RATE_FIELD_NUMBER: _ClassVar[int]
     REQUIRE_INVOKE_KEY_FIELD_NUMBER: _ClassVar[int]
     INVOKE_KEY_HASHES_FIELD_NUMBER: _ClassVar[int]
+    KAFKA_FIELD_NUMBER: _ClassVar[int]
     name: str
     stages: _containers.RepeatedCompositeFieldContainer[Stage]
     sampling_rate: float
     require_invoke_key: bool
     invoke_key_hashes: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., sampling_rate: _Optional[float] = ..., require_invoke_key: _Optional[bool] = ..., invoke_key_hashes: _Optional[_Iterable[str]] = ...) -> None: ...
+    kafka: KafkaBinding
+    def __init__(self, name: _Optional[str] = ..., stages: _Optional[_Iterable[_Union[Stage, _Mapping]]] = ..., sampling_rate: _Optional[float] = ..., require_invoke_key: _Optional[bool] = ..., invoke_key_hashes: _Optional[_Iterable[str]] = ..., kafka: _Optional[_Union[KafkaBinding, _Mapping]] = ...) -> None: ...
+
+class KafkaBinding(_message.Message):
+    __slots__ = ("source_topic", "destination_topic", "error_topic", "consumer_group")
+    SOURCE_TOPIC_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_TOPIC_FIELD_NUMBER: _ClassVar[int]
+    ERROR_TOPIC_FIELD_NUMBER: _ClassVar[int]
+    CONSUMER_GROUP_FIELD_NUMBER: _ClassVar[int]
+    source_topic: str
+    destination_topic: str
+    error_topic: str
+    consumer_group: str
+    def __init__(self, source_topic: _Optional[str] = ..., destination_topic: _Optional[str] = ..., error_topic: _Optional[str] = ..., consumer_group: _Optional[str] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("revision", "applications", "versions", "deployment_configs", "watch_id", "monitored_versions", "sample_retention_days")
