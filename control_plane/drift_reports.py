@@ -80,7 +80,7 @@ class RunSpec(BaseModel):
             seconds = parse_duration(self.since)
             if seconds > MAX_WINDOW_S:
                 raise InvalidRequest(f"since: {self.since!r} is longer than the longest window, 366 days")
-            end = now.replace(microsecond=0)  # whole seconds read better and lose nothing
+            end = ceil_to_millisecond(now)
             return end - timedelta(seconds=seconds), end
         assert self.start is not None and self.end is not None
         start, end = aware(self.start), aware(self.end)
@@ -93,6 +93,14 @@ class RunSpec(BaseModel):
         if end - start > timedelta(seconds=MAX_WINDOW_S):
             raise InvalidRequest("the window from start to end is longer than the longest window, 366 days")
         return start, end
+
+
+def ceil_to_millisecond(moment: datetime) -> datetime:
+    """`moment` rounded up to its next whole millisecond. Records carry millisecond times; a window that
+    ended at a whole second before `now` would leave out what was sampled in the last fraction of it (a
+    report asked for right after traffic missed up to a second of it)."""
+    spare = moment.microsecond % 1000
+    return moment if spare == 0 else moment + timedelta(microseconds=1000 - spare)
 
 
 def describe(report: DriftReport, *, features: bool = True) -> dict[str, Any]:

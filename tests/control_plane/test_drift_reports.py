@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from control_plane.drift_reports import RunSpec
 from tests.control_plane.conftest import ControlPlane, make_settings, running, unique
 from tests.control_plane.drift_helpers import (
     ManualClock,
@@ -411,3 +412,14 @@ async def test_a_workers_result_has_its_own_larger_size_limit(tmp_path: Path) ->
         done = await worker.complete(report["id"], html=page)
         assert done.status_code == 200, done.text
         assert (await control_plane.client.get(f"/api/v1/drift-reports/{report['id']}/html")).text == page
+
+
+def test_a_window_back_from_now_ends_at_now_not_at_the_last_whole_second() -> None:
+    """Records carry millisecond times: a `since` window that ended at the last whole second would leave
+    out what was sampled in the fraction of a second before the report was asked for."""
+    now = datetime(2026, 12, 3, 12, 0, 5, 300_400, tzinfo=UTC)
+    start, end = RunSpec(since="1m").window(now)
+    assert end == datetime(2026, 12, 3, 12, 0, 5, 301_000, tzinfo=UTC) and end >= now
+    assert end - start == timedelta(minutes=1)
+    exact = datetime(2026, 12, 3, 12, 0, 5, 300_000, tzinfo=UTC)
+    assert RunSpec(since="1m").window(exact)[1] == exact
