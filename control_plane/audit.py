@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from control_plane.bounded_numbers import bounded_int
 from control_plane.db import Sessions
 from control_plane.errors import InvalidRequest
 from control_plane.tables import AuditEvent
@@ -66,24 +67,15 @@ def describe(row: AuditEvent) -> dict[str, Any]:
 
 def page_arguments(limit: str | None, before: str | None) -> tuple[int, int | None]:
     """`limit` (1..MAX_LIMIT, default DEFAULT_LIMIT) and `before` (an event id) from the query string."""
-    size = DEFAULT_LIMIT if limit is None else _bounded(limit, MAX_LIMIT)
+    size = DEFAULT_LIMIT if limit is None else bounded_int(limit, 1, MAX_LIMIT)
     if size is None:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
     if before is None:
         return size, None
-    cursor = _bounded(before, MAX_EVENT_ID)
+    cursor = bounded_int(before, 1, MAX_EVENT_ID)
     if cursor is None:
         raise InvalidRequest(f"before must be an event id (a positive integer), got {before!r}")
     return size, cursor
-
-
-def _bounded(raw: str, high: int) -> int | None:
-    """`raw` as an integer from 1 to `high`, checked before `int()` sees it (`'²'.isdigit()` holds, and
-    `int()` of thousands of digits raises)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw.lstrip("0")) > len(str(high)):
-        return None
-    value = int(raw)
-    return value if 1 <= value <= high else None
 
 
 async def page(sessions: Sessions, limit: int, before: int | None) -> dict[str, Any]:

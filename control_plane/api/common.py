@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from control_plane.api.bodies import read_json
 from control_plane.auth import Access
+from control_plane.bounded_numbers import bounded_int
 from control_plane.errors import (
     BodyTooLarge,
     Conflict,
@@ -162,16 +163,3 @@ def query_flag(request: Request, name: str) -> bool:
     if raw not in ("true", "false"):
         raise InvalidRequest(f"{name} must be true or false, got {raw!r}")
     return raw == "true"
-
-
-def bounded_int(raw: str, low: int, high: int) -> int | None:
-    """`raw` as an integer from `low` to `high` (ASCII digits, a leading '-' for negative bounds), else None.
-
-    Checked before `int()` sees it: `'²'.isdigit()` holds but `int('²')` fails, and `int()` of more than
-    4300 digits raises: both were 500s."""
-    digits = raw.removeprefix("-")
-    widest = len(str(max(abs(low), abs(high))))
-    if not (digits.isascii() and digits.isdigit()) or len(digits.lstrip("0")) > widest:
-        return None
-    value = int(raw)
-    return value if low <= value <= high else None

@@ -10,7 +10,6 @@ from control_plane import drift_reports
 from control_plane.api.common import (
     PREFIX,
     ApiRoute,
-    bounded_int,
     endpoint,
     json_body,
     path_int,
@@ -18,6 +17,7 @@ from control_plane.api.common import (
     stream_object,
 )
 from control_plane.auth import Access
+from control_plane.bounded_numbers import bounded_int
 from control_plane.errors import InvalidRequest
 
 DEFAULT_LIMIT = 50
