@@ -6,6 +6,7 @@ little-endian numpy dtype.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -62,8 +63,14 @@ _MAX_SPAN = 1 << 48
 to build a zero-size array whose other dimensions multiply past its index range."""
 
 
-def element_count(shape: list[int] | tuple[int, ...], name: str) -> int:
-    """The elements of a tensor of `shape`; TensorError for a shape no array can have."""
+class ShapeTooLarge(TensorError):
+    """A shape whose elements (zero dimensions counted as one) pass the limit `element_count` was given."""
+
+
+def element_count(shape: Sequence[int], name: str, limit: int = _MAX_SPAN) -> int:
+    """The elements of a tensor of `shape`; TensorError for a shape no array can have, ShapeTooLarge when
+    it spans more than `limit` elements. A zero dimension does not hide the others: [0, 2**60] is refused,
+    numpy could not build it."""
     if len(shape) > MAX_RANK:
         raise TensorError(f"tensor '{name}': shape has {len(shape)} dimensions, more than numpy's {MAX_RANK}")
     count = span = 1
@@ -72,8 +79,8 @@ def element_count(shape: list[int] | tuple[int, ...], name: str) -> int:
             raise TensorError(f"tensor '{name}': shape {list(shape)} has a negative dimension")
         count *= dim
         span *= dim or 1
-        if span > _MAX_SPAN:
-            raise TensorError(f"tensor '{name}': shape {list(shape)} is larger than any array")
+        if span > limit:
+            raise ShapeTooLarge(f"tensor '{name}': shape {list(shape)} is larger than any array")
     return count
 
 

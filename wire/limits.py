@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from wire.datatypes import TensorError
+from wire.datatypes import ShapeTooLarge, TensorError, element_count
 
 
 class LimitError(TensorError):
@@ -47,19 +47,14 @@ class TensorLimits:
                 f"tensor '{name}': shape has {len(shape)} dimensions; at most {self.max_rank} are accepted "
                 "(max_rank)"
             )
-        limit = self.max_elements
-        count = span = 1
-        for dim in shape:
-            if dim < 0:
-                raise TensorError(f"tensor '{name}': shape {list(shape)} has a negative dimension")
-            count *= dim
-            span *= dim or 1
-            if span > limit:
-                break
-        if span > limit or total + count > limit:
+        try:
+            count = element_count(shape, name, self.max_elements)
+        except ShapeTooLarge:
+            count = self.max_elements + 1
+        if total + count > self.max_elements:
             raise LimitError(
                 f"tensor '{name}': shape {_shown(shape)} brings the request to more than "
-                f"{limit} elements, the most accepted (max_elements)"
+                f"{self.max_elements} elements, the most accepted (max_elements)"
             )
         return total + count
 
