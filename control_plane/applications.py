@@ -301,4 +301,3 @@ def describe(
         "created_at": iso(application.created_at),
         "updated_at": iso(application.updated_at),
     }
-

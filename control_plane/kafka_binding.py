@@ -18,9 +18,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from control_plane.errors import InvalidRequest
 from control_plane.kafka_lag import NOT_CONFIGURED, Lags, Source
-from control_plane.tables import KAFKA_NAME_LENGTH as MAX_NAME
-from control_plane.tables import Application
+from control_plane.tables import KAFKA_NAME_LENGTH, Application
 
+MAX_NAME = KAFKA_NAME_LENGTH
 NAME_PATTERN = r"^[a-zA-Z0-9._-]+$"
 NAME_RULE = f"1 to {MAX_NAME} characters of a-z, A-Z, 0-9, '.', '_' and '-', and neither '.' nor '..'"
 
@@ -122,6 +122,7 @@ def lag_sources(applications: list[Application]) -> list[Source]:
         for kafka in map(kafka_of, applications)
         if kafka is not None
     ]
+
 
 def describe_kafka(application: Application, lags: Lags) -> dict[str, Any] | None:
     kafka = kafka_of(application)

@@ -25,9 +25,7 @@ from aiokafka.errors import KafkaError
 
 logger = logging.getLogger(__name__)
 
-NOT_CONFIGURED = (
-    "the control plane has no Kafka brokers to ask (HYDRO_KAFKA_BOOTSTRAP_SERVERS is not set)"
-)
+NOT_CONFIGURED = "the control plane has no Kafka brokers to ask (HYDRO_KAFKA_BOOTSTRAP_SERVERS is not set)"
 CLOSE_TIMEOUT_S = 1.0
 
 Source = tuple[str, str]

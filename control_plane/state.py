@@ -51,7 +51,7 @@ class State:
     limits: package.Limits
     clock: Clock
     lag: LagReader
-    """Reads the consumer lag of applications' Kafka endpoints (a reason instead when there are no brokers)."""
+    """Reads the consumer lag of applications' Kafka endpoints (or says why it cannot)."""
     registry: Registry | None = None
     """The image registry (docker runtime only): deletion and `hydro gc` delete images through it."""
 

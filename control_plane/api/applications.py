@@ -61,11 +61,7 @@ async def list_all(request: Request) -> Response:
     lags = await current.lag.read(lag_sources(rows))
     routing = current.catalog.routers.routing(current.catalog.notifier.revision)
     return JSONResponse(
-        {
-            "applications": [
-                applications.describe(row, current.urls, replicas, routing, lags) for row in rows
-            ]
-        }
+        {"applications": [applications.describe(row, current.urls, replicas, routing, lags) for row in rows]}
     )
 
 
