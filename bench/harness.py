@@ -107,8 +107,9 @@ async def _admin(sql: str) -> None:
 
 
 @contextmanager
-def bench_platform() -> Iterator[tuple[Platform, Path]]:
-    """The platform on PostgreSQL + Docker + registry, and its home folder (scratch space)."""
+def bench_platform(**extra: str) -> Iterator[tuple[Platform, Path]]:
+    """The platform on PostgreSQL + Docker + registry, and its home folder (scratch space); `extra`:
+    more `HYDRO_*` variables for its processes (the Kafka brokers, say)."""
     require_parts()
     database = f"hydro_bench_{uuid.uuid4().hex[:8]}"
     asyncio.run(_admin(f"CREATE DATABASE {database}"))
@@ -122,6 +123,7 @@ def bench_platform() -> Iterator[tuple[Platform, Path]]:
             }
             if os.environ.get("HYDRO_WHEELHOUSE"):
                 overrides["HYDRO_WHEELHOUSE"] = os.environ["HYDRO_WHEELHOUSE"]
+            overrides.update(extra)
             with contextmanager(running_platform)(Path(home), **overrides) as platform:
                 yield platform, Path(home)
     finally:
