@@ -191,6 +191,7 @@ def _kafka_edge(
     options = ConsumerOptions(
         client=client_options(settings),
         client_id=settings.router_id,
+        session_timeout_ms=int(settings.router_kafka_session_timeout_s * 1000),
         partition=PartitionOptions(
             window=settings.router_kafka_partition_window,
             retries=settings.router_kafka_retries,
