@@ -8,10 +8,8 @@ runtime processes as replicas (`tests.router.conftest`).
 from __future__ import annotations
 
 import asyncio
-import collections
 
 import orjson
-import pytest
 
 from tests.kafka_broker import KafkaBroker
 from tests.router.harness import RouterLog, StartRouter, gauge, wait_until
@@ -101,3 +99,169 @@ async def test_two_thousand_messages_at_zero_wake_the_version_and_each_gets_one_
         return metric(text, "hydro_router_kafka_consumer_lag", application="double") == 0
 
     await wait_until(caught_up, 5, "the lag back to zero once every answer is acknowledged")
+
+
+# Bad messages of five kinds for `double` (x: FP64, shape [-1]), each with the words its error names.
+_BAD = [
+    (b"{not json", "not valid JSON", "invalid_input"),
+    (orjson.dumps({"z": [1.0]}), "'z'", "invalid_input"),
+    (orjson.dumps({"x": ["a", "b"]}), "FP64", "invalid_input"),
+    (
+        orjson.dumps({"inputs": [{"name": "x", "datatype": "FP64", "shape": [3], "data": [1.0, 2.0]}]}),
+        "shape",
+        "invalid_input",
+    ),
+    (
+        orjson.dumps({"inputs": [{"name": "x", "datatype": "INT64", "shape": [1], "data": [1]}]}),
+        "INT64",
+        "invalid_input",
+    ),
+]
+
+
+async def test_fifty_bad_messages_go_to_the_error_topic_with_reason_and_source_offsets(
+    kafka_broker: KafkaBroker, start_router: StartRouter
+) -> None:
+    topics = await make_topics(kafka_broker, "bad", 3)
+    failing = await make_topics(kafka_broker, "failing", 1)
+    # Both applications send their failures to the same error topic.
+    bindings = {
+        "double": topics.binding("hydro.double"),
+        "failing": Topics(failing.source, failing.destination, topics.error).binding("hydro.failing"),
+    }
+    router = await start_router(
+        snapshot=kafka_snapshot(bindings),
+        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
+        router_kafka_retries=1,
+        router_kafka_retry_backoff_s=0.05,
+    )
+    messages = []
+    for i in range(140):  # every third message is bad, the others good around them
+        headers = [("x-request-id", f"m-{i}".encode())]
+        if i % 3 == 1 and i // 3 < 40:
+            value = _BAD[(i // 3) % len(_BAD)][0]
+        else:
+            value = orjson.dumps({"x": [float(i)]})
+        messages.append((f"k{i}".encode(), value, headers, i % 3))
+    sent = await produce(kafka_broker, topics.source, messages)
+    model_failures = await produce(
+        kafka_broker,
+        failing.source,
+        [
+            (f"f{i}".encode(), orjson.dumps({"x": [1.0]}), [("x-request-id", f"f-{i}".encode())], 0)
+            for i in range(10)
+        ],
+    )
+
+    async with (
+        Reader(kafka_broker, topics.destination) as answers,
+        Reader(kafka_broker, topics.error) as errors,
+    ):
+        good = await answers.until(100, timeout=40)
+        bad = await errors.until(50, timeout=40)
+        await answers.settle(0.3)
+        await errors.settle(0.3)
+
+    assert len(answers.records) == 100 and len(errors.records) == 50
+    assert {r.key for r in good} == {m.key for m in sent if not (m.index % 3 == 1 and m.index // 3 < 40)}
+    by_key = {r.key: r for r in bad}
+    for message in sent:
+        if not (message.index % 3 == 1 and message.index // 3 < 40):
+            continue
+        record = by_key[message.key]
+        _, named, code = _BAD[(message.index // 3) % len(_BAD)]
+        assert record.value == message.value, "the original value"
+        assert named in record.headers["x-hydro-error"].decode(), record.headers["x-hydro-error"]
+        assert record.headers["x-hydro-error-code"] == code.encode()
+        assert record.headers["x-hydro-source-partition"] == str(message.partition).encode()
+        assert record.headers["x-hydro-source-offset"] == str(message.offset).encode()
+        assert record.headers["x-request-id"] == f"m-{message.index}".encode()
+    for message in model_failures:
+        record = by_key[message.key]
+        assert "boom: this model cannot score anything" in record.headers["x-hydro-error"].decode()
+        assert record.headers["x-hydro-error-code"] == b"model_failed"
+        assert record.headers["x-hydro-source-offset"] == str(message.offset).encode()
+
+    metrics = await router.metrics()
+    assert (
+        metric(
+            metrics,
+            "hydro_router_kafka_messages_to_error_topic_total",
+            application="double",
+            code="invalid_input",
+        )
+        == 40
+    )
+    assert (
+        metric(
+            metrics,
+            "hydro_router_kafka_messages_to_error_topic_total",
+            application="failing",
+            code="model_failed",
+        )
+        == 10
+    )
+    # A model failure is tried once more before it goes to the error topic.
+    assert (
+        metric(
+            metrics,
+            "hydro_router_requests_total",
+            application="failing",
+            protocol="kafka",
+            code="model_failed",
+        )
+        == 20
+    )
+
+
+async def test_while_no_replica_is_ready_the_backlog_is_demand_and_partitions_pause_instead_of_queueing(
+    kafka_broker: KafkaBroker, start_router: StartRouter
+) -> None:
+    topics = await make_topics(kafka_broker, "cold", 3)
+    router = await start_router(
+        snapshot=kafka_snapshot({"double": topics.binding("hydro.double")}),
+        kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
+        router_load_report_interval_s=0.2,
+        scaler={"start_on_activate": False},  # the version stays at zero until the test starts a replica
+    )
+    await produce(
+        kafka_broker,
+        topics.source,
+        [(f"k{i}".encode(), orjson.dumps({"x": [float(i)]}), [], i % 3) for i in range(300)],
+    )
+
+    await wait_until(
+        lambda: router.scaler.activations["double:1"] >= 1, 10, "the backlog to activate the version"
+    )
+    await wait_until(lambda: router.scaler.demand_reports("double:1"), 5, "the backlog reported as demand")
+
+    async def paused() -> bool:
+        return (
+            metric(await router.metrics(), "hydro_router_kafka_paused_partitions", application="double") == 3
+        )
+
+    await wait_until(paused, 5, "every partition paused while no replica is ready")
+    assert await gauge(router, "hydro_router_queue_depth", "double:1") == 0, (
+        "nothing piles up in the hold queue"
+    )
+    _, load = router.scaler.demand_reports("double:1")[-1]
+    assert load.in_flight == 0 and load.queued >= 1
+    # The demand of three partitions is capped so the scaler plans at most three replicas.
+    assert all(load.queued <= 3 * 100 * 0.7 for _, load in router.scaler.demand_reports("double:1"))
+
+    await router.scaler.start_replica("double:1")
+    async with Reader(kafka_broker, topics.destination) as answers:
+        await answers.until(300, timeout=30)
+    assert sorted(int(r.key[1:]) for r in answers.records) == list(range(300))
+
+    async def resumed_and_caught_up() -> bool:
+        text = await router.metrics()
+        return (
+            metric(text, "hydro_router_kafka_paused_partitions", application="double") == 0
+            and metric(text, "hydro_router_kafka_consumer_lag", application="double") == 0
+        )
+
+    await wait_until(resumed_and_caught_up, 5, "the partitions resumed and the lag at zero")
+    await asyncio.sleep(0.5)
+    _, last = router.scaler.reports[-1]
+    assert all(v.queued == 0 for v in last.versions if v.version_key == "double:1"), "no demand is left"
