@@ -8,12 +8,16 @@ runtime processes as replicas (`tests.router.conftest`).
 from __future__ import annotations
 
 import asyncio
+import signal
+from pathlib import Path
 
 import orjson
+import pyarrow as pa
 
 from tests.kafka_broker import KafkaBroker
 from tests.router.harness import RouterLog, StartRouter, gauge, wait_until
 from tests.router.kafka_parts import Reader, Topics, kafka_snapshot, make_topics, metric, produce
+from tests.sonar.harness import local_parts, start_sonar
 
 
 def _request(i: int) -> tuple[bytes, bytes, list[tuple[str, bytes]], int]:
@@ -265,3 +269,77 @@ async def test_while_no_replica_is_ready_the_backlog_is_demand_and_partitions_pa
     await asyncio.sleep(0.5)
     _, last = router.scaler.reports[-1]
     assert all(v.queued == 0 for v in last.versions if v.version_key == "double:1"), "no demand is left"
+
+
+async def test_the_request_id_of_a_kafka_message_is_the_one_in_the_request_line_and_in_sonars_sample(
+    kafka_broker: KafkaBroker, start_router: StartRouter, router_log: RouterLog, tmp_path: Path
+) -> None:
+    topics = await make_topics(kafka_broker, "sampled", 1)
+    snapshot = kafka_snapshot({"double": topics.binding("hydro.double")})
+    store = tmp_path / "objects"
+    sonar = await start_sonar(tmp_path, snapshot=snapshot, object_store_url=store.as_uri())
+    try:
+        router = await start_router(
+            snapshot=snapshot,
+            sonar_address=sonar.address,
+            kafka_bootstrap_servers=kafka_broker.bootstrap_servers,
+        )
+        messages = [(b"given", orjson.dumps({"x": [1.0]}), [("x-request-id", b"kafka-given-1")], 0)]
+        messages.append((b"none", orjson.dumps({"x": [2.0]}), [], 0))
+        await produce(kafka_broker, topics.source, messages)
+        async with Reader(kafka_broker, topics.destination) as answers:
+            await answers.until(2, timeout=30)
+        ids = {r.key: r.headers["x-request-id"].decode() for r in answers.records}
+        assert ids[b"given"] == "kafka-given-1"
+
+        async def all_acked() -> bool:
+            text = await router.metrics()
+            acked = metric(text, "hydro_router_sonar_records_total", outcome="acked")
+            return acked == 2 == metric(text, "hydro_router_sonar_records_total", outcome="sampled")
+
+        await wait_until(all_acked, 20, "Sonar acknowledging both sampled records")
+    finally:
+        assert await sonar.stop(signal.SIGTERM) == 0, sonar.log_text()
+    sampled = pa.concat_tables(local_parts(store).values()).column("hydro_request_id").to_pylist()
+    assert sorted(sampled) == sorted(ids.values())
+    for request_id in ids.values():
+        line = router_log.of(request_id)
+        assert (line["transport"], line["application"], line["status"]) == ("kafka", "double", "OK")
+
+
+async def test_a_binding_added_changed_and_removed_starts_and_stops_the_consumer(
+    kafka_broker: KafkaBroker, start_router: StartRouter
+) -> None:
+    first = await make_topics(kafka_broker, "first", 1)
+    second = await make_topics(kafka_broker, "second", 1)
+    router = await start_router(
+        snapshot=kafka_snapshot({}), kafka_bootstrap_servers=kafka_broker.bootstrap_servers
+    )
+
+    async def partitions() -> float:
+        return metric(await router.metrics(), "hydro_router_kafka_partitions", application="double")
+
+    await router.catalog.publish(kafka_snapshot({"double": first.binding("hydro.double")}, revision=2))
+    await produce(kafka_broker, first.source, [(b"a", orjson.dumps({"x": [1.0]}), [], 0)])
+    async with Reader(kafka_broker, first.destination) as answers:
+        [answer] = await answers.until(1, timeout=30)
+    assert answer.json() == {"y": [2.0]}
+
+    # Moved to other topics: the first consumer leaves, a new one reads the new source.
+    await router.catalog.publish(kafka_snapshot({"double": second.binding("hydro.double.2")}, revision=3))
+    await produce(kafka_broker, first.source, [(b"stale", orjson.dumps({"x": [5.0]}), [], 0)])
+    await produce(kafka_broker, second.source, [(b"b", orjson.dumps({"x": [3.0]}), [], 0)])
+    async with Reader(kafka_broker, second.destination) as answers:
+        [answer] = await answers.until(1, timeout=30)
+    assert answer.key == b"b" and answer.json() == {"y": [6.0]}
+    async with Reader(kafka_broker, first.destination) as answers:
+        assert [r.key for r in await answers.settle(1.0)] == [b"a"], "the old source is no longer read"
+
+    # Removed: no consumer left.
+    await router.catalog.publish(kafka_snapshot({}, revision=4))
+
+    async def gone() -> bool:
+        return "hydro_router_kafka_partitions{" not in await router.metrics()
+
+    await wait_until(gone, 15, "the consumer stopped")
+    assert await partitions() == 0
