@@ -48,6 +48,8 @@ class ConsumerOptions:
     """aiokafka's connection options (`servicekit.kafka_client.client_options`)."""
     client_id: str
     partition: PartitionOptions
+    session_timeout_ms: int = 10_000
+    """A member silent this long leaves the group (its partitions move)."""
     unlimited_per_replica: int = 32
     """Messages a replica with no `container_concurrency` limit is sent at once."""
     revoke_grace_s: float = 5.0
@@ -107,6 +109,8 @@ class ApplicationConsumer:
             client_id=self.options.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            session_timeout_ms=self.options.session_timeout_ms,
+            heartbeat_interval_ms=max(100, self.options.session_timeout_ms // 4),
         )
         consumer.subscribe([self._topic], listener=_Listener(self))
         try:

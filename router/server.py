@@ -131,12 +131,14 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             asyncio.create_task(catalog.run(), name="router catalog watch"),
             asyncio.create_task(scaler.run(dispatch), name="router scaler link"),
         ]
+        kafka_task: asyncio.Task[None] | None = None
         if kafka_enabled(settings):
             kafka = _kafka_edge(settings, plane, dispatch, metrics, scaler.notify_demand)
             catalog.on_change(kafka.follow)
             dispatch.on_endpoints(kafka.refresh)
             dispatch.add_backlog(kafka.backlog)
-            background.append(asyncio.create_task(kafka.run(), name="router kafka edge"))
+            kafka_task = asyncio.create_task(kafka.run(), name="router kafka edge")
+            background.append(kafka_task)
         else:
             catalog.on_change(KafkaOff().follow)
         if sampler.enabled:
@@ -169,10 +171,13 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
                 await http.stop()
         finally:
             await grpc_server.stop(grace=1.0)
-            for task in background:  # the Kafka edge answers what it can within its grace, then stops
+            if kafka_task is not None:  # answers what it can within its grace, commits, leaves its groups
+                kafka_task.cancel()
+                await asyncio.gather(kafka_task, return_exceptions=True)
+            await sampler.drain(timeout_s=1.0)
+            for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await sampler.drain(timeout_s=1.0)
             sampler.close()
             await plane.close()
             dispatch.close()
@@ -191,6 +196,7 @@ def _kafka_edge(
     options = ConsumerOptions(
         client=client_options(settings),
         client_id=settings.router_id,
+        session_timeout_ms=int(settings.router_kafka_session_timeout_s * 1000),
         partition=PartitionOptions(
             window=settings.router_kafka_partition_window,
             retries=settings.router_kafka_retries,

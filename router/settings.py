@@ -188,6 +188,12 @@ class Settings(ServiceSettings):
         gt=0,
         description="Kafka edge: records fetched ahead per partition before the partition is paused.",
     )
+    router_kafka_session_timeout_s: float = Field(
+        default=10.0,
+        ge=1,
+        description="Kafka edge: a router silent this long leaves its consumer groups and its partitions "
+        "move to the others (Kafka's session.timeout.ms; the broker bounds it).",
+    )
     router_kafka_offsets_interval_s: float = Field(
         default=1.0, gt=0, description="Kafka edge: how often the source topics' end offsets are read (lag)."
     )
