@@ -184,6 +184,34 @@ async def backlog_case(caller: KafkaCaller, count: int) -> tuple[float, float]:
     return count / elapsed, elapsed
 
 
+async def broker_hop(bootstrap: str, topic: str, fetch_max_wait_ms: int, tries: int) -> list[float]:
+    """Seconds from producing one message (acknowledged) to a consumer reading it, the broker alone, with
+    the consumer's `fetch_max_wait_ms`; messages `tries` times at uneven gaps."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=fetch_max_wait_ms
+    )
+    await producer.start()
+    await consumer.start()
+    try:
+        partition = TopicPartition(topic, 0)
+        consumer.assign([partition])
+        await consumer.seek_to_end(partition)
+        await consumer.position(partition)
+        found = []
+        for i in range(tries):
+            await asyncio.sleep(0.05 + 0.037 * (i % 7))
+            started = time.perf_counter()
+            await (await producer.send(topic, b"{}"))
+            while not await consumer.getmany(partition, timeout_ms=2000):
+                pass
+            found.append(time.perf_counter() - started)
+        return found
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
 # --- cold starts ----------------------------------------------------------------------------------
 
 
@@ -238,8 +266,13 @@ def row(result: Result, name: str) -> str:
 
 
 async def run(
-    platform: Platform, app: str, bootstrap: str, source: str, destination: str, args: argparse.Namespace
+    platform: Platform,
+    app: str,
+    bootstrap: str,
+    topics: tuple[str, str, str],
+    args: argparse.Namespace,
 ) -> None:
+    source, destination, hop = topics
     url = f"{platform.router}/apps/{app}"
     print(
         f"\n(a) Kafka edge vs HTTP edge, one replica, {args.seconds:.0f} s each after 1 s warm-up", flush=True
@@ -263,7 +296,7 @@ async def run(
 
         with at_zero_between_tries(platform):
             found = await cold_starts(platform, app, caller, args.cold)
-    print(f"\n(c) first answer at zero, {args.cold} tries each (p50 / max):")
+    print(f"\n(c) first answer at zero, {args.cold} tries each (p50 / max, each try):")
     for transport, label in (
         ("kafka", "first message -> its answer"),
         ("http", "one HTTP request -> answer"),
@@ -272,6 +305,15 @@ async def run(
         print(
             f"  {label:<30} {float(np.median(times)):7.0f} ms / {max(times):5.0f} ms   "
             f"({', '.join(f'{t:.0f}' for t in times)})"
+        )
+    print(
+        "\n(d) for scale: one hop through the broker alone (produce, acknowledged -> read), p50 / max of 20:"
+    )
+    for wait_ms, label in ((500, "aiokafka's default"), (10, "this client's")):
+        times = [t * 1000 for t in await broker_hop(bootstrap, hop, wait_ms, 20)]
+        print(
+            f"  fetch_max_wait_ms={wait_ms:<4} ({label:<18}) "
+            f"{float(np.median(times)):7.1f} ms / {max(times):6.1f} ms"
         )
 
 
@@ -288,7 +330,8 @@ def main() -> None:
     with bench_platform(HYDRO_KAFKA_BOOTSTRAP_SERVERS=bootstrap) as (platform, home):
         app, source, destination = deploy(platform, home, broker)
         print(f"platform up and {app} deployed in {time.perf_counter() - started:.1f} s (Docker runtime)")
-        asyncio.run(run(platform, app, bootstrap, source, destination, args))
+        hop = broker.topic("bench-hop", 1)
+        asyncio.run(run(platform, app, bootstrap, (source, destination, hop), args))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

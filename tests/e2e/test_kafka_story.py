@@ -90,39 +90,48 @@ class Topics:
 
 
 def kafka_application(
-    platform: Platform, broker: KafkaBroker, app: str, stages: list[list[tuple[str, int]]]
+    platform: Platform,
+    broker: KafkaBroker,
+    app: str,
+    stages: list[list[tuple[str, int]]],
+    with_cli: bool = False,
 ) -> Topics:
-    """Topics of 3 partitions for `app` (the error topic: 1), and `PUT` the application bound to them."""
+    """Topics of 3 partitions for `app` (the error topic: 1), and the application bound to them: by
+    `PUT` with its `kafka` object, or `with_cli` by `hydro apps kafka` after a `PUT` of its stages."""
     topics = Topics(
         broker.topic(f"{app}-in", 3), broker.topic(f"{app}-out", 3), broker.topic(f"{app}-err", 1)
     )
-    body = {
-        "stages": [
-            {
-                "variants": [
-                    {
-                        "model": k.split(":")[0],
-                        "version": int(k.split(":")[1]),
-                        "weight": w,
-                        "deployment_config": CONFIG,
-                    }
-                    for k, w in stage
-                ]
-            }
-            for stage in stages
-        ],
-        "kafka": {
-            "source_topic": topics.source,
-            "destination_topic": topics.destination,
-            "error_topic": topics.error,
-        },
+    binding = {
+        "source_topic": topics.source,
+        "destination_topic": topics.destination,
+        "error_topic": topics.error,
     }
+    variants = [
+        [
+            {
+                "model": k.split(":")[0],
+                "version": int(k.split(":")[1]),
+                "weight": w,
+                "deployment_config": CONFIG,
+            }
+            for k, w in stage
+        ]
+        for stage in stages
+    ]
+    body: dict[str, Any] = {"stages": [{"variants": stage} for stage in variants]}
+    if not with_cli:
+        body["kafka"] = binding
     response = httpx.put(
         f"{platform.api}/applications/{app}", json=body, headers=platform.headers(), timeout=30
     )
     assert response.status_code == 200, response.text
+    if with_cli:
+        flags = ("--source", topics.source, "--destination", topics.destination, "--error", topics.error)
+        declared = platform.hydro("apps", "kafka", app, *flags)
+        assert declared.returncode == 0, declared.stderr
+        assert f"consumer group hydro.{app}" in declared.stdout, declared.stdout
     shown = platform.application(app)["kafka"]
-    assert shown["source_topic"] == topics.source and shown["consumer_group"] == f"hydro.{app}", shown
+    assert {k: shown[k] for k in binding} == binding and shown["consumer_group"] == f"hydro.{app}", shown
     return topics
 
 
@@ -285,7 +294,7 @@ def test_backlog_wakes_the_version_every_input_answered_once_in_order_then_back_
     platform: Platform, kafka_broker: KafkaBroker, kafka: KafkaIO, fraud: Fraud
 ) -> None:
     app = "kafka-fraud"
-    topics = kafka_application(platform, kafka_broker, app, [[(fraud.key, 100)]])
+    topics = kafka_application(platform, kafka_broker, app, [[(fraud.key, 100)]], with_cli=True)
     kafka.read(topics.destination, topics.error)
     # Joining a group takes Tansu ~5 s: the story times the wake-up of a version, not of a new group.
     wait_until(
@@ -295,6 +304,7 @@ def test_backlog_wakes_the_version_every_input_answered_once_in_order_then_back_
     )
     wait_until(lambda: replicas(platform, app)["ready"] == 0, 30, "the version is at zero")
     assert runtime_processes(platform.home) == []
+    assert kafka_metric(platform.router, "hydro_router_kafka_paused_partitions", app) == 3, "at zero: paused"
     requests = fraud_requests(app, 2000, fraud, seed=14)
 
     sent = kafka.produce(topics.source, [r.outgoing for r in requests])
@@ -330,6 +340,16 @@ def test_backlog_wakes_the_version_every_input_answered_once_in_order_then_back_
     assert ids <= logged, f"{len(ids - logged)} answers' request ids missing from the router's request lines"
 
     wait_until(lambda: platform.application(app)["kafka"]["lag"]["total"] == 0, 30, "the lag is 0")
+    listed = platform.hydro("apps")
+    assert listed.returncode == 0, listed.stderr
+    assert any(line.split()[:1] == [app] and " 0 " in line for line in listed.stdout.splitlines()), (
+        listed.stdout
+    )
+    metrics = {
+        name: kafka_metric(platform.router, f"hydro_router_kafka_{name}_total", app)
+        for name in ("messages_received", "messages_answered", "duplicates")
+    }
+    assert metrics == {"messages_received": 2000, "messages_answered": 2000, "duplicates": 0}, metrics
     wait_until(
         lambda: (
             replicas(platform, app) == {"ready": 0, "desired": 0} and runtime_processes(platform.home) == []
@@ -417,6 +437,11 @@ def test_bad_messages_land_on_the_error_topic_named_and_located_the_good_ones_ar
     answers = by_story_id(kafka.wait_for(topics.destination, 150, 90, logs))
     time.sleep(1.0)  # anything more (a duplicate, a bad message answered) would show by now
     assert len(kafka.records(topics.error)) == 50 and len(kafka.records(topics.destination)) == 150
+    to_error = sum(
+        kafka_metric(platform.router, "hydro_router_kafka_messages_to_error_topic_total", app, code)
+        for code in ("invalid_input", "model_failed")
+    )
+    assert to_error == 50, to_error
 
     expectation = {kind: (word, code) for kind, _, word, code in BAD_KINDS}
     shown: set[str] = set()
@@ -552,14 +577,16 @@ def answers_health(url: str) -> bool:
         return False
 
 
-def kafka_metric(url: str, name: str, app: str) -> float:
+def kafka_metric(url: str, name: str, app: str, code: str | None = None) -> float:
+    """A sample of the router's /metrics for `app` (and error `code`); 0 when absent, -1 if unreachable."""
     try:
         text = httpx.get(f"{url}/metrics", timeout=2).text
     except httpx.HTTPError:
         return -1.0
     for line in text.splitlines():
-        if line.startswith(name) and f'application="{app}"' in line:
-            return float(line.rsplit(" ", 1)[1])
+        if line.startswith(name + "{") and f'application="{app}"' in line:
+            if code is None or f'code="{code}"' in line:
+                return float(line.rsplit(" ", 1)[1])
     return 0.0
 
 
