@@ -342,9 +342,9 @@ def test_backlog_wakes_the_version_every_input_answered_once_in_order_then_back_
     wait_until(lambda: platform.application(app)["kafka"]["lag"]["total"] == 0, 30, "the lag is 0")
     listed = platform.hydro("apps")
     assert listed.returncode == 0, listed.stderr
-    assert any(line.split()[:1] == [app] and " 0 " in line for line in listed.stdout.splitlines()), (
-        listed.stdout
-    )
+    header, *rows = (line.split() for line in listed.stdout.splitlines() if line.strip())
+    (row,) = (row for row in rows if row[:1] == [app])
+    assert row[header.index("LAG")] == "0", listed.stdout
     metrics = {
         name: kafka_metric(platform.router, f"hydro_router_kafka_{name}_total", app)
         for name in ("messages_received", "messages_answered", "duplicates")
@@ -607,20 +607,23 @@ def test_a_router_killed_mid_stream_loses_nothing(
     wait_until(split, 60, "the two routers share the 3 partitions")
     requests = fraud_requests(app, 1500, fraud, seed=1400)
     chunks = [requests[i : i + 25] for i in range(0, len(requests), 25)]
-    served_by_second = 0
-    killed_at = -1
-    for n, chunk in enumerate(chunks):
+    killed: dict[str, int] = {}
+
+    def kill_once_it_served_some() -> bool:
+        """SIGKILL router-2 once it has answered 30 of the messages; True once it is killed."""
+        if not killed:
+            served = [line for line in request_lines(platform, "router-2") if line["application"] == app]
+            if len(served) >= 30:
+                platform.kill("router-2", signal.SIGKILL)
+                killed.update(served=len(served), answers_out=len(kafka.records(topics.destination)))
+        return bool(killed)
+
+    for chunk in chunks:
         kafka.produce(topics.source, [r.outgoing for r in chunk])
         time.sleep(0.1)
-        if killed_at < 0:
-            served_by_second = len(
-                [line for line in request_lines(platform, "router-2") if line["application"] == app]
-            )
-            if served_by_second >= 50:
-                platform.kill("router-2", signal.SIGKILL)
-                killed_at = n
-    assert killed_at >= 0, "the second router served too few messages to be killed mid-stream"
-    answered_then = len(kafka.records(topics.destination))
+        kill_once_it_served_some()
+    wait_until(kill_once_it_served_some, 30, "router-2 served 30 messages", interval=0.05)
+    assert killed["answers_out"] < len(requests), f"router-2 was killed after the stream ended: {killed}"
 
     answers = kafka.wait_for(topics.destination, len(requests), 120, lambda: platform.logs("router"))
     wait_until(
@@ -633,8 +636,8 @@ def test_a_router_killed_mid_stream_loses_nothing(
     answered = by_story_id(answers)
     duplicates = sum(len(v) - 1 for v in answered.values())
     print(
-        f"\n(c) {len(requests)} inputs; router-2 SIGKILLed after {served_by_second} of its request lines, "
-        f"{answered_then} answers out; now {len(answers)} answers, {len(answered)} inputs answered, "
+        f"\n(c) {len(requests)} inputs; router-2 SIGKILLed after {killed['served']} of its request lines, "
+        f"{killed['answers_out']} answers out; now {len(answers)} answers, {len(answered)} inputs answered, "
         f"{duplicates} duplicates; surviving router counted "
         f"{kafka_metric(platform.router, 'hydro_router_kafka_duplicates_total', app):.0f} duplicates"
     )
