@@ -14,7 +14,10 @@ serves bench/models/row-sum (the sum of each row of an FP32 [1, 8] input) over b
   (b) a backlog of N messages produced at once, drained by the Kafka edge at its own pace (at most 32 in
       the data plane for the one replica), messages/s from the first produce to the last answer read;
   (c) the time from the first message at zero to its answer, against one HTTP request at zero, the version
-      scaled to zero between tries (`scale_to_zero_grace_s: 0.5`).
+      scaled to zero between tries (`scale_to_zero_grace_s: 0.5`);
+  (d) for scale, one hop through the broker alone (produce -> read by a consumer), with aiokafka's default
+      `fetch_max_wait_ms` (500, what the edge's consumer uses) and with this client's 10 ms: Tansu holds a
+      fetch until that wait is over even when a record arrives, which bounds a closed loop's latency.
 
 The load generator is one asyncio process on the same two cores as the platform and the broker (aiokafka
 for Kafka, aiohttp for HTTP), so the figures are what this machine does end to end, client included.
