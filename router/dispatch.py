@@ -3,7 +3,8 @@ which replicas of each are ready.
 
 A queue is made for every version of each routing table (so that channels to its replicas open before
 the first request) and keeps the limits of the version's deployment config; a table that drops a route
-fails the requests held for it at once. The queues' loads go to the scaler in its load reports.
+fails the requests held for it at once. The queues' loads go to the scaler in its load reports, with the
+Kafka edge's backlog added to the queued requests of the versions it is waiting for (`add_backlog`).
 """
 
 from __future__ import annotations
@@ -39,6 +40,17 @@ class Dispatch:
         self._reactivate_interval_s = reactivate_interval_s
         self._queues: dict[str, VersionQueue] = {}
         self._endpoints: dict[str, list[Endpoint]] = {}
+        self._backlogs: list[Callable[[], Mapping[str, int]]] = []
+        self._endpoint_listeners: list[Callable[[], None]] = []
+
+    def add_backlog(self, backlog: Callable[[], Mapping[str, int]]) -> None:
+        """Requests waiting outside the queues (a Kafka backlog) per version key, read at every load
+        report and reported as queued."""
+        self._backlogs.append(backlog)
+
+    def on_endpoints(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after every change of the scaler's endpoints."""
+        self._endpoint_listeners.append(listener)
 
     def queue(self, version: Version) -> VersionQueue:
         queue = self._queues.get(version.key)
@@ -65,6 +77,8 @@ class Dispatch:
         for key, queue in self._queues.items():
             queue.set_endpoints(self._endpoints.get(key, []))
         self._pool.retain(address for ready in self._endpoints.values() for _, address in ready)
+        for listener in self._endpoint_listeners:
+            listener()
 
     def set_routing(self, table: RoutingTable) -> None:
         """A new routing table: a queue for every version (so that channels to its replicas open before
@@ -78,8 +92,14 @@ class Dispatch:
     def loads(self) -> list[VersionLoad]:
         """The load of every version that has some, or had some in the last window reported."""
         loads = []
+        waiting: dict[str, int] = {}
+        for backlog in self._backlogs:
+            for key, count in backlog().items():
+                waiting[key] = waiting.get(key, 0) + count
         for queue in self._queues.values():
             load = queue.load()
+            if waiting.get(queue.key):
+                load = VersionLoad(load.version_key, load.in_flight, load.queued + waiting[queue.key])
             if load.demand or queue.reported_demand:
                 loads.append(load)
             queue.reported_demand = load.demand > 0

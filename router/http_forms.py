@@ -1,8 +1,9 @@
 """The bodies the HTTP edge reads and writes: Open Inference Protocol JSON (with the binary tensor data
 extension) and the plain form, and the OIP model metadata document.
 
-The binary extension puts raw tensor bytes after a JSON header whose length is the
-`Inference-Header-Content-Length` header, both ways (see `wire.oip_binary`).
+The JSON bodies themselves are `router.bodies`' (shared with the Kafka edge). The binary extension
+puts raw tensor bytes after a JSON header whose length is the `Inference-Header-Content-Length` header,
+both ways (see `wire.oip_binary`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from router.bodies import oip_answer, oip_inputs, parse_json, plain_answer, plain_inputs
 from router.errors import InvalidInputError
 from router.invocation import Inputs
-from wire import oip_binary, oip_json, plain_form
+from wire import oip_binary
 from wire.limits import TensorLimits
 from wire.signature import Signature, TensorSpec
 
@@ -36,13 +38,6 @@ class Form:
 
 def json_response(content: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(orjson.dumps(content), status_code=status, headers=headers, media_type="application/json")
-
-
-def parse_json(data: bytes, what: str) -> Any:
-    try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInputError(f"{what} is not valid JSON: {exc}") from None
 
 
 def length_of(header: str) -> int | None:
@@ -64,18 +59,13 @@ def decode_oip(request: Request, body: bytes, signature: Signature, limits: Tens
             )
         body, binary = body[:length], body[length:]
     parsed = parse_json(body, "the JSON header" if binary is not None else "request body")
-    arrays, body_id = oip_json.decode_json_request(parsed, binary=binary, limits=limits)
-    return Inputs(arrays, body_id, oip_json.decode_json_outputs(parsed))
+    return oip_inputs(parsed, limits, binary)
 
 
 def encode_oip(application: str, outputs: Mapping[str, np.ndarray], inputs: Inputs, version: str) -> Response:
     binary = [name for name in outputs if inputs.outputs.is_binary(name)]
     if not binary:
-        return json_response(
-            oip_json.encode_json_response(
-                application, outputs, request_id=inputs.request_id, model_version=version
-            )
-        )
+        return Response(oip_answer(application, outputs, inputs, version), media_type="application/json")
     header, data = oip_binary.encode_binary_response(
         application, outputs, binary, request_id=inputs.request_id, model_version=version
     )
@@ -86,13 +76,13 @@ def encode_oip(application: str, outputs: Mapping[str, np.ndarray], inputs: Inpu
 
 
 def decode_plain(request: Request, body: bytes, signature: Signature, limits: TensorLimits) -> Inputs:
-    return Inputs(plain_form.decode_plain_request(parse_json(body, "request body"), signature, limits))
+    return plain_inputs(parse_json(body, "request body"), signature, limits)
 
 
 def encode_plain(
     application: str, outputs: Mapping[str, np.ndarray], inputs: Inputs, version: str
 ) -> Response:
-    return json_response(plain_form.encode_plain_response(outputs))
+    return Response(plain_answer(outputs), media_type="application/json")
 
 
 OIP = Form(decode_oip, encode_oip)

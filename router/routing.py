@@ -16,6 +16,7 @@ from wire.signature import Signature
 DEFAULT_CONTAINER_CONCURRENCY = 0
 DEFAULT_HOLD_TIMEOUT_S = 30.0
 DEFAULT_MAX_QUEUE = 1000
+DEFAULT_TARGET_CONCURRENCY = 100.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Limits:
     """Longest a request is held waiting for a replica with room."""
     max_queue: int = DEFAULT_MAX_QUEUE
     """Most requests held at once; one more is refused with 429."""
+    target_concurrency: float = DEFAULT_TARGET_CONCURRENCY
+    """Requests one replica is planned to carry (soft; the scaler's): the Kafka edge caps the backlog it
+    reports as demand with it."""
 
     @classmethod
     def from_config(cls, config: catalog_pb2.DeploymentConfig | None) -> Limits:
@@ -37,7 +41,20 @@ class Limits:
             container_concurrency=max(0, config.container_concurrency),
             hold_timeout_s=config.hold_timeout_s if config.hold_timeout_s > 0 else DEFAULT_HOLD_TIMEOUT_S,
             max_queue=max(0, config.max_queue),
+            target_concurrency=config.target_concurrency
+            if config.target_concurrency > 0
+            else DEFAULT_TARGET_CONCURRENCY,
         )
+
+
+@dataclass(frozen=True)
+class KafkaBinding:
+    """An application's Kafka endpoint: where its requests come from, where answers and failures go."""
+
+    source_topic: str
+    destination_topic: str
+    error_topic: str
+    consumer_group: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +96,8 @@ class Route:
     require_invoke_key: bool = False
     invoke_key_hashes: frozenset[str] = frozenset()
     """SHA-256 hex digests of the keys that open the application (when it requires one)."""
+    kafka: KafkaBinding | None = None
+    """The application's Kafka endpoint, when it has one (`router.kafka_edge`)."""
 
     @property
     def routable(self) -> bool:
@@ -164,4 +183,17 @@ def _route(app: catalog_pb2.Application, versions: dict[str, Version]) -> Route:
         sampling_rate=app.sampling_rate,
         require_invoke_key=app.require_invoke_key,
         invoke_key_hashes=frozenset(app.invoke_key_hashes),
+        kafka=_kafka(app),
+    )
+
+
+def _kafka(app: catalog_pb2.Application) -> KafkaBinding | None:
+    if not app.HasField("kafka") or not app.kafka.source_topic:
+        return None
+    binding = app.kafka
+    return KafkaBinding(
+        source_topic=binding.source_topic,
+        destination_topic=binding.destination_topic,
+        error_topic=binding.error_topic,
+        consumer_group=binding.consumer_group or f"hydro.{app.name}",
     )

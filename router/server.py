@@ -1,13 +1,14 @@
 """Wires the router together and runs it: `serve(settings)` until cancelled.
 
-settings -> catalog watch, scaler link, channel pool -> dispatcher -> data plane -> HTTP (uvicorn) and
-gRPC (grpc.aio) edges.
+settings -> catalog watch, scaler link, channel pool -> dispatcher -> data plane -> HTTP (uvicorn),
+gRPC (grpc.aio) and Kafka (aiokafka, when HYDRO_KAFKA_BOOTSTRAP_SERVERS is set) edges.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import grpc
 
@@ -18,12 +19,17 @@ from router.dataplane import DataPlane
 from router.dispatch import Dispatch
 from router.grpc_edge import InferenceEdge
 from router.http_edge import HttpOptions, create_app
+from router.kafka_consumer import ConsumerOptions
+from router.kafka_edge import KafkaEdge, KafkaOff
+from router.kafka_metrics import KafkaMetrics
+from router.kafka_partition import PartitionOptions
 from router.metrics import Metrics
 from router.request_log import RequestLog, request_logging
 from router.sampler import Sampler
 from router.scaler_client import ScalerClient
 from router.settings import Settings
 from servicekit.grpc_security import ServiceLink, add_port
+from servicekit.kafka_client import client_options, kafka_enabled
 from servicekit.serving import HttpServer
 from servicekit.tls import load_tls
 from wire.addresses import host_port
@@ -125,6 +131,16 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             asyncio.create_task(catalog.run(), name="router catalog watch"),
             asyncio.create_task(scaler.run(dispatch), name="router scaler link"),
         ]
+        kafka_task: asyncio.Task[None] | None = None
+        if kafka_enabled(settings):
+            kafka = _kafka_edge(settings, plane, dispatch, metrics, scaler.notify_demand)
+            catalog.on_change(kafka.follow)
+            dispatch.on_endpoints(kafka.refresh)
+            dispatch.add_backlog(kafka.backlog)
+            kafka_task = asyncio.create_task(kafka.run(), name="router kafka edge")
+            background.append(kafka_task)
+        else:
+            catalog.on_change(KafkaOff().follow)
         if sampler.enabled:
             background.append(asyncio.create_task(sampler.run(), name="router sonar sampler"))
         try:
@@ -155,6 +171,9 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
                 await http.stop()
         finally:
             await grpc_server.stop(grace=1.0)
+            if kafka_task is not None:  # answers what it can within its grace, commits, leaves its groups
+                kafka_task.cancel()
+                await asyncio.gather(kafka_task, return_exceptions=True)
             await sampler.drain(timeout_s=1.0)
             for task in background:
                 task.cancel()
@@ -165,3 +184,27 @@ async def _serve(settings: Settings, started: asyncio.Event | None) -> None:
             await pool.close()
             http.listener.close()
             log.info("router %s stopped", settings.router_id)
+
+
+def _kafka_edge(
+    settings: Settings,
+    plane: DataPlane,
+    dispatch: Dispatch,
+    metrics: Metrics,
+    on_demand: Callable[[str], None],
+) -> KafkaEdge:
+    options = ConsumerOptions(
+        client=client_options(settings),
+        client_id=settings.router_id,
+        session_timeout_ms=int(settings.router_kafka_session_timeout_s * 1000),
+        partition=PartitionOptions(
+            window=settings.router_kafka_partition_window,
+            retries=settings.router_kafka_retries,
+            backoff_s=settings.router_kafka_retry_backoff_s,
+        ),
+        unlimited_per_replica=settings.router_kafka_unlimited_per_replica,
+        revoke_grace_s=settings.router_kafka_revoke_grace_s,
+        offsets_interval_s=settings.router_kafka_offsets_interval_s,
+        max_buffered=settings.router_kafka_max_buffered,
+    )
+    return KafkaEdge(plane, dispatch, KafkaMetrics(metrics.registry), options, on_demand=on_demand)

@@ -156,6 +156,48 @@ class Settings(ServiceSettings):
         "stay buffered.",
     )
 
+    router_kafka_partition_window: int = Field(
+        default=32,
+        gt=0,
+        description="Kafka edge: most messages of one partition in the data plane or awaiting the broker's "
+        "acknowledgement at once (answers still go out in the partition's order).",
+    )
+    router_kafka_unlimited_per_replica: int = Field(
+        default=32,
+        gt=0,
+        description="Kafka edge: messages sent at once to a replica whose deployment config sets no "
+        "container_concurrency (with a limit, the limit is used).",
+    )
+    router_kafka_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Kafka edge: a message the model failed on is tried this many times more before it goes "
+        "to the error topic (no replica ready, a full queue: tried until it is served).",
+    )
+    router_kafka_retry_backoff_s: float = Field(
+        default=0.2, gt=0, description="Kafka edge: first pause before a retry; it doubles up to 5 s."
+    )
+    router_kafka_revoke_grace_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Kafka edge: how long the messages under way of a partition that moves to another "
+        "router (or of a stopping router) may take to be answered before they are left to the next reader.",
+    )
+    router_kafka_max_buffered: int = Field(
+        default=1000,
+        gt=0,
+        description="Kafka edge: records fetched ahead per partition before the partition is paused.",
+    )
+    router_kafka_session_timeout_s: float = Field(
+        default=10.0,
+        ge=1,
+        description="Kafka edge: a router silent this long leaves its consumer groups and its partitions "
+        "move to the others (Kafka's session.timeout.ms; the broker bounds it).",
+    )
+    router_kafka_offsets_interval_s: float = Field(
+        default=1.0, gt=0, description="Kafka edge: how often the source topics' end offsets are read (lag)."
+    )
+
     @property
     def tensor_limits(self) -> TensorLimits:
         """The invoke limits: `router_max_tensors`, `router_max_tensor_elements`, `router_max_tensor_rank`."""
