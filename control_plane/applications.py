@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from control_plane.catalog import Catalog
 from control_plane.deployment_configs import DEFAULT
 from control_plane.errors import Conflict, InvalidRequest, NotFound
+from control_plane.kafka_binding import KafkaBinding, KafkaSpec, binding_of, describe_kafka, store_binding
+from control_plane.kafka_lag import Lags
 from control_plane.names import check_name
 from control_plane.pipeline_check import StageVariant, pipeline_problem
 from control_plane.routers import Routing
@@ -53,6 +55,8 @@ class ApplicationSpec(BaseModel):
     stages: list[StageSpec] = Field(min_length=1)
     sampling_rate: float = Field(default=1.0, ge=0, le=1)
     require_invoke_key: bool = False
+    kafka: KafkaSpec | None = None
+    """The Kafka endpoint; absent or null: none (a PUT without it removes an existing one)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +99,17 @@ class Declared:
     revision: int
 
 
-async def put(catalog: Catalog, name: str, body: Any) -> Declared:
-    """Create or replace application `name`; every variant must name a released version and a config."""
+async def put(catalog: Catalog, name: str, body: Any, *, kafka_brokers: bool) -> Declared:
+    """Create or replace application `name`; every variant must name a released version and a config.
+    A Kafka endpoint needs the platform's brokers (`kafka_brokers`: HYDRO_KAFKA_BOOTSTRAP_SERVERS is set)."""
     check_name(name, "application name")
     spec = parse_spec(name, body)
+    kafka = None if spec.kafka is None else binding_of(name, spec.kafka)
+    if kafka is not None and not kafka_brokers:
+        raise Conflict(
+            f"application {name!r}: kafka: this platform has no Kafka brokers; set "
+            "HYDRO_KAFKA_BOOTSTRAP_SERVERS on the control plane and the routers to declare Kafka endpoints"
+        )
     async with catalog.write() as session:
         rows: list[ApplicationVariant] = []
         configs_of: dict[int, tuple[str, ModelVersion]] = {}
@@ -134,6 +145,8 @@ async def put(catalog: Catalog, name: str, body: Any) -> Declared:
         if problem is not None:
             raise InvalidRequest(f"application {name!r}: {problem}")
         await _check_other_applications(session, name, configs_of)
+        if kafka is not None:
+            await _check_group_unused(session, name, kafka)
 
         application = await session.get(Application, name)
         if application is None:
@@ -141,6 +154,7 @@ async def put(catalog: Catalog, name: str, body: Any) -> Declared:
             session.add(application)
         application.sampling_rate = spec.sampling_rate
         application.require_invoke_key = spec.require_invoke_key
+        store_binding(application, kafka)
         application.updated_at = utcnow()
         await session.flush()
         await session.execute(
@@ -215,6 +229,22 @@ async def _check_other_applications(
             )
 
 
+async def _check_group_unused(session: AsyncSession, name: str, kafka: KafkaBinding) -> None:
+    """Two applications in one consumer group would take each other's partitions (and messages)."""
+    other = (
+        await session.scalars(
+            select(Application.name).where(
+                Application.kafka_consumer_group == kafka.consumer_group, Application.name != name
+            )
+        )
+    ).first()
+    if other is not None:
+        raise Conflict(
+            f"application {name!r}: kafka.consumer_group: {kafka.consumer_group!r} is already the consumer "
+            f"group of application {other!r}; each application needs its own group"
+        )
+
+
 async def get(catalog: Catalog, name: str) -> Application:
     async with catalog.sessions() as session:
         application = await session.get(Application, name)
@@ -237,10 +267,15 @@ async def delete(catalog: Catalog, name: str) -> None:
 
 
 def describe(
-    application: Application, urls: InvokeUrls, replicas: Replicas | None, routing: Routing
+    application: Application,
+    urls: InvokeUrls,
+    replicas: Replicas | None,
+    routing: Routing,
+    lags: Lags,
 ) -> dict[str, Any]:
     """The API's view of an application; `replicas` is None when the scaler could not be asked; `routing`
-    says whether the connected routers serve the catalog revision that includes it."""
+    says whether the connected routers serve the catalog revision that includes it; `lags` holds its Kafka
+    endpoint's consumer lag (or why it is unknown)."""
     stages: list[dict[str, Any]] = []
     for variant in application.variants:
         while len(stages) <= variant.stage:
@@ -260,6 +295,7 @@ def describe(
         "stages": stages,
         "sampling_rate": application.sampling_rate,
         "require_invoke_key": application.require_invoke_key,
+        "kafka": describe_kafka(application, lags),
         "invoke_urls": urls.of(application.name),
         **routing.to_json(),
         "created_at": iso(application.created_at),

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from control_plane.db import Sessions
+from control_plane.kafka_binding import kafka_of
 from control_plane.routers import Routers
 from control_plane.tables import (
     Application,
@@ -139,6 +140,9 @@ class Catalog:
                 require_invoke_key=application.require_invoke_key,
                 invoke_key_hashes=hashes.get(application.name, []),
             )
+            kafka = kafka_of(application)
+            if kafka is not None:
+                message.kafka.CopyFrom(catalog_pb2.KafkaBinding(**kafka.to_json()))
             stages: dict[int, catalog_pb2.Stage] = {}
             for variant in application.variants:
                 stage = stages.get(variant.stage)

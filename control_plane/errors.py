@@ -10,7 +10,8 @@ HydroError                    anything the control plane refuses or cannot do; t
 ├── Forbidden                 a valid credential whose role may not make this call              -> 403
 ├── NotFound                  no such model, version, application, deployment config, invoke
 │                             key, monitoring schedule or drift report (or its page, yet)       -> 404
-├── Conflict                  valid input that clashes with the catalog's current state         -> 409
+├── Conflict                  valid input that clashes with the catalog's current state (or
+│                             with the platform's: a Kafka endpoint where no brokers are set)   -> 409
 ├── ServiceUnavailable        a service the call needs (Sonar) did not answer or take it        -> 503
 └── BuildError                building or pushing a version's image failed (kept in its log, never
                               answered to an API call)
@@ -55,7 +56,8 @@ class NotFound(HydroError):
 
 
 class Conflict(HydroError):
-    """The request is well-formed but clashes with the catalog (a version not released yet, two configs)."""
+    """The request is well-formed but clashes with the catalog (a version not released yet, two configs,
+    a consumer group another application uses) or with the platform (Kafka declared without brokers)."""
 
 
 class ServiceUnavailable(HydroError):

@@ -124,6 +124,13 @@ class Settings(ServiceSettings):
     scaler_timeout_s: float = Field(
         default=0.5, gt=0, description="Deadline of the ListReplicas call made for GET /applications."
     )
+    kafka_lag_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="Most time GET /applications spends reading Kafka endpoints' consumer lag from the "
+        "brokers; past it the answer says the lag is unknown and why.",
+    )
     catalog_poll_s: float = Field(
         default=5.0,
         gt=0,

@@ -22,12 +22,14 @@ from control_plane.builds.process import ProcessBuild
 from control_plane.catalog import Catalog, Notifier
 from control_plane.clock import Clock, system_clock
 from control_plane.db import create_engine, migrate, sessionmaker
+from control_plane.kafka_lag import LagReader
 from control_plane.metrics import Metrics
 from control_plane.registry import Registry
 from control_plane.scaler_client import ScalerClient
 from control_plane.settings import Settings
 from control_plane.sonar_client import SonarClient
 from servicekit.grpc_security import ServiceLink
+from servicekit.kafka_client import client_options, kafka_enabled
 from servicekit.object_store import ObjectStore, open_object_store
 from servicekit.tls import load_tls
 
@@ -48,6 +50,8 @@ class State:
     urls: InvokeUrls
     limits: package.Limits
     clock: Clock
+    lag: LagReader
+    """Reads the consumer lag of applications' Kafka endpoints (or says why it cannot)."""
     registry: Registry | None = None
     """The image registry (docker runtime only): deletion and `hydro gc` delete images through it."""
 
@@ -107,6 +111,9 @@ async def open_state(settings: Settings, *, clock: Clock = system_clock) -> Asyn
             urls=InvokeUrls(settings.router_url, settings.router_grpc_address),
             limits=limits,
             clock=clock,
+            lag=LagReader(
+                client_options(settings) if kafka_enabled(settings) else None, settings.kafka_lag_timeout_s
+            ),
             registry=registry,
         )
 

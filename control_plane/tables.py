@@ -26,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from control_plane.timestamps import utcnow
 
 NAME_LENGTH = 63
+KAFKA_NAME_LENGTH = 249
+"""Kafka's longest topic name (`control_plane.kafka_binding`)."""
 
 
 class VersionStatus(StrEnum):
@@ -100,6 +102,11 @@ class Application(Base):
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     sampling_rate: Mapped[float] = mapped_column(Float, default=1.0)
     require_invoke_key: Mapped[bool] = mapped_column(Boolean, default=False)
+    kafka_source_topic: Mapped[str | None] = mapped_column(String(KAFKA_NAME_LENGTH), default=None)
+    """The Kafka endpoint (`control_plane.kafka_binding`): all four set, or all four None (no endpoint)."""
+    kafka_destination_topic: Mapped[str | None] = mapped_column(String(KAFKA_NAME_LENGTH), default=None)
+    kafka_error_topic: Mapped[str | None] = mapped_column(String(KAFKA_NAME_LENGTH), default=None)
+    kafka_consumer_group: Mapped[str | None] = mapped_column(String(KAFKA_NAME_LENGTH), default=None)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 

@@ -33,6 +33,7 @@ from hydro.resources import (
     DriftReport,
     GarbageCollection,
     InvokeKey,
+    KafkaEndpoint,
     ModelSummary,
     ModelVersion,
     MonitoringSchedule,
@@ -66,6 +67,7 @@ __all__ = [
     "GarbageCollection",
     "HydroClient",
     "InvokeKey",
+    "KafkaEndpoint",
     "ModelSummary",
     "ModelVersion",
     "MonitoringSchedule",
@@ -227,22 +229,37 @@ class HydroClient:
         *,
         sampling_rate: float = 1.0,
         require_invoke_key: bool = False,
+        kafka: KafkaEndpoint | None = None,
         wait_s: float | None = None,
     ) -> Application:
-        """Declare (or replace) an application: a pipeline of stages of weighted variants.
+        """Declare (or replace) an application: a pipeline of stages of weighted variants, and its Kafka
+        endpoint (None: it has none, and one it had is removed).
 
         With `wait_s` (at most 60), the control plane answers once every router connected to it serves
         the declaration, or after `wait_s` seconds; `Application.routable` says which (and
         `routable_reason` why not)."""
-        body = {
+        body: dict[str, Any] = {
             "stages": [{"variants": [v.to_json() for v in stage]} for stage in stages],
             "sampling_rate": sampling_rate,
             "require_invoke_key": require_invoke_key,
         }
+        if kafka is not None:
+            body["kafka"] = kafka.to_json()
         path = f"/applications/{_seg(name)}"
         if wait_s is not None:
             path += f"?wait=true&timeout_s={wait_s:g}"
         return parse_application(self._api("PUT", path, json=body), name)
+
+    def set_kafka(self, name: str, kafka: KafkaEndpoint | None) -> Application:
+        """Give application `name` this Kafka endpoint (None: remove it), keeping the rest of it."""
+        current = self.application(name)
+        return self.put_application(
+            name,
+            current.stages,
+            sampling_rate=current.sampling_rate,
+            require_invoke_key=current.require_invoke_key,
+            kafka=kafka,
+        )
 
     def application(self, name: str) -> Application:
         return parse_application(self._api("GET", f"/applications/{_seg(name)}"), name)

@@ -124,12 +124,48 @@ class Variant:
 
 
 @dataclass(frozen=True)
+class PartitionLag:
+    partition: int
+    committed: int | None
+    """The group's committed offset; None while it has committed none on this partition."""
+    end: int
+    lag: int
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    """An application's Kafka endpoint: it reads `source_topic` in `consumer_group` (None: the control
+    plane's default, `hydro.<app>`), answers to `destination_topic`, and sends what it cannot serve to
+    `error_topic`. In answers, `lag` is the group's total consumer lag (None: unknown, `lag_error` says
+    why) and `partitions` its lag per partition."""
+
+    source_topic: str
+    destination_topic: str
+    error_topic: str
+    consumer_group: str | None = None
+    lag: int | None = None
+    lag_error: str | None = None
+    partitions: tuple[PartitionLag, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "source_topic": self.source_topic,
+            "destination_topic": self.destination_topic,
+            "error_topic": self.error_topic,
+        }
+        if self.consumer_group is not None:
+            body["consumer_group"] = self.consumer_group
+        return body
+
+
+@dataclass(frozen=True)
 class Application:
     name: str
     stages: tuple[tuple[Variant, ...], ...]
     sampling_rate: float = 1.0
     require_invoke_key: bool = False
     invoke_urls: dict[str, str] = field(default_factory=dict)
+    kafka: KafkaEndpoint | None = None
     routable: bool | None = None
     """Every router connected to the control plane serves `revision` (None: an older control plane)."""
     routable_reason: str | None = None
@@ -356,6 +392,28 @@ def parse_version(body: Mapping[str, Any]) -> ModelVersion:
     )
 
 
+def parse_kafka(body: Mapping[str, Any]) -> KafkaEndpoint:
+    lag = body.get("lag")
+    partitions = lag.get("partitions") if isinstance(lag, Mapping) else None
+    return KafkaEndpoint(
+        source_topic=str(body["source_topic"]),
+        destination_topic=str(body["destination_topic"]),
+        error_topic=str(body["error_topic"]),
+        consumer_group=None if body.get("consumer_group") is None else str(body["consumer_group"]),
+        lag=int(lag["total"]) if isinstance(lag, Mapping) else None,
+        lag_error=None if body.get("lag_error") is None else str(body["lag_error"]),
+        partitions=tuple(
+            PartitionLag(
+                partition=int(p["partition"]),
+                committed=None if p.get("committed") is None else int(p["committed"]),
+                end=int(p["end"]),
+                lag=int(p["lag"]),
+            )
+            for p in partitions or []
+        ),
+    )
+
+
 def parse_application(body: Mapping[str, Any], name: str) -> Application:
     stages = []
     for stage in body.get("stages") or []:
@@ -382,6 +440,7 @@ def parse_application(body: Mapping[str, Any], name: str) -> Application:
         sampling_rate=float(body.get("sampling_rate", 1.0)),
         require_invoke_key=bool(body.get("require_invoke_key", False)),
         invoke_urls={str(k): str(v) for k, v in (body.get("invoke_urls") or {}).items()},
+        kafka=parse_kafka(body["kafka"]) if isinstance(body.get("kafka"), Mapping) else None,
         routable=None if body.get("routable") is None else bool(body["routable"]),
         routable_reason=None if body.get("routable_reason") is None else str(body["routable_reason"]),
         revision=None if body.get("revision") is None else int(body["revision"]),

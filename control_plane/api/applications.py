@@ -13,6 +13,8 @@ from control_plane import applications
 from control_plane.api.common import PREFIX, ApiRoute, endpoint, json_body, state
 from control_plane.auth import Access
 from control_plane.errors import InvalidRequest
+from control_plane.kafka_binding import lag_sources
+from servicekit.kafka_client import kafka_enabled
 
 DEFAULT_WAIT_S = 10.0
 MAX_WAIT_S = 60.0
@@ -24,14 +26,21 @@ async def put(request: Request) -> Response:
     `timeout_s` (then still 200, with `routable: false` and the reason: the declaration itself is stored)."""
     current = state(request)
     wait_s = _wait_s(request)
-    declared = await applications.put(current.catalog, request.path_params["app"], await json_body(request))
+    declared = await applications.put(
+        current.catalog,
+        request.path_params["app"],
+        await json_body(request),
+        kafka_brokers=kafka_enabled(current.settings),
+    )
     routers = current.catalog.routers
     if wait_s is None:
         routing = routers.routing(declared.revision)
     else:
         routing = await routers.wait_routable(declared.revision, wait_s)
-    replicas = await current.scaler.replicas()
-    return JSONResponse(applications.describe(declared.application, current.urls, replicas, routing))
+    replicas, lags = await asyncio.gather(
+        current.scaler.replicas(), current.lag.read(lag_sources([declared.application]))
+    )
+    return JSONResponse(applications.describe(declared.application, current.urls, replicas, routing, lags))
 
 
 @endpoint
@@ -40,17 +49,19 @@ async def get(request: Request) -> Response:
     application, replicas = await asyncio.gather(
         applications.get(current.catalog, request.path_params["app"]), current.scaler.replicas()
     )
+    lags = await current.lag.read(lag_sources([application]))
     routing = current.catalog.routers.routing(current.catalog.notifier.revision)
-    return JSONResponse(applications.describe(application, current.urls, replicas, routing))
+    return JSONResponse(applications.describe(application, current.urls, replicas, routing, lags))
 
 
 @endpoint
 async def list_all(request: Request) -> Response:
     current = state(request)
     rows, replicas = await asyncio.gather(applications.list_all(current.catalog), current.scaler.replicas())
+    lags = await current.lag.read(lag_sources(rows))
     routing = current.catalog.routers.routing(current.catalog.notifier.revision)
     return JSONResponse(
-        {"applications": [applications.describe(row, current.urls, replicas, routing) for row in rows]}
+        {"applications": [applications.describe(row, current.urls, replicas, routing, lags) for row in rows]}
     )
 
 

@@ -17,6 +17,8 @@ from control_plane.applications import ApplicationSpec
 from control_plane.deployment_configs import Knobs
 from control_plane.drift_jobs import ClaimSpec, CompleteSpec, FailSpec, HeartbeatSpec
 from control_plane.drift_reports import RunSpec
+from control_plane.kafka_binding import MAX_NAME as MAX_KAFKA_NAME
+from control_plane.kafka_binding import NAME_PATTERN
 from control_plane.monitoring import ScheduleSpec
 from control_plane.retention import MAX_DAYS as MAX_RETENTION_DAYS
 from control_plane.retention import RetentionSpec
@@ -109,6 +111,40 @@ _VARIANT = obj(
     }
 )
 
+_KAFKA_NAME: Schema = {"type": "string", "pattern": NAME_PATTERN, "minLength": 1, "maxLength": MAX_KAFKA_NAME}
+
+_KAFKA = obj(
+    {
+        "source_topic": _KAFKA_NAME,
+        "destination_topic": _KAFKA_NAME,
+        "error_topic": _KAFKA_NAME,
+        "consumer_group": _KAFKA_NAME,
+        "lag": {
+            **nullable(
+                obj(
+                    {
+                        "total": INTEGER,
+                        "partitions": {
+                            "type": "array",
+                            "items": obj(
+                                {
+                                    "partition": INTEGER,
+                                    "committed": nullable(INTEGER),
+                                    "end": INTEGER,
+                                    "lag": INTEGER,
+                                }
+                            ),
+                        },
+                    }
+                )
+            ),
+            "description": "the consumer group's lag on the source topic, read from the brokers; null "
+            "when they could not be asked (lag_error says why)",
+        },
+        "lag_error": {**nullable(STRING), "description": "why lag is unknown; null when it is known"},
+    }
+)
+
 _REPORT_FIELDS: dict[str, Schema] = {
     "id": STRING,
     "model": NAME,
@@ -179,6 +215,7 @@ def response_schemas() -> dict[str, Schema]:
             "stages": {"type": "array", "items": obj({"variants": {"type": "array", "items": _VARIANT}})},
             "sampling_rate": NUMBER,
             "require_invoke_key": BOOLEAN,
+            "kafka": {**nullable(_KAFKA), "description": "the Kafka endpoint; null when it has none"},
             "invoke_urls": obj({"http": STRING, "v2": STRING, "grpc": STRING}),
             "routable": {
                 "type": "boolean",

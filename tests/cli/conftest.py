@@ -6,6 +6,7 @@ would run it, with only the HYDRO_* variables a test gives it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import threading
@@ -57,28 +58,30 @@ def no_hydro_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="module")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+@contextlib.contextmanager
+def serving(home: Path, **overrides: Any) -> Iterator[ControlPlane]:
+    """Run a control plane under `home` (its own thread and event loop) until the block exits; `overrides`
+    are Settings fields a suite needs besides the defaults (Kafka brokers, say)."""
     from control_plane.server import serve
     from control_plane.settings import Settings
 
-    home = tmp_path_factory.mktemp("hydro-home")
     port = free_port()
     router_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there: invokes get "cannot reach"
-    settings = Settings(
-        home=home,
-        bind_host="127.0.0.1",
-        control_plane_port=port,
-        catalog_port=free_port(),
-        scaler_address=f"127.0.0.1:{free_port()}",
-        sonar_address=f"127.0.0.1:{free_port()}",  # nothing listens: samples get 503
-        router_url=router_url,
-        admin_token=SecretStr(ADMIN_TOKEN),
-        service_token=SecretStr(SERVICE_TOKEN),
-        runtime="process",
-        database_url=f"sqlite+aiosqlite:///{home}/hydro.db",
-        object_store_url=f"file://{home}/objects",
-    )
+    values: dict[str, Any] = {
+        "home": home,
+        "bind_host": "127.0.0.1",
+        "control_plane_port": port,
+        "catalog_port": free_port(),
+        "scaler_address": f"127.0.0.1:{free_port()}",
+        "sonar_address": f"127.0.0.1:{free_port()}",  # nothing listens: samples get 503
+        "router_url": router_url,
+        "admin_token": SecretStr(ADMIN_TOKEN),
+        "service_token": SecretStr(SERVICE_TOKEN),
+        "runtime": "process",
+        "database_url": f"sqlite+aiosqlite:///{home}/hydro.db",
+        "object_store_url": f"file://{home}/objects",
+    }
+    settings = Settings(**(values | overrides))
     loop = asyncio.new_event_loop()
     started = threading.Event()
     task: asyncio.Task[None] | None = None
@@ -111,6 +114,12 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         thread.join(30)
         loop.close()
     assert not failure, failure
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    with serving(tmp_path_factory.mktemp("hydro-home"), kafka_bootstrap_servers="") as running:
+        yield running
 
 
 @pytest.fixture

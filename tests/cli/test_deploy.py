@@ -77,7 +77,8 @@ def test_a_second_deploy_makes_version_two_and_moves_the_application(
     apps = hydro("apps")
     assert apps.exit_code == 0, apps.output
     row = next(line.split() for line in apps.stdout.splitlines() if line.split()[:1] == [model])
-    # APP STAGE VARIANT WEIGHT CONFIG REPLICAS INVOKE-URL; no scaler runs here, so replicas are unknown
+    # APP STAGE VARIANT WEIGHT CONFIG REPLICAS LAG INVOKE-URL; no scaler runs here, so replicas are
+    # unknown; no Kafka endpoint, so no lag
     assert row == [
         model,
         "0",
@@ -85,6 +86,7 @@ def test_a_second_deploy_makes_version_two_and_moves_the_application(
         "100",
         "default",
         "?",
+        "-",
         f"{control_plane.router_url}/apps/{model}",
     ]
 

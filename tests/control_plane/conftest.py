@@ -84,6 +84,7 @@ def make_settings(home: Path, database_url: str, **overrides: Any) -> Settings:
         "service_token": SERVICE_TOKEN,
         "wheelhouse": None,
         "scaler_timeout_s": 0.5,
+        "kafka_bootstrap_servers": "",  # no brokers unless a test runs with them
     }
     values.update(overrides)
     return Settings(**values)

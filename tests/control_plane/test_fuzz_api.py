@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.control_plane.conftest import ADMIN_TOKEN, SERVICE_TOKEN, make_settings, running
 from tests.control_plane.drift_helpers import monitored_package
+from tests.kafka_broker import KafkaBroker
 
 pytestmark = pytest.mark.slow
 
@@ -81,10 +82,12 @@ class Existing:
 
 
 @contextlib.contextmanager
-def control_plane_in_a_thread(home: Path) -> Iterator[tuple[str, Existing]]:
-    """A control plane on SQLite, seeded, served from its own event loop while the sync fuzz runs."""
+def control_plane_in_a_thread(home: Path, kafka: KafkaBroker) -> Iterator[tuple[str, Existing]]:
+    """A control plane on SQLite with Kafka brokers, seeded (its application has a Kafka endpoint), served
+    from its own event loop while the sync fuzz runs."""
     database_url = os.environ.get("HYDRO_FUZZ_DATABASE_URL") or f"sqlite+aiosqlite:///{home}/hydro.db"
-    settings = make_settings(home, database_url)
+    settings = make_settings(home, database_url, kafka_bootstrap_servers=kafka.bootstrap_servers)
+    source = kafka.topic("fuzz-in")
     ready: list[Existing] = []
     failed: list[BaseException] = []
     seeded = threading.Event()
@@ -97,7 +100,10 @@ def control_plane_in_a_thread(home: Path) -> Iterator[tuple[str, Existing]]:
             existing = Existing()
             await control_plane.release(existing.model, monitored_package(existing.model))
             variant = {"model": existing.model, "version": 1}
-            put = await client.put(f"/api/v1/applications/{existing.app}", json={"variants": [variant]})
+            endpoint = {"source_topic": source, "destination_topic": "fuzz-out", "error_topic": "fuzz-err"}
+            put = await client.put(
+                f"/api/v1/applications/{existing.app}", json={"variants": [variant], "kafka": endpoint}
+            )
             assert put.status_code == 200, put.text
             path = f"/api/v1/models/{existing.model}/versions/1"
             schedule = await client.put(f"{path}/monitoring", json={"cron": "@hourly", "window": "1h"})
@@ -164,9 +170,9 @@ def fuzz(
 
 
 def test_the_api_answers_generated_inputs_as_it_describes(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kafka_broker: KafkaBroker
 ) -> None:
-    with control_plane_in_a_thread(tmp_path) as (url, existing), requests.Session() as session:
+    with control_plane_in_a_thread(tmp_path, kafka_broker) as (url, existing), requests.Session() as session:
         schema = schemathesis.openapi.from_url(f"{url}/api/v1/openapi.json", headers=AUTH)
         operations = [result.ok() for result in schema.get_all_operations()]
         operations.sort(key=lambda operation: operation.method.upper() == "DELETE")  # the seeded app last
