@@ -56,7 +56,17 @@ def deploy(
     # The control plane answers once every router serves the application (bounded), so the printed
     # invoke URL works at once.
     wait_s = min(router_timeout_s, MAX_ROUTER_WAIT_S)
-    application = client.put_application(app, [[variant]], wait_s=wait_s)
+    # A redeploy changes what the application serves, not how it is reached: its sampling rate, invoke
+    # key requirement and Kafka endpoint stay as they were.
+    current = existing_application(client, app)
+    application = client.put_application(
+        app,
+        [[variant]],
+        sampling_rate=current.sampling_rate if current else 1.0,
+        require_invoke_key=current.require_invoke_key if current else False,
+        kafka=current.kafka if current else None,
+        wait_s=wait_s,
+    )
     console.print(
         f"[green]✓[/] application [bold]{escape(app)}[/] now serves {escape(version.key)} "
         f"(deployment config {escape(deployment_config)})"
@@ -68,6 +78,16 @@ def deploy(
             "every router serves it"
         )
     return Deployed(version=version, application=application)
+
+
+def existing_application(client: HydroClient, app: str) -> Application | None:
+    """Application `app` as declared now, or None when there is none."""
+    try:
+        return client.application(app)
+    except HydroClientError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def upload(client: HydroClient, folder: Path | str, *, console: Console) -> Accepted:

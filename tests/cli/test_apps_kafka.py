@@ -114,3 +114,32 @@ def test_wrong_usage_is_reported_before_calling_the_platform(
     result = hydro("apps", "kafka", "any-app", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_redeploy_keeps_how_the_application_is_reached(
+    hydro: Any, control_plane: ControlPlane, tmp_path: Path
+) -> None:
+    """`hydro deploy` again moves the application to the new version; its Kafka endpoint, sampling rate and
+    invoke-key requirement stay as they were (a redeploy that dropped them would silently stop a stream or
+    open an application that needed a key)."""
+    folder, app = copy_example("fraud-detector", tmp_path)
+    assert hydro("deploy", str(folder), "--app", app).exit_code == 0
+    kafka = {"source_topic": "tx-in", "destination_topic": "tx-out", "error_topic": "tx-err"}
+    with httpx.Client(base_url=control_plane.url, headers=ADMIN_HEADERS) as api:
+        declared = api.put(
+            f"/api/v1/applications/{app}",
+            json={
+                "variants": [{"model": app, "version": 1}],
+                "sampling_rate": 0.5,
+                "require_invoke_key": True,
+                "kafka": kafka,
+            },
+        )
+        assert declared.status_code == 200, declared.text
+
+        again = hydro("deploy", str(folder), "--app", app)
+        assert again.exit_code == 0, again.output
+        after = api.get(f"/api/v1/applications/{app}").json()
+    assert after["stages"][0]["variants"][0]["version"] == 2
+    assert {k: after["kafka"][k] for k in kafka} == kafka
+    assert after["sampling_rate"] == 0.5 and after["require_invoke_key"] is True

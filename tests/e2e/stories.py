@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
 
-from tests.e2e.platform import EXAMPLES, Platform
+from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, platform_env
+from tests.ports import free_port
 
 
 def copy_example(example: str, dest: Path) -> tuple[Path, str]:
@@ -37,6 +41,42 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
             return time.monotonic() - start
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting until {what}")
+
+
+@contextmanager
+def platform_with_sonar(home: Path, **overrides: str) -> Iterator[Platform]:
+    """The embedded platform (process runtime) plus a Sonar process, the router sampling every request to
+    it; `overrides` are more HYDRO_* variables for all of them (e.g. Sonar's flush age)."""
+    sonar_port, sonar_metrics = free_port(), free_port()
+    env = platform_env(
+        home,
+        HYDRO_RUNTIME="process",
+        HYDRO_SONAR_ADDRESS=f"127.0.0.1:{sonar_port}",
+        HYDRO_SONAR_PORT=str(sonar_port),
+        HYDRO_SONAR_METRICS_PORT=str(sonar_metrics),
+        HYDRO_DRIFT_POLL_INTERVAL_S="0.3",
+        HYDRO_TOKEN=ADMIN_TOKEN,
+        **overrides,
+    )
+    platform = Platform(home=home, env=env)
+    try:
+        platform.start()
+        with open(home / "sonar.log", "wb") as log:  # the child keeps its own copy of the descriptor
+            platform.processes["sonar"] = subprocess.Popen(
+                [sys.executable, "-m", "sonar"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
+            )
+
+        def healthy() -> bool:
+            platform.assert_running("sonar")
+            try:
+                return httpx.get(f"http://127.0.0.1:{sonar_metrics}/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(healthy, 90, "sonar answers /health")
+        yield platform
+    finally:
+        platform.stop()
 
 
 def write_model(

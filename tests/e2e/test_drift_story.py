@@ -13,8 +13,6 @@ by hand over each phase's window is computed by Sonar's drift worker and read ba
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -30,9 +28,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, platform_env
-from tests.e2e.stories import copy_example, wait_until
-from tests.ports import free_port
+from tests.e2e.platform import EXAMPLES, Platform
+from tests.e2e.stories import copy_example, platform_with_sonar, wait_until
 from wire import oip_grpc
 
 pytestmark = [pytest.mark.slow]
@@ -45,36 +42,8 @@ BATCHES, BATCH = 20, 25  # 500 sampled rows per phase, against 600 training rows
 def drift_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The embedded platform plus Sonar, with the router sampling every request to it."""
     home = tmp_path_factory.mktemp("drift-platform")
-    sonar_port, sonar_metrics = free_port(), free_port()
-    env = platform_env(
-        home,
-        HYDRO_RUNTIME="process",
-        HYDRO_SONAR_ADDRESS=f"127.0.0.1:{sonar_port}",
-        HYDRO_SONAR_PORT=str(sonar_port),
-        HYDRO_SONAR_METRICS_PORT=str(sonar_metrics),
-        HYDRO_SONAR_FLUSH_AGE_S="0.5",
-        HYDRO_DRIFT_POLL_INTERVAL_S="0.3",
-        HYDRO_TOKEN=ADMIN_TOKEN,
-    )
-    platform = Platform(home=home, env=env)
-    try:
-        platform.start()
-        with open(home / "sonar.log", "wb") as log:  # the child keeps its own copy of the descriptor
-            platform.processes["sonar"] = subprocess.Popen(
-                [sys.executable, "-m", "sonar"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
-            )
-        wait_until(lambda: _sonar_healthy(platform, sonar_metrics), 90, "sonar answers /health")
+    with platform_with_sonar(home, HYDRO_SONAR_FLUSH_AGE_S="0.5") as platform:
         yield platform
-    finally:
-        platform.stop()
-
-
-def _sonar_healthy(platform: Platform, port: int) -> bool:
-    platform.assert_running("sonar")
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def training_rows() -> list[dict[str, str]]:

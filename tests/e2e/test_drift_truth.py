@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,9 +22,8 @@ import numpy as np
 import pytest
 
 from protos.inference import grpc_service_pb2_grpc as pb_grpc
-from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, platform_env
-from tests.e2e.stories import copy_example, wait_until
-from tests.ports import free_port
+from tests.e2e.platform import EXAMPLES, Platform
+from tests.e2e.stories import copy_example, platform_with_sonar
 from wire import oip_grpc
 
 pytestmark = [pytest.mark.slow]
@@ -38,37 +35,11 @@ REQUESTS = 60
 @pytest.fixture(scope="module")
 def truth_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The embedded platform plus Sonar with its default flush age, the router sampling every request."""
-    home = tmp_path_factory.mktemp("truth-platform")
-    sonar_port, sonar_metrics = free_port(), free_port()
-    env = platform_env(
-        home,
-        HYDRO_RUNTIME="process",
-        HYDRO_SONAR_ADDRESS=f"127.0.0.1:{sonar_port}",
-        HYDRO_SONAR_PORT=str(sonar_port),
-        HYDRO_SONAR_METRICS_PORT=str(sonar_metrics),
-        HYDRO_DRIFT_POLL_INTERVAL_S="0.3",
-        HYDRO_TOKEN=ADMIN_TOKEN,
-    )
-    assert "HYDRO_SONAR_FLUSH_AGE_S" not in env, "the test keeps Sonar's default flush age (60 s)"
-    platform = Platform(home=home, env=env)
-    try:
-        platform.start()
-        with open(home / "sonar.log", "wb") as log:
-            platform.processes["sonar"] = subprocess.Popen(
-                [sys.executable, "-m", "sonar"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
-            )
-        wait_until(lambda: _sonar_healthy(platform, sonar_metrics), 90, "sonar answers /health")
+    with platform_with_sonar(tmp_path_factory.mktemp("truth-platform")) as platform:
+        assert "HYDRO_SONAR_FLUSH_AGE_S" not in platform.env, (
+            "the test keeps Sonar's default flush age (60 s)"
+        )
         yield platform
-    finally:
-        platform.stop()
-
-
-def _sonar_healthy(platform: Platform, port: int) -> bool:
-    platform.assert_running("sonar")
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def send(platform: Platform, count: int, seed: int) -> None:

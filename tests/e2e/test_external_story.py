@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,9 +25,8 @@ import pytest
 import yaml
 
 from hydro.client import HydroClient
-from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, REPO_ROOT, Platform, platform_env
-from tests.e2e.stories import wait_until
-from tests.ports import free_port
+from tests.e2e.platform import ADMIN_TOKEN, EXAMPLES, Platform
+from tests.e2e.stories import platform_with_sonar, wait_until
 
 pytestmark = [pytest.mark.slow]
 
@@ -38,38 +35,11 @@ PER_PHASE = 1000
 
 
 @pytest.fixture(scope="module")
-def platform_with_sonar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    home = tmp_path_factory.mktemp("external-platform")
-    sonar_port, sonar_metrics = free_port(), free_port()
-    env = platform_env(
-        home,
-        HYDRO_RUNTIME="process",
-        HYDRO_SONAR_ADDRESS=f"127.0.0.1:{sonar_port}",
-        HYDRO_SONAR_PORT=str(sonar_port),
-        HYDRO_SONAR_METRICS_PORT=str(sonar_metrics),
-        HYDRO_SONAR_FLUSH_AGE_S="0.5",
-        HYDRO_DRIFT_POLL_INTERVAL_S="0.3",
-        HYDRO_TOKEN=ADMIN_TOKEN,
-    )
-    platform = Platform(home=home, env=env)
-    try:
-        platform.start()
-        with open(home / "sonar.log", "wb") as log:
-            platform.processes["sonar"] = subprocess.Popen(
-                [sys.executable, "-m", "sonar"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT
-            )
-        wait_until(lambda: _healthy(platform, sonar_metrics), 90, "sonar answers /health")
-        yield platform
-    finally:
-        platform.stop()
-
-
-def _healthy(platform: Platform, port: int) -> bool:
-    platform.assert_running("sonar")
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+def sonar_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    with platform_with_sonar(
+        tmp_path_factory.mktemp("external-platform"), HYDRO_SONAR_FLUSH_AGE_S="0.5"
+    ) as p:
+        yield p
 
 
 def external_folder(tmp_path: Path) -> Path:
@@ -152,9 +122,9 @@ def _z(moment: datetime) -> str:
 
 
 def test_an_external_model_gets_drift_reports_from_samples_sent_over_http(
-    platform_with_sonar: Platform, tmp_path: Path
+    sonar_platform: Platform, tmp_path: Path
 ) -> None:
-    platform = platform_with_sonar
+    platform = sonar_platform
     registered = platform.hydro("external", "register", MODEL, "--signature", str(external_folder(tmp_path)))
     assert registered.returncode == 0, registered.stderr + registered.stdout + platform.logs()
     assert f"registered {MODEL}:1 (external, released)" in registered.stdout

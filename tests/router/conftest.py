@@ -20,7 +20,6 @@ import pytest
 from protos.hydro.v1 import catalog_pb2
 from router.server import serve
 from router.settings import Settings
-from tests.kafka_broker import kafka_broker  # noqa: F401 - the Kafka edge's stories use it
 from tests.ports import free_port
 from tests.router.harness import (
     RouterLog,
