@@ -16,8 +16,9 @@ serves bench/models/row-sum (the sum of each row of an FP32 [1, 8] input) over b
   (c) the time from the first message at zero to its answer, against one HTTP request at zero, the version
       scaled to zero between tries (`scale_to_zero_grace_s: 0.5`);
   (d) for scale, one hop through the broker alone (produce -> read by a consumer), with aiokafka's default
-      `fetch_max_wait_ms` (500, what the edge's consumer uses) and with this client's 10 ms: Tansu holds a
-      fetch until that wait is over even when a record arrives, which bounds a closed loop's latency.
+      `fetch_max_wait_ms` (500) and with this client's 10 ms: Tansu holds a fetch until that wait is over
+      even when a record arrives, which bounds a closed loop's latency (the edge's consumer waits
+      HYDRO_ROUTER_KAFKA_FETCH_MAX_WAIT_MS, 20 ms by default, for that reason).
 
 The load generator is one asyncio process on the same two cores as the platform and the broker (aiokafka
 for Kafka, aiohttp for HTTP), so the figures are what this machine does end to end, client included.

@@ -4,12 +4,15 @@ which replicas of each are ready.
 A queue is made for every version of each routing table (so that channels to its replicas open before
 the first request) and keeps the limits of the version's deployment config; a table that drops a route
 fails the requests held for it at once. The queues' loads go to the scaler in its load reports, with the
-Kafka edge's backlog added to the queued requests of the versions it is waiting for (`add_backlog`).
+Kafka edge's backlog added to the queued requests of the versions it is waiting for (`add_backlog`), up to
+the backlog's ceiling: the in-flight average the report already holds counts against it, so a backlog
+never asks for more replicas than its partitions can keep busy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from router.activation import Activate
 from router.channels import ChannelPool
@@ -17,6 +20,18 @@ from router.load_window import VersionLoad
 from router.rotation import Endpoint
 from router.routing import RoutingTable, Version
 from router.version_queue import HoldObserver, VersionQueue
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """Requests waiting outside a version's queue (a Kafka backlog's share): `count` of them, reported as
+    queued only while the version's reported demand stays under `ceiling`."""
+
+    count: int
+    ceiling: int
+
+    def __add__(self, other: Waiting) -> Waiting:
+        return Waiting(self.count + other.count, self.ceiling + other.ceiling)
 
 
 class Dispatch:
@@ -40,10 +55,10 @@ class Dispatch:
         self._reactivate_interval_s = reactivate_interval_s
         self._queues: dict[str, VersionQueue] = {}
         self._endpoints: dict[str, list[Endpoint]] = {}
-        self._backlogs: list[Callable[[], Mapping[str, int]]] = []
+        self._backlogs: list[Callable[[], Mapping[str, Waiting]]] = []
         self._endpoint_listeners: list[Callable[[], None]] = []
 
-    def add_backlog(self, backlog: Callable[[], Mapping[str, int]]) -> None:
+    def add_backlog(self, backlog: Callable[[], Mapping[str, Waiting]]) -> None:
         """Requests waiting outside the queues (a Kafka backlog) per version key, read at every load
         report and reported as queued."""
         self._backlogs.append(backlog)
@@ -92,14 +107,18 @@ class Dispatch:
     def loads(self) -> list[VersionLoad]:
         """The load of every version that has some, or had some in the last window reported."""
         loads = []
-        waiting: dict[str, int] = {}
+        waiting: dict[str, Waiting] = {}
         for backlog in self._backlogs:
-            for key, count in backlog().items():
-                waiting[key] = waiting.get(key, 0) + count
+            for key, share in backlog().items():
+                waiting[key] = waiting[key] + share if key in waiting else share
         for queue in self._queues.values():
             load = queue.load()
-            if waiting.get(queue.key):
-                load = VersionLoad(load.version_key, load.in_flight, load.queued + waiting[queue.key])
+            outside = waiting.get(queue.key)
+            if outside is not None and outside.count > 0:
+                # any backlog wakes a version at zero; past that, only up to the ceiling
+                room = max(0, outside.ceiling - load.demand) if load.demand else max(1, outside.ceiling)
+                if extra := min(outside.count, room):
+                    load = VersionLoad(load.version_key, load.in_flight, load.queued + extra)
             if load.demand or queue.reported_demand:
                 loads.append(load)
             queue.reported_demand = load.demand > 0

@@ -32,7 +32,7 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 
 from router.dataplane import DataPlane
-from router.dispatch import Dispatch
+from router.dispatch import Dispatch, Waiting
 from router.kafka_flow import Capacity, backlog_demand, capacity_of
 from router.kafka_messages import Record
 from router.kafka_metrics import ConsumerState, KafkaMetrics
@@ -50,6 +50,8 @@ class ConsumerOptions:
     partition: PartitionOptions
     session_timeout_ms: int = 10_000
     """A member silent this long leaves the group (its partitions move)."""
+    fetch_max_wait_ms: int = 20
+    """The longest a fetch waits at the broker for records (Tansu holds every fetch this long)."""
     unlimited_per_replica: int = 32
     """Messages a replica with no `container_concurrency` limit is sent at once."""
     revoke_grace_s: float = 5.0
@@ -82,7 +84,7 @@ class ApplicationConsumer:
         self.on_demand = on_demand
         self.options = options
         self.capacity = Capacity()
-        self.demand: dict[str, int] = {}
+        self.demand: dict[str, Waiting] = {}
         """The backlog as demand per version key, for the load reports."""
         self.lag = 0
         self.backlog = 0
@@ -110,6 +112,7 @@ class ApplicationConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             session_timeout_ms=self.options.session_timeout_ms,
+            fetch_max_wait_ms=self.options.fetch_max_wait_ms,
             heartbeat_interval_ms=max(100, self.options.session_timeout_ms // 4),
         )
         consumer.subscribe([self._topic], listener=_Listener(self))

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from router.dataplane import DataPlane
-from router.dispatch import Dispatch
+from router.dispatch import Dispatch, Waiting
 from router.kafka_consumer import ApplicationConsumer, ConsumerOptions
 from router.kafka_messages import Headers
 from router.kafka_metrics import ConsumerState, KafkaMetrics
@@ -71,12 +71,12 @@ class KafkaEdge:
         for consumer in self.consumers.values():
             consumer.refresh()
 
-    def backlog(self) -> dict[str, int]:
+    def backlog(self) -> dict[str, Waiting]:
         """The Kafka backlog as demand per version key (added to the load reports)."""
-        demand: dict[str, int] = {}
+        demand: dict[str, Waiting] = {}
         for consumer in self.consumers.values():
-            for key, count in consumer.demand.items():
-                demand[key] = demand.get(key, 0) + count
+            for key, share in consumer.demand.items():
+                demand[key] = demand[key] + share if key in demand else share
         return demand
 
     def states(self) -> list[ConsumerState]:

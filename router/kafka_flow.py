@@ -5,9 +5,10 @@
   smallest stage decides). A replica with no hard limit counts `unlimited_per_replica`. Zero while a
   stage has no ready replica: the edge then pauses its partitions rather than holding requests.
 - `backlog_demand`: the backlog (messages in the partitions not yet handed to the data plane) as demand
-  per version for the load reports, split over each stage's variants by weight, and capped so that the
-  scaler, which plans `target_concurrency x utilization` per replica, asks for no more replicas than the
-  router has partitions (more could not be kept busy by in-order partitions).
+  per version for the load reports, split over each stage's variants by weight, with a ceiling so that
+  the scaler, which plans `target_concurrency x utilization` per replica, asks for no more replicas than
+  the router has partitions (more could not be kept busy by in-order partitions). The dispatcher applies
+  the ceiling to the whole reported demand, in-flight messages included (`router.dispatch.Waiting`).
 - `Capacity`: the counting semaphore whose size follows `capacity_of`.
 """
 
@@ -18,6 +19,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 
+from router.dispatch import Waiting
 from router.routing import Route, Version
 
 SCALER_UTILIZATION = 0.7
@@ -38,9 +40,10 @@ def capacity_of(route: Route, ready: Callable[[Version], int], unlimited_per_rep
 
 def backlog_demand(
     route: Route, backlog: int, partitions: int, utilization: float = SCALER_UTILIZATION
-) -> dict[str, int]:
-    """The backlog as demand per version key (see the module docstring); {} when there is none."""
-    demand: dict[str, int] = {}
+) -> dict[str, Waiting]:
+    """The backlog as demand per version key (see the module docstring); {} when there is none. Each
+    version's ceiling is the demand at which the scaler plans one replica per partition."""
+    demand: dict[str, Waiting] = {}
     if backlog <= 0 or partitions <= 0:
         return demand
     for stage in route.stages:
@@ -48,9 +51,11 @@ def backlog_demand(
         total = stage.cumulative[-1] if stage.cumulative else 0.0
         for version, cumulative in zip(stage.variants, stage.cumulative, strict=True):
             weight, previous = cumulative - previous, cumulative
-            share = math.ceil(backlog * weight / total)
-            cap = max(1, math.floor(partitions * version.limits.target_concurrency * utilization))
-            demand[version.key] = demand.get(version.key, 0) + min(share, cap)
+            share = Waiting(
+                count=math.ceil(backlog * weight / total),
+                ceiling=max(1, math.floor(partitions * version.limits.target_concurrency * utilization)),
+            )
+            demand[version.key] = demand[version.key] + share if version.key in demand else share
     return demand
 
 

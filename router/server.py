@@ -197,6 +197,7 @@ def _kafka_edge(
         client=client_options(settings),
         client_id=settings.router_id,
         session_timeout_ms=int(settings.router_kafka_session_timeout_s * 1000),
+        fetch_max_wait_ms=settings.router_kafka_fetch_max_wait_ms,
         partition=PartitionOptions(
             window=settings.router_kafka_partition_window,
             retries=settings.router_kafka_retries,

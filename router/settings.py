@@ -194,6 +194,14 @@ class Settings(ServiceSettings):
         description="Kafka edge: a router silent this long leaves its consumer groups and its partitions "
         "move to the others (Kafka's session.timeout.ms; the broker bounds it).",
     )
+    router_kafka_fetch_max_wait_ms: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="Kafka edge: the longest a fetch waits at the broker for records (fetch.max.wait.ms). "
+        "Kafka answers as soon as a record arrives; some brokers (Tansu) hold every fetch this long, so it "
+        "bounds the edge's latency there. Higher values mean fewer empty fetches on idle topics.",
+    )
     router_kafka_offsets_interval_s: float = Field(
         default=1.0, gt=0, description="Kafka edge: how often the source topics' end offsets are read (lag)."
     )

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from router.channels import ChannelPool
-from router.dispatch import Dispatch
+from router.dispatch import Dispatch, Waiting
 from router.errors import ActivationError, DeadlineExceededError, HoldTimeoutError, QueueFullError
 from router.routing import Limits, Version
 from router.version_queue import VersionQueue
@@ -160,4 +160,30 @@ async def test_channels_close_when_the_scaler_stops_listing_their_address(pool: 
 
     assert pool.addresses() == {"127.0.0.1:2"}
     dispatch.close()
+    await pool.close()
+
+
+async def test_a_kafka_backlog_is_reported_up_to_its_ceiling_in_flight_included(pool: ChannelPool) -> None:
+    """A version's report carries what is in flight (HTTP and Kafka alike); a backlog fills the rest of its
+    ceiling and no more, so backlog plus Kafka work in flight never plans more replicas than there are
+    partitions. Any backlog wakes a version at zero."""
+    dispatch = Dispatch(
+        pool, activate=Activations(), on_demand=lambda key: None, quarantine_s=1, reactivate_interval_s=1
+    )
+    spec = TensorSpec("x", "FP64", (-1,))
+    busy = dispatch.queue(Version("busy:1", "busy", "1", Signature((spec,), (spec,)), Limits()))
+    dispatch.queue(Version("idle:1", "idle", "1", Signature((spec,), (spec,)), Limits()))
+    backlog = {"busy:1": Waiting(500, 21)}
+    dispatch.add_backlog(lambda: backlog)
+
+    def reported() -> dict[str, tuple[int, int]]:
+        return {load.version_key: (load.in_flight, load.queued) for load in dispatch.loads()}
+
+    assert reported() == {"busy:1": (0, 21)}
+    busy.in_flight = 15
+    assert reported() == {"busy:1": (15, 6)}
+    busy.in_flight = 30
+    assert reported() == {"busy:1": (30, 0)}
+    backlog["idle:1"] = Waiting(1, 21)
+    assert reported()["idle:1"] == (0, 1), "one message wakes a version at zero"
     await pool.close()

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from router.dispatch import Waiting
 from router.kafka_edge import KafkaOff
 from router.kafka_flow import Capacity, backlog_demand, capacity_of
 from router.routing import Limits, Route, RoutingTable, Stage, Version
@@ -47,14 +48,13 @@ def test_capacity_is_the_smallest_stage_of_container_concurrency_times_ready_rep
     )
 
 
-def test_backlog_is_split_by_weight_and_capped_at_the_partitions() -> None:
+def test_backlog_is_split_by_weight_with_a_ceiling_at_the_partitions() -> None:
     a, b = _version("a:1", target=10), _version("b:1", target=10)
     route = _route([(a, 75), (b, 25)])
     assert backlog_demand(route, 0, 3) == {}
-    assert backlog_demand(route, 8, 3) == {"a:1": 6, "b:1": 2}
-    # 3 partitions x 10 per replica x 70% utilization: the scaler plans at most 3 replicas.
-    assert backlog_demand(route, 100_000, 3) == {"a:1": 21, "b:1": 21}
-    assert backlog_demand(route, 1, 1) == {"a:1": 1, "b:1": 1}, "any backlog wakes a version at zero"
+    # 3 partitions x 10 per replica x 70% utilization: at 21 the scaler plans 3 replicas.
+    assert backlog_demand(route, 8, 3) == {"a:1": Waiting(6, 21), "b:1": Waiting(2, 21)}
+    assert backlog_demand(route, 100_000, 3) == {"a:1": Waiting(75_000, 21), "b:1": Waiting(25_000, 21)}
 
 
 async def test_capacity_follows_its_limit_first_come_first_served() -> None:
