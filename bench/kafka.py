@@ -18,7 +18,7 @@ serves bench/models/row-sum (the sum of each row of an FP32 [1, 8] input) over b
   (d) for scale, one hop through the broker alone (produce -> read by a consumer), with aiokafka's default
       `fetch_max_wait_ms` (500) and with this client's 10 ms: Tansu holds a fetch until that wait is over
       even when a record arrives, which bounds a closed loop's latency (the edge's consumer waits
-      HYDRO_ROUTER_KAFKA_FETCH_MAX_WAIT_MS, 20 ms by default, for that reason).
+      HYDRO_ROUTER_KAFKA_FETCH_MAX_WAIT_MS, 10 ms by default, for that reason).
 
 The load generator is one asyncio process on the same two cores as the platform and the broker (aiokafka
 for Kafka, aiohttp for HTTP), so the figures are what this machine does end to end, client included.
@@ -331,7 +331,8 @@ def main() -> None:
     bootstrap = broker_address()
     broker = KafkaBroker(bootstrap)
     started = time.perf_counter()
-    with bench_platform(HYDRO_KAFKA_BOOTSTRAP_SERVERS=bootstrap) as (platform, home):
+    extra = {k: v for k, v in os.environ.items() if k.startswith("HYDRO_ROUTER_KAFKA_")}
+    with bench_platform(HYDRO_KAFKA_BOOTSTRAP_SERVERS=bootstrap, **extra) as (platform, home):
         app, source, destination = deploy(platform, home, broker)
         print(f"platform up and {app} deployed in {time.perf_counter() - started:.1f} s (Docker runtime)")
         hop = broker.topic("bench-hop", 1)

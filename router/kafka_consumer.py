@@ -11,9 +11,11 @@ offsets are committed, and the rest is abandoned uncommitted: the partition's ne
 again. A message read again at an offset this router already answered is counted as a duplicate.
 
 Flow: the application may have `capacity_of` messages in the data plane at once (`router.kafka_flow`);
-while that is zero (a stage has no ready replica) every partition is paused and each version the
-application routes to is woken through the scaler, and the backlog is reported as demand in the load
-reports; the partitions resume as soon as a replica is ready. A partition with `max_buffered` records
+while that is zero (a stage has no ready replica) every partition with records waiting is paused and
+each version the application routes to is woken through the scaler, and the backlog is reported as demand
+in the load reports; the partitions resume as soon as a replica is ready. An empty partition keeps
+fetching at zero (the broker holds the fetch until a record comes), so the first message wakes its
+versions at once rather than at the next look at the end offsets. A partition with `max_buffered` records
 fetched and not yet handed over is paused too, until its work catches up.
 """
 
@@ -50,7 +52,7 @@ class ConsumerOptions:
     partition: PartitionOptions
     session_timeout_ms: int = 10_000
     """A member silent this long leaves the group (its partitions move)."""
-    fetch_max_wait_ms: int = 20
+    fetch_max_wait_ms: int = 10
     """The longest a fetch waits at the broker for records (Tansu holds every fetch this long)."""
     unlimited_per_replica: int = 32
     """Messages a replica with no `container_concurrency` limit is sent at once."""
@@ -217,7 +219,10 @@ class ApplicationConsumer:
                 work = self._works.get(partition.partition)
                 if work is not None and partition.topic == self._topic:
                     work.add(_records(records))
-            self._apply_pauses()
+            if batches and self.capacity.limit == 0:
+                self.refresh()  # the first messages at zero: wake the versions now, not at the next look
+            else:
+                self._apply_pauses()
 
     def _apply_pauses(self) -> None:
         consumer = self._consumer
@@ -228,7 +233,10 @@ class ApplicationConsumer:
         wanted = set()
         for partition in assigned:
             work = self._works.get(partition.partition)
-            if stopped or (work is not None and work.buffered >= self.options.max_buffered):
+            buffered = work.buffered if work is not None else 0
+            # At zero an empty partition keeps fetching (the broker holds the fetch until a record comes),
+            # so the first message wakes its versions at once; one with records waits, paused.
+            if (stopped and buffered > 0) or buffered >= self.options.max_buffered:
                 wanted.add(partition)
         paused = consumer.paused()
         if wanted - paused:

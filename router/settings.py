@@ -195,7 +195,7 @@ class Settings(ServiceSettings):
         "move to the others (Kafka's session.timeout.ms; the broker bounds it).",
     )
     router_kafka_fetch_max_wait_ms: int = Field(
-        default=20,
+        default=10,
         ge=1,
         le=10_000,
         description="Kafka edge: the longest a fetch waits at the broker for records (fetch.max.wait.ms). "
