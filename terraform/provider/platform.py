@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from hydro.client import HydroClient
     from hydro.errors import HydroClientError
 
-_PREFIX = re.compile(r"^[a-z][a-z ]*'[^']*': ")
-"""`application 'scoring': `, `deployment config 'small': `: what a message is about (the resource)."""
+_PREFIX = re.compile(r"^(?:[a-z][a-z ]*'[^']*'|monitoring of \S+:\d+): ")
+"""`application 'scoring': `, `deployment config 'small': `, `monitoring of scorer:3: `: what a message
+is about (the resource)."""
 _PATH = re.compile(r"^(?P<path>[a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*): ")
 _RENAMES = (("stages[", "stage["), ("variants[", "variant["))
 _VARIANT_TOPICS = (("deployment config", "deployment_config"), ("model version", "version"))

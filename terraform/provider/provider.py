@@ -35,14 +35,24 @@ PROVIDER = Block(
 
 
 def resources() -> dict[str, Resource]:
+    from terraform.provider.resources.application import ApplicationResource
     from terraform.provider.resources.deployment_config import DeploymentConfigResource
+    from terraform.provider.resources.invoke_key import InvokeKeyResource
+    from terraform.provider.resources.model_version import ModelVersionResource
+    from terraform.provider.resources.monitoring import MonitoringResource
 
     kinds: list[type[Resource]] = [
         DeploymentConfigResource,
+        ModelVersionResource,
+        ApplicationResource,
+        MonitoringResource,
+        InvokeKeyResource,
     ]
     return {kind.type_name: kind() for kind in kinds}
 
 
 def data_sources() -> dict[str, DataSource]:
-    kinds: list[type[DataSource]] = []
+    from terraform.provider.resources.data_sources import ApplicationData, ModelVersionData
+
+    kinds: list[type[DataSource]] = [ModelVersionData, ApplicationData]
     return {kind.type_name: kind() for kind in kinds}
