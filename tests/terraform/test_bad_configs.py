@@ -21,23 +21,26 @@ CANARY_DEPLOYMENT_CONFIG = (
 @pytest.mark.parametrize(
     ("mistake", "old", "new", "named"),
     [
-        (
+        pytest.param(
             "a negative weight",
             "weight            = 10",
             "weight            = -10",
             ["stage[0].variant[1].weight", ">= 0"],
+            id="negative-weight",
         ),
-        (
+        pytest.param(
             "an unknown deployment config",
             CANARY_DEPLOYMENT_CONFIG,
             CANARY_DEPLOYMENT_CONFIG.replace("hydro_deployment_config.small.name", '"no-such-config"'),
             ["stage[0].variant[1].deployment_config", "no-such-config"],
+            id="unknown-deployment-config",
         ),
-        (
+        pytest.param(
             "a missing model folder",
             '"${path.module}/models/canary"',
             '"${path.module}/models/no-such-folder"',
             ["source", "no-such-folder"],
+            id="missing-folder",
         ),
     ],
 )
