@@ -116,6 +116,7 @@ def main() -> None:
         for cost, name in costliest_imports(module, env, 12):
             print(f"    {cost:7.1f}  {name}")
 
+        (root / "platform").mkdir()
         for platform in running_platform(root / "platform", HYDRO_RUNTIME="process"):
             workdir = copy_example("canary", root)
             tf = Terraform.prepare(
