@@ -185,7 +185,7 @@ def test_what_the_cli_created_is_imported_and_plans_empty(
     folder, model = copy_model_example("fraud-detector", tmp_path)
     app = f"imported-{uuid.uuid4().hex[:6]}"
     config = f"batchy-{uuid.uuid4().hex[:6]}"
-    platform.put_deployment_config(config, max_replicas=3, max_batch_size=8)
+    platform.put_deployment_config(config, max_replicas=3, target_concurrency=20)
     deployed = platform.hydro("deploy", str(folder), "--app", app, "--deployment-config", config)
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
     version = platform.application(app)["stages"][0]["variants"][0]["version"]
@@ -213,9 +213,9 @@ def test_what_the_cli_created_is_imported_and_plans_empty(
             provider "hydro" {{}}
 
             resource "hydro_deployment_config" "batchy" {{
-              name           = "{config}"
-              max_replicas   = 3
-              max_batch_size = 8
+              name               = "{config}"
+              max_replicas       = 3
+              target_concurrency = 20
             }}
 
             resource "hydro_model_version" "fraud" {{
