@@ -1,0 +1,3 @@
+from terraform.provider.main import main
+
+main()
