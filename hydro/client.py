@@ -16,13 +16,12 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from hydro.errors import HydroClientError, HydroConnectionError
-from hydro.package import Package
 from hydro.resources import (
     Accepted,
     ApiToken,
@@ -52,9 +51,10 @@ from hydro.resources import (
     parse_token,
     parse_version,
 )
-from hydro.settings import Settings
-from servicekit.settings import load
-from servicekit.tls import http_verify
+
+if TYPE_CHECKING:  # imported when used: the Terraform provider starts often and needs neither at once
+    from hydro.package import Package
+    from hydro.settings import Settings
 
 __all__ = [
     "Accepted",
@@ -108,7 +108,13 @@ class HydroClient:
 
         Raises SettingsError (one line naming the variable) when a HYDRO_* variable is not usable.
         """
-        settings = settings or load(Settings)
+        if settings is None:
+            from hydro.settings import Settings
+            from servicekit.settings import load
+
+            settings = load(Settings)
+        from servicekit.tls import http_verify
+
         return cls(
             settings.control_plane_url,
             settings.router_url,
