@@ -224,6 +224,16 @@ async def get(catalog: Catalog, model: str, number: int) -> dict[str, Any]:
     return describe(schedule, version)
 
 
+async def delete(catalog: Catalog, model: str, number: int) -> None:
+    """Remove the schedule of `model:number` (its reports stay); NotFound when it has none."""
+    version = await find(catalog, model, number)
+    async with catalog.sessions() as session, session.begin():
+        schedule = await session.get(MonitoringSchedule, version.id, with_for_update=True)
+        if schedule is None:
+            raise NotFound(f"{model}:{number} has no monitoring schedule")
+        await session.delete(schedule)
+
+
 async def thresholds_of(catalog: Catalog, version_id: int) -> dict[str, Any]:
     """The schedule's thresholds of a version, or none when it has no schedule."""
     async with catalog.sessions() as session:

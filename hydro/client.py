@@ -338,6 +338,10 @@ class HydroClient:
     def monitoring(self, model: str, version: int) -> MonitoringSchedule:
         return parse_schedule(self._api("GET", f"/models/{_seg(model)}/versions/{version}/monitoring"))
 
+    def delete_monitoring(self, model: str, version: int) -> None:
+        """Remove the version's drift schedule (its reports stay)."""
+        self._request("DELETE", self._url(f"/models/{_seg(model)}/versions/{version}/monitoring"))
+
     def run_drift(
         self,
         model: str,

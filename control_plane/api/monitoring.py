@@ -1,4 +1,4 @@
-"""A model version's monitoring schedule: PUT (replaces it) and GET."""
+"""A model version's monitoring schedule: PUT (replaces it), GET and DELETE (its reports stay)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,18 @@ async def get(request: Request) -> Response:
     return JSONResponse(schedule)
 
 
+@endpoint
+async def delete(request: Request) -> Response:
+    await monitoring.delete(
+        state(request).catalog, request.path_params["model"], path_int(request, "version")
+    )
+    return Response(status_code=204)
+
+
 def routes() -> list[BaseRoute]:
     path = f"{PREFIX}/models/{{model}}/versions/{{version}}/monitoring"
-    return [ApiRoute("PUT", path, put, Access.DEPLOYER), ApiRoute("GET", path, get, Access.VIEWER)]
+    return [
+        ApiRoute("PUT", path, put, Access.DEPLOYER),
+        ApiRoute("GET", path, get, Access.VIEWER),
+        ApiRoute("DELETE", path, delete, Access.DEPLOYER),
+    ]

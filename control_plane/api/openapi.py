@@ -292,6 +292,12 @@ def _paths() -> dict[str, dict[str, Any]]:
                 {200: _ok("The schedule", ref("Monitoring"))},
                 params=(MODEL, VERSION),
             ),
+            "delete": _operation(
+                DEPLOYER,
+                "Remove the version's monitoring schedule (its drift reports stay); 404 when it has none",
+                {204: _NO_CONTENT},
+                params=(MODEL, VERSION),
+            ),
         },
         f"{version}/drift-reports": {
             "post": _operation(

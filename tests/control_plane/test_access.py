@@ -80,6 +80,7 @@ TABLE = [
     row("POST",   V + "/samples",                       {"samples": []},  401, 403, 409, 409, 403),
     row("PUT",    V + "/monitoring",                    SCHEDULE,         401, 403, 200, 200, 403),
     row("GET",    V + "/monitoring",                    None,             401, 200, 200, 200, 403),
+    row("DELETE", V + "/monitoring",                    None,             401, 403, 204, 404, 403),
     row("POST",   V + "/drift-reports",                 {"since": "1h"},  401, 403, 202, 202, 403),
     row("GET",    V + "/drift-reports",                 None,             401, 200, 200, 200, 403),
     row("GET",    "/api/v1/drift-reports/{report_id}",  None,             401, 200, 200, 200, 403),

@@ -90,6 +90,13 @@ async def test_a_schedule_is_stored_and_answered_back(drift: Plane) -> None:
     assert off["next_run_at"] is None
     assert off["created_at"] == schedule["created_at"] and off["updated_at"] == z(clock.now)
 
+    # DELETE removes it (its reports would stay); a second DELETE is a 404 naming what is missing.
+    assert (await control_plane.client.delete(_monitoring(model, version))).status_code == 204
+    await _refused(await control_plane.client.get(_monitoring(model, version)), 404, "no monitoring schedule")
+    await _refused(
+        await control_plane.client.delete(_monitoring(model, version)), 404, "no monitoring schedule"
+    )
+
 
 async def test_a_bad_schedule_is_refused_naming_the_field(drift: Plane) -> None:
     control_plane, _ = drift

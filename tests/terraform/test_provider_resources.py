@@ -214,6 +214,16 @@ def test_versions_applications_monitoring_keys(
     assert api(platform, "GET", f"/models/{model}/versions/{version['version']}").status_code == 404
     assert tf.plan().empty, tf.runs[-2].stdout
 
+    # The monitoring taken out of the configuration: its schedule is deleted, the version stays.
+    text = (root / "main.tf").read_text()
+    start = text.index('resource "hydro_monitoring" "scorer" {')
+    (root / "main.tf").write_text(text[:start] + text[text.index("\n}\n", start) + 3 :])
+    assert tf.plan().changes == {"hydro_monitoring.scorer": ["delete"]}, tf.runs[-2].stdout
+    tf.apply()
+    current = state["hydro_model_version.scorer"]["version"]
+    assert api(platform, "GET", f"/models/{model}/versions/{current}/monitoring").status_code == 404
+    assert api(platform, "GET", f"/models/{model}/versions/{current}").status_code == 200
+
     # The application imported by name (as the CLI or the API made it): the plan after is empty.
     other = terraform_in(
         module(

@@ -95,15 +95,13 @@ class MonitoringResource(Resource):
     def delete(self, platform: Platform, prior: State, diags: Diagnostics) -> None:
         from hydro.errors import HydroClientError
 
+        key = f"{prior['model']}:{prior['version']}"
         try:
-            self._put(platform, prior, enabled=False)
-        except Problem:
-            try:  # the version is gone, and its schedule with it
-                platform.client().monitoring(prior["model"], int(prior["version"]))
-            except HydroClientError as exc:
-                if missing(exc):
-                    return
-            raise
+            platform.client().delete_monitoring(prior["model"], int(prior["version"]))
+        except HydroClientError as exc:
+            if missing(exc):  # gone already, or its version is, and the schedule with it
+                return
+            raise refused(exc, BLOCK, doing=f"removing the monitoring of {key}") from None
 
     def read(self, platform: Platform, state: State, diags: Diagnostics) -> State | None:
         from hydro.errors import HydroClientError
