@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.conftest import require_platform_parts
 from tests.e2e.platform import Platform, running_platform
+from tests.e2e.stories import wait_until
 from tests.real_parts import BASE_IMAGE, REGISTRY
 from tests.terraform.conftest import TerraformIn
 from tests.terraform.harness import diagnostics
@@ -70,3 +71,35 @@ def test_a_failed_build_is_an_error_with_the_log_tail_and_a_fixed_folder_builds_
     assert built["status"] == "released" and built["version"] == 2, built
     assert tf.plan().empty, tf.runs[-2].stdout
     tf.destroy()
+
+
+def test_a_build_longer_than_timeouts_create_is_an_error_naming_the_setting(
+    platform: Platform, terraform_in: TerraformIn, tmp_path: Path
+) -> None:
+    folder, model = model_folder(tmp_path / "models")
+    root = module(
+        tmp_path / "app",
+        f"""
+        resource "hydro_model_version" "scorer" {{
+          source = "{folder}"
+          timeouts {{
+            create = "1s"
+          }}
+        }}
+        """,
+    )
+    tf = terraform_in(root)
+    tf.init()
+    late = tf.apply(check=False)
+    assert late.code != 0
+    said = diagnostics(late)
+    assert f"{model}:1 is still" in said and "after 1 s (timeouts.create)" in said, late.describe()
+    # The platform goes on building it; Terraform holds what it started, and destroy removes it (once
+    # built: a version is not deleted while it builds).
+    wait_until(
+        lambda: api(platform, "GET", f"/models/{model}/versions/1").json()["status"] == "released",
+        120,
+        f"{model}:1 is built",
+    )
+    tf.destroy()
+    assert api(platform, "GET", f"/models/{model}/versions").json()["versions"] == []
