@@ -14,8 +14,12 @@ from grpc_tools import protoc
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+PROTO_FOLDERS = ("protos", "terraform/provider/protocol")
+"""Where `.proto` sources live: Hydro's contracts, and the Terraform plugin protocol the provider serves."""
+
+
 def proto_sources() -> list[Path]:
-    return sorted((REPO_ROOT / "protos").rglob("*.proto"))
+    return sorted(path for folder in PROTO_FOLDERS for path in (REPO_ROOT / folder).rglob("*.proto"))
 
 
 def generate(out_dir: Path = REPO_ROOT) -> None:

@@ -14,9 +14,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
     import grpc
 
-    from protos.terraform import go_plugin_pb2, go_plugin_pb2_grpc
-    from protos.terraform import tfplugin6_pb2_grpc as pb_grpc
     from terraform.provider import plugin
+    from terraform.provider.protocol import go_plugin_pb2, go_plugin_pb2_grpc
+    from terraform.provider.protocol import tfplugin6_pb2_grpc as pb_grpc
     from terraform.provider.provider import PROVIDER, data_sources, resources
     from terraform.provider.servicer import ProviderService
 

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from protos.terraform import tfplugin6_pb2 as pb
+from terraform.provider.protocol import tfplugin6_pb2 as pb
 
 Type = Any
 """A cty type in its JSON notation."""

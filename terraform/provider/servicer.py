@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 
 import grpc
 
-from protos.terraform import tfplugin6_pb2 as pb
-from protos.terraform import tfplugin6_pb2_grpc as pb_grpc
 from terraform.provider.diagnostics import Diagnostics, Problem, Problems, attribute_path
 from terraform.provider.platform import Platform
+from terraform.provider.protocol import tfplugin6_pb2 as pb
+from terraform.provider.protocol import tfplugin6_pb2_grpc as pb_grpc
 from terraform.provider.resource import DataSource, Resource
 from terraform.provider.schema import Block, schema_proto
 from terraform.provider.values import UNKNOWN, decode, encode

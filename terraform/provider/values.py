@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import msgpack
 
-from protos.terraform import tfplugin6_pb2 as pb
+from terraform.provider.protocol import tfplugin6_pb2 as pb
 from terraform.provider.schema import Block, Type
 
 

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.terraform import go_plugin_pb2 as protos_dot_terraform_dot_go__plugin__pb2
+from terraform.provider.protocol import go_plugin_pb2 as terraform_dot_provider_dot_protocol_dot_go__plugin__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/terraform/go_plugin_pb2_grpc.py depends on'
+        + ' but the generated code in terraform/provider/protocol/go_plugin_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,8 +36,8 @@ class GRPCControllerStub:
         """
         self.Shutdown = channel.unary_unary(
                 '/plugin.GRPCController/Shutdown',
-                request_serializer=protos_dot_terraform_dot_go__plugin__pb2.Empty.SerializeToString,
-                response_deserializer=protos_dot_terraform_dot_go__plugin__pb2.Empty.FromString,
+                request_serializer=terraform_dot_provider_dot_protocol_dot_go__plugin__pb2.Empty.SerializeToString,
+                response_deserializer=terraform_dot_provider_dot_protocol_dot_go__plugin__pb2.Empty.FromString,
                 _registered_method=True)
 
 
@@ -55,8 +55,8 @@ def add_GRPCControllerServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Shutdown': grpc.unary_unary_rpc_method_handler(
                     servicer.Shutdown,
-                    request_deserializer=protos_dot_terraform_dot_go__plugin__pb2.Empty.FromString,
-                    response_serializer=protos_dot_terraform_dot_go__plugin__pb2.Empty.SerializeToString,
+                    request_deserializer=terraform_dot_provider_dot_protocol_dot_go__plugin__pb2.Empty.FromString,
+                    response_serializer=terraform_dot_provider_dot_protocol_dot_go__plugin__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -84,8 +84,8 @@ class GRPCController:
             request,
             target,
             '/plugin.GRPCController/Shutdown',
-            protos_dot_terraform_dot_go__plugin__pb2.Empty.SerializeToString,
-            protos_dot_terraform_dot_go__plugin__pb2.Empty.FromString,
+            terraform_dot_provider_dot_protocol_dot_go__plugin__pb2.Empty.SerializeToString,
+            terraform_dot_provider_dot_protocol_dot_go__plugin__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
