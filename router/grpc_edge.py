@@ -22,41 +22,17 @@ from protos.inference import grpc_service_pb2_grpc as pb_grpc
 from router import __version__
 from router.dataplane import EXTENSIONS, SERVER_NAME, DataPlane
 from router.errors import (
-    ApplicationNotFoundError,
-    DeadlineExceededError,
-    InvalidInputError,
-    PayloadTooLargeError,
-    QueueFullError,
     RouterError,
-    UnauthenticatedError,
-    UnavailableError,
-    UpstreamError,
 )
-from router.invocation import Answer, Invocation, StatusTable
+from router.grpc_status import GRPC_STATUSES
+from router.invocation import Answer, Invocation
 from router.request_log import REQUEST_ID_KEY, id_metadata, request_id_from
-
-STATUSES = StatusTable(
-    ok=grpc.StatusCode.OK,
-    cancelled=grpc.StatusCode.CANCELLED,
-    internal=grpc.StatusCode.INTERNAL,
-    errors=(
-        (InvalidInputError, grpc.StatusCode.INVALID_ARGUMENT),
-        (UnauthenticatedError, grpc.StatusCode.UNAUTHENTICATED),
-        (ApplicationNotFoundError, grpc.StatusCode.NOT_FOUND),
-        (PayloadTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-        (QueueFullError, grpc.StatusCode.RESOURCE_EXHAUSTED),
-        (UnavailableError, grpc.StatusCode.UNAVAILABLE),
-        (DeadlineExceededError, grpc.StatusCode.DEADLINE_EXCEEDED),
-        (UpstreamError, grpc.StatusCode.INTERNAL),
-    ),
-    shown=lambda code: code.name,
-)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def status_of(exc: RouterError) -> grpc.StatusCode:
-    return STATUSES.of(exc)
+    return GRPC_STATUSES.of(exc)
 
 
 async def _abort(
@@ -102,7 +78,7 @@ class InferenceEdge(pb_grpc.GRPCInferenceServiceServicer):
             request.model_name,
             "grpc",
             request_id,
-            STATUSES,
+            GRPC_STATUSES,
             _response,
             version=request.model_version,
             refused_id=refused,

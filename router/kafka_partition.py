@@ -35,40 +35,19 @@ from router.dataplane import DataPlane
 from router.errors import (
     ApplicationNotFoundError,
     DeadlineExceededError,
-    InvalidInputError,
-    PayloadTooLargeError,
     QueueFullError,
     RouterError,
-    UnauthenticatedError,
     UnavailableError,
     UpstreamError,
     VersionNotFoundError,
 )
-from router.invocation import Invocation, StatusTable
+from router.grpc_status import GRPC_STATUSES
+from router.invocation import Invocation
 from router.kafka_flow import Capacity
 from router.kafka_messages import Headers, Message, Record
 from router.routing import KafkaBinding
 
 log = logging.getLogger(__name__)
-
-# The request line's status of a Kafka invoke: gRPC code names, so that its level (WARNING for the
-# platform's faults) reads the same as a gRPC call's.
-STATUSES = StatusTable(
-    ok="OK",
-    cancelled="CANCELLED",
-    internal="INTERNAL",
-    errors=(
-        (InvalidInputError, "INVALID_ARGUMENT"),
-        (UnauthenticatedError, "UNAUTHENTICATED"),
-        (ApplicationNotFoundError, "NOT_FOUND"),
-        (PayloadTooLargeError, "RESOURCE_EXHAUSTED"),
-        (QueueFullError, "RESOURCE_EXHAUSTED"),
-        (UnavailableError, "UNAVAILABLE"),
-        (DeadlineExceededError, "DEADLINE_EXCEEDED"),
-        (UpstreamError, "INTERNAL"),
-    ),
-    shown=str,
-)
 
 # Not the message's fault: wait and try again, however long (the route of a deleted application stops
 # its consumer, which abandons the wait). A version asked for that does not exist is the message's.
@@ -283,7 +262,7 @@ class PartitionWork:
                 self.application,
                 "kafka",
                 message.request_id,
-                STATUSES,
+                GRPC_STATUSES,
                 message.reply,
                 refused_id=message.refused_id,
                 authorization=message.authorization,
