@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
-from control_plane import api
+from control_plane import api, ui
 from control_plane.api.common import http_exception
 from control_plane.api.guard import Guard
 from control_plane.api.middleware import RefuseUnnamablePaths, RequestMetrics
@@ -19,8 +19,8 @@ from control_plane.state import State, open_state
 
 
 def create_app(settings: Settings, *, state: State | None = None, clock: Clock = system_clock) -> Starlette:
-    """The REST API. Its lifespan opens a State (with `clock`), unless one is handed in (`serve` shares it
-    with gRPC)."""
+    """The REST API and the web UI. Its lifespan opens a State (with `clock`), unless one is handed in
+    (`serve` shares it with gRPC)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -33,7 +33,7 @@ def create_app(settings: Settings, *, state: State | None = None, clock: Clock =
             yield
 
     return Starlette(
-        routes=api.routes(),
+        routes=[*api.routes(), *ui.routes()],
         middleware=[Middleware(RequestMetrics), Middleware(RefuseUnnamablePaths), Middleware(Guard)],
         exception_handlers={HTTPException: http_exception},
         lifespan=lifespan,

@@ -131,6 +131,12 @@ class Settings(ServiceSettings):
         description="Most time GET /applications spends reading Kafka endpoints' consumer lag from the "
         "brokers; past it the answer says the lag is unknown and why.",
     )
+    ui_session_hours: float = Field(
+        default=8.0,
+        gt=0,
+        le=24 * 30,
+        description="How long a web UI login lasts; the session ends server-side after it (log in again).",
+    )
     catalog_poll_s: float = Field(
         default=5.0,
         gt=0,

@@ -181,6 +181,20 @@ class AuditEvent(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+class UiSession(Base):
+    """A web UI login (`control_plane.ui.sessions`): kept server-side so logout and expiry are real. The
+    session id lives only in the browser's cookie; the table keeps its SHA-256 digest."""
+
+    __tablename__ = "ui_sessions"
+
+    id_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    """The name of the API token that logged in; the session ends when that token is revoked."""
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class InvokeKey(Base):
     """A key that opens one application at the router, stored only as its SHA-256 hex digest."""
 
