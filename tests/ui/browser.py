@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 CHROMIUM = Path(os.environ.get("HYDRO_TEST_CHROMIUM", "/usr/bin/chromium"))
 AXE = Path(__file__).parent / "vendor" / "axe.min.js"
@@ -51,7 +51,7 @@ def assert_accessible(page: Page, what: str) -> None:
                 "rule": v["id"],
                 "impact": v["impact"],
                 "help": v["help"],
-                "nodes": [" ".join(node["target"]) for node in v["nodes"][:5]],
+                "nodes": [f"{' '.join(node['target'])}: {node['html'][:160]}" for node in v["nodes"][:5]],
             }
             for v in blocking
         ]
@@ -70,3 +70,12 @@ def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
         DOCS_UI.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOCS_UI / path.name)
     return path
+
+
+def log_in(page: Page, ui: str, token: str) -> None:
+    """Open the UI, which asks for a token, and log in with it as a user types it."""
+    page.goto(ui)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -44,6 +44,10 @@ class Deployed:
     split_model: str
     viewer_token: str
 
+    @property
+    def ui(self) -> str:
+        return self.platform.env["HYDRO_CONTROL_PLANE_URL"] + "/ui"
+
 
 @pytest.fixture(scope="session")
 def ui_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:

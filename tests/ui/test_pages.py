@@ -1,0 +1,64 @@
+"""Every page, reached by its links as a user would: accessible (axe-core) and photographed at 1280 px."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.platform import ADMIN_TOKEN
+from tests.ui.browser import assert_accessible, log_in, screenshot
+from tests.ui.conftest import Deployed
+
+pytestmark = [pytest.mark.slow]
+
+
+def open_from_nav(page: Page, deployed: Deployed, link: str) -> None:
+    log_in(page, deployed.ui, ADMIN_TOKEN)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
+
+
+def test_the_login_page_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
+    page.goto(deployed.ui)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    screenshot(page, "login", screens)
+    assert_accessible(page, "the login page")
+
+
+def test_the_models_a_model_and_a_version_pages_are_accessible(
+    deployed: Deployed, page: Page, screens: Path
+) -> None:
+    open_from_nav(page, deployed, "Models")
+    expect(page.get_by_role("heading", name="Models")).to_be_visible()
+    screenshot(page, "models", screens)
+    assert_accessible(page, "the models page")
+
+    page.get_by_role("link", name=deployed.split_model, exact=True).click()
+    expect(page.get_by_role("heading", name=f"Model {deployed.split_model}")).to_be_visible()
+    expect(page.get_by_role("table", name=f"Versions of {deployed.split_model}")).to_contain_text("released")
+    screenshot(page, "model", screens)
+    assert_accessible(page, "a model's page")
+
+    page.get_by_role("link", name="v2", exact=True).click()
+    expect(page.get_by_role("heading", name=f"Model {deployed.split_model} version 2")).to_be_visible()
+    screenshot(page, "version", screens)
+    assert_accessible(page, "a version's page")
+
+
+def test_the_tokens_page_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
+    open_from_nav(page, deployed, "Tokens")
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+    expect(page.get_by_text("ui-viewer").first).to_be_visible()
+    screenshot(page, "tokens", screens)
+    assert_accessible(page, "the tokens page")
+
+
+def test_the_audit_log_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
+    open_from_nav(page, deployed, "Audit log")
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.get_by_role("table", name="Audit events")).to_contain_text(
+        f"/applications/{deployed.split_app}"
+    )
+    screenshot(page, "audit", screens)
+    assert_accessible(page, "the audit log page")
