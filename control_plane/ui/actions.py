@@ -4,13 +4,16 @@ it in the audit trail, exactly as for a call with the token itself."""
 
 from __future__ import annotations
 
+import json
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from control_plane.ui import splits
 from control_plane.ui.in_process import path
 from control_plane.ui.sessions import Login
-from control_plane.ui.web import ROOT, after_write, api, form, is_htmx, refused, render, write
+from control_plane.ui.web import ROOT, after_write, api, form, is_htmx, problem, refused, render, write
 
 
 async def _proposed(
@@ -80,3 +83,42 @@ async def revoke_token(request: Request, login: Login) -> Response:
     if not answer.ok:
         return refused(request, login, answer)
     return after_write(request, f"{ROOT}/tokens")
+
+
+@write
+async def create_invoke_key(request: Request, login: Login) -> Response:
+    name = request.path_params["app"]
+    answer = await api(request, login, "POST", path("applications", name, "invoke-keys"))
+    if not answer.ok:
+        return refused(request, login, answer)
+    listing = await api(request, login, "GET", path("applications", name, "invoke-keys"))
+    if not listing.ok:
+        return refused(request, login, listing)
+    context = {"app": name, "keys": listing.body["invoke_keys"], "created": answer.body}
+    return render(request, "invoke_keys.html", context, login, status=201)
+
+
+@write
+async def revoke_invoke_key(request: Request, login: Login) -> Response:
+    name, key = request.path_params["app"], request.path_params["key_id"]
+    answer = await api(request, login, "DELETE", path("applications", name, "invoke-keys", key))
+    if not answer.ok:
+        return refused(request, login, answer)
+    return after_write(request, f"{ROOT}/applications/{name}/invoke-keys")
+
+
+@write
+async def put_deployment_config(request: Request, login: Login) -> Response:
+    """Create or change a config from the knobs typed as a JSON object (omitted knobs take defaults)."""
+    values = await form(request)
+    name = request.path_params.get("name") or values.get("name", "").strip()
+    try:
+        knobs = json.loads(values.get("knobs", "") or "{}")
+    except ValueError as exc:
+        return problem(request, login, 400, f"the knobs are not valid JSON: {exc}")
+    if not name:
+        return problem(request, login, 400, "name the deployment config")
+    answer = await api(request, login, "PUT", path("deployment-configs", name), body=knobs)
+    if not answer.ok:
+        return refused(request, login, answer)
+    return after_write(request, f"{ROOT}/deployment-configs/{quote(name, safe='')}")

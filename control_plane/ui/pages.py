@@ -7,6 +7,8 @@ are fragments that htmx re-fetches every 2 s; a build log stops polling once its
 
 from __future__ import annotations
 
+import json
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -129,3 +131,24 @@ async def audit(request: Request, login: Login) -> Response:
     return render(
         request, "audit.html", {"events": answer.body["events"], "next": answer.body["next"]}, login
     )
+
+
+@page
+async def deployment_config(request: Request, login: Login) -> Response:
+    name = request.path_params["name"]
+    answer = await api(request, login, "GET", path("deployment-configs", name))
+    if not answer.ok:
+        return refused(request, login, answer)
+    knobs = {k: v for k, v in answer.body.items() if k not in ("name", "created_at", "updated_at")}
+    context = {"config": answer.body, "knobs_json": json.dumps(knobs, indent=2), "message": None}
+    return render(request, "deployment_config.html", context, login)
+
+
+@page
+async def invoke_keys(request: Request, login: Login) -> Response:
+    name = request.path_params["app"]
+    answer = await api(request, login, "GET", path("applications", name, "invoke-keys"))
+    if not answer.ok:
+        return refused(request, login, answer)
+    context = {"app": name, "keys": answer.body["invoke_keys"], "created": None}
+    return render(request, "invoke_keys.html", context, login)
