@@ -8,8 +8,8 @@ import httpx
 
 from tests.e2e.platform import Platform
 
-CALLS = 200
-"""At 50/50 each version answers 100 +- 7 (1 sd) of 200 calls; at 90/10 version 2 answers 20 +- 4."""
+CALLS = 120
+"""At 50/50 each version answers 60 +- 5.5 (1 sd) of 120 calls; at 90/10 version 2 answers 12 +- 3.3."""
 
 
 def count_answers(platform: Platform, app: str, calls: int = CALLS) -> Counter[int]:

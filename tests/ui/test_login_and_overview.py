@@ -41,6 +41,8 @@ def test_a_user_logs_in_and_finds_the_deployed_example_with_its_invoke_url(
 
     page.set_viewport_size({"width": 390, "height": 844})
     expect(row).to_contain_text(invoke_url)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 390, f"at 390 px the page is {width} px wide (it scrolls sideways)"
     screenshot(page, "overview-390", screens)
     assert_accessible(page, "the overview at 390 px")
 
@@ -61,3 +63,33 @@ def test_logout_ends_the_session(deployed: Deployed, context: BrowserContext, pa
 
     old = httpx.get(deployed.ui, headers={"Cookie": f"{cookie['name']}={cookie['value']}"})
     assert old.status_code == 303 and "/ui/login" in old.headers["location"], (old.status_code, old.headers)
+
+
+def tab_to(page: Page, name: str, limit: int = 25) -> None:
+    """Press Tab until the focused control's accessible name (label, or text) is `name`."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            """() => {
+                const el = document.activeElement;
+                return (el.labels && el.labels.length ? el.labels[0].innerText : el.innerText || "").trim();
+            }"""
+        )
+        if focused == name:
+            return
+    pytest.fail(f"{limit} presses of Tab never reached {name!r} on {page.url}")
+
+
+def test_a_user_logs_in_and_moves_around_with_the_keyboard_alone(deployed: Deployed, page: Page) -> None:
+    page.goto(deployed.ui)
+    tab_to(page, "API token")
+    page.keyboard.type(ADMIN_TOKEN)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+    tab_to(page, "Models")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Models")).to_be_visible()
+    tab_to(page, deployed.split_model)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Model {deployed.split_model}")).to_be_visible()

@@ -46,6 +46,14 @@ def test_the_models_a_model_and_a_version_pages_are_accessible(
     assert_accessible(page, "a version's page")
 
 
+def test_the_deployment_configs_page_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
+    open_from_nav(page, deployed, "Deployment configs")
+    expect(page.get_by_role("heading", name="Deployment configs")).to_be_visible()
+    expect(page.get_by_role("rowheader", name="default", exact=True)).to_be_visible()
+    screenshot(page, "deployment-configs", screens)
+    assert_accessible(page, "the deployment configs page")
+
+
 def test_the_tokens_page_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
     open_from_nav(page, deployed, "Tokens")
     expect(page.get_by_role("heading", name="API tokens")).to_be_visible()

@@ -47,7 +47,7 @@ def test_changing_90_10_to_50_50_in_the_editor_makes_the_router_serve_50_50(
     set_weights(deployed, 90, 10)
     wait_until(lambda: deployed.platform.application(deployed.split_app)["routable"], 30, "90/10 is routed")
     before = count_answers(deployed.platform, deployed.split_app)
-    assert before[2] < 40, f"90/10 should send about 20 of {CALLS} calls to version 2: {before}"
+    assert before[2] < 30, f"90/10 should send about 12 of {CALLS} calls to version 2: {before}"
 
     open_split_editor(page, deployed)
     expect(weight_field(page, deployed, 1)).to_have_value("90")
@@ -68,7 +68,7 @@ def test_changing_90_10_to_50_50_in_the_editor_makes_the_router_serve_50_50(
     wait_until(lambda: deployed.platform.application(deployed.split_app)["routable"], 30, "50/50 is routed")
 
     after = count_answers(deployed.platform, deployed.split_app)
-    assert 70 <= after[1] <= 130 and 70 <= after[2] <= 130, f"50/50 of {CALLS} calls, counted: {after}"
+    assert 38 <= after[1] <= 82 and 38 <= after[2] <= 82, f"50/50 of {CALLS} calls, counted: {after}"
 
 
 def test_a_bad_weight_shows_the_apis_message(deployed: Deployed, page: Page) -> None:
