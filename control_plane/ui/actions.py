@@ -13,7 +13,18 @@ from starlette.responses import Response
 from control_plane.ui import splits
 from control_plane.ui.in_process import path
 from control_plane.ui.sessions import Login
-from control_plane.ui.web import ROOT, after_write, api, form, is_htmx, problem, refused, render, write
+from control_plane.ui.web import (
+    ROOT,
+    after_write,
+    api,
+    form,
+    is_htmx,
+    problem,
+    refused,
+    render,
+    state,
+    write,
+)
 
 
 async def _proposed(
@@ -122,3 +133,58 @@ async def put_deployment_config(request: Request, login: Login) -> Response:
     if not answer.ok:
         return refused(request, login, answer)
     return after_write(request, f"{ROOT}/deployment-configs/{quote(name, safe='')}")
+
+
+@write
+async def upload_version(request: Request, login: Login) -> Response:
+    """A new version from a `.tar.gz` of the model folder, sent as the request body by the upload form's
+    script (`hydro.js`), with the CSRF token in its header; the API checks, stores and builds it."""
+    model = request.path_params["model"]
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        return problem(request, login, 415, "uploading a version needs JavaScript (the page sends the file)")
+    limit = state(request).settings.max_package_bytes
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            return problem(request, login, 413, f"the package is larger than the limit of {limit} bytes")
+    if not received:
+        return problem(request, login, 400, "choose the model folder's .tar.gz to upload")
+    answer = await api(
+        request,
+        login,
+        "POST",
+        path("models", model, "versions"),
+        content=bytes(received),
+        content_type="application/gzip",
+    )
+    if not answer.ok:
+        return refused(request, login, answer)
+    return render(request, "fragments/uploaded.html", {"accepted": answer.body}, login, status=answer.status)
+
+
+@write
+async def point_application(request: Request, login: Login) -> Response:
+    """Route an application (new or existing) to this version alone, weight 100, as `hydro deploy` does:
+    its sampling rate, invoke-key requirement and Kafka endpoint stay as they were."""
+    model, raw = request.path_params["model"], request.path_params["version"]
+    number: int | str = int(raw) if raw.isascii() and raw.isdigit() else raw  # else the API says why
+    values = await form(request)
+    app = values.get("application", "").strip()
+    if not app:
+        return problem(request, login, 400, "name the application to point at this version")
+    config = values.get("deployment_config", "").strip() or "default"
+    current = await api(request, login, "GET", path("applications", app))
+    if not current.ok and current.status != 404:
+        return refused(request, login, current)
+    kept = (
+        splits.declaration(current.body)
+        if current.ok
+        else {"sampling_rate": 1.0, "require_invoke_key": False}
+    )
+    variant = {"model": model, "version": number, "weight": 100, "deployment_config": config}
+    body = {**kept, "stages": [{"variants": [variant]}]}
+    answer = await api(request, login, "PUT", path("applications", app), body=body)
+    if not answer.ok:
+        return refused(request, login, answer)
+    return after_write(request, f"{ROOT}/applications/{quote(app, safe='')}")

@@ -54,13 +54,20 @@ async def call(
     api_path: str,
     *,
     body: Any = None,
+    content: bytes | None = None,
+    content_type: str = "application/octet-stream",
     query: dict[str, str] | None = None,
 ) -> Answer:
-    """Call `method api_path` on `app` as `principal`; `body` is sent as JSON when given."""
-    payload = b"" if body is None else json.dumps(body).encode()
+    """Call `method api_path` on `app` as `principal`; `body` is sent as JSON when given, else `content`
+    (raw bytes of `content_type`, such as a model package)."""
     headers = [(b"host", b"in-process"), (b"accept", b"application/json")]
     if body is not None:
-        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
+        payload = json.dumps(body).encode()
+        content_type = "application/json"
+    else:
+        payload = content or b""
+    if body is not None or content is not None:
+        headers += [(b"content-type", content_type.encode()), (b"content-length", str(len(payload)).encode())]
     query_string = urlencode(query or {}).encode()
     scope: Scope = {
         "type": "http",

@@ -8,6 +8,7 @@ are fragments that htmx re-fetches every 2 s; a build log stops polling once its
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,12 +21,30 @@ from control_plane.ui.web import api, page, refused, render
 BUILDING = ("pending", "building")
 
 
+PAGE_SIZE = 50
+"""Applications per overview page: the page polls every 2 s, so it stays a few tens of kilobytes."""
+
+
+def _page_of(request: Request, applications: list[Any]) -> dict[str, Any]:
+    """One page of the applications (`?page=N`, from 1) and where the others are."""
+    pages = max(1, -(-len(applications) // PAGE_SIZE))
+    raw = request.query_params.get("page", "1")
+    number = min(max(int(raw), 1), pages) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 1
+    start = (number - 1) * PAGE_SIZE
+    return {
+        "applications": applications[start : start + PAGE_SIZE],
+        "page": number,
+        "pages": pages,
+        "total": len(applications),
+    }
+
+
 @page
 async def overview(request: Request, login: Login) -> Response:
     answer = await api(request, login, "GET", path("applications"))
     if not answer.ok:
         return refused(request, login, answer)
-    return render(request, "overview.html", {"applications": answer.body["applications"]}, login)
+    return render(request, "overview.html", _page_of(request, answer.body["applications"]), login)
 
 
 @page
@@ -34,7 +53,7 @@ async def overview_rows(request: Request, login: Login) -> Response:
     if not answer.ok:
         return refused(request, login, answer)
     return render(
-        request, "fragments/applications.html", {"applications": answer.body["applications"]}, login
+        request, "fragments/applications.html", _page_of(request, answer.body["applications"]), login
     )
 
 

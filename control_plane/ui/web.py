@@ -102,10 +102,21 @@ async def api(
     api_path: str,
     *,
     body: Any = None,
+    content: bytes | None = None,
+    content_type: str = "application/octet-stream",
     query: dict[str, str] | None = None,
 ) -> Answer:
     """Call the REST API in process as the session's principal."""
-    return await in_process.call(request.app, login.principal, method, api_path, body=body, query=query)
+    return await in_process.call(
+        request.app,
+        login.principal,
+        method,
+        api_path,
+        body=body,
+        content=content,
+        content_type=content_type,
+        query=query,
+    )
 
 
 def to_login(request: Request) -> Response:
@@ -124,7 +135,9 @@ def _guarded(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[R
             if login is None:
                 return to_login(request)
             if csrf:
-                presented = request.headers.get(CSRF_HEADER) or (await form(request)).get(CSRF_FIELD)
+                presented = request.headers.get(CSRF_HEADER)
+                if presented is None and _is_form(request):
+                    presented = (await form(request)).get(CSRF_FIELD)
                 if not sessions.csrf_matches(login, presented):
                     return problem(
                         request,
@@ -143,6 +156,10 @@ def _guarded(handler: Handler, *, csrf: bool) -> Callable[[Request], Awaitable[R
             )
 
     return wrapped
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
 
 
 def page(handler: Handler) -> Callable[[Request], Awaitable[Response]]:

@@ -7,6 +7,7 @@ import html
 import re
 
 from tests.control_plane.conftest import ControlPlane, unique
+from tests.control_plane.packages import package
 from tests.control_plane.ui_helpers import browser, canary_application, csrf, log_in, token
 
 
@@ -89,3 +90,57 @@ async def test_a_deployment_config_is_created_and_changed_with_the_apis_messages
         api = await control_plane.client.put(f"/api/v1/deployment-configs/{name}", json={"max_replicas": -1})
         assert bad.status_code == api.status_code == 400
         assert api.json()["error"] in html.unescape(bad.text)
+
+
+async def test_a_version_is_uploaded_then_an_application_pointed_at_it(control_plane: ControlPlane) -> None:
+    model, app = unique("ui-upload"), unique("ui-pointed")
+    deployer = await token(control_plane, "deployer")
+    async with browser(control_plane) as client:
+        await log_in(client, deployer)
+        models = await client.get("/ui/models")
+        assert 'id="upload-form"' in models.text and '<label for="upload-file">' in models.text
+        headers = {
+            "HX-Request": "true",
+            "X-CSRF-Token": await csrf(client),
+            "Content-Type": "application/gzip",
+        }
+        uploaded = await client.post(f"/ui/models/{model}/versions", content=package(model), headers=headers)
+        assert uploaded.status_code == 202, uploaded.text
+        assert f'href="/ui/models/{model}/versions/1"' in uploaded.text
+        await control_plane.wait_built(model, 1)
+        version = await client.get(f"/ui/models/{model}/versions/1")
+        assert 'id="point-form"' in version.text
+        secret = await csrf(client)
+        pointed = await client.post(
+            f"/ui/models/{model}/versions/1/point", data={"csrf_token": secret, "application": app}
+        )
+        assert pointed.status_code == 303 and pointed.headers["location"] == f"/ui/applications/{app}"
+        stored = (await control_plane.client.get(f"/api/v1/applications/{app}")).json()
+        assert [(v["model"], v["version"], v["weight"]) for v in stored["stages"][0]["variants"]] == [
+            (model, 1, 100)
+        ]
+        broken = await client.post(f"/ui/models/{model}/versions", content=b"not a tar.gz", headers=headers)
+        assert broken.status_code == 400 and "Error 400:" in broken.text
+        unconfigured = await client.post(
+            f"/ui/models/{model}/versions/1/point",
+            data={"csrf_token": secret, "application": app, "deployment_config": "nope"},
+        )
+        assert unconfigured.status_code == 400
+        assert "deployment config 'nope' does not exist" in html.unescape(unconfigured.text)
+        no_csrf = await client.post(
+            f"/ui/models/{model}/versions",
+            content=package(model),
+            headers={"Content-Type": "application/gzip"},
+        )
+        assert no_csrf.status_code == 403
+    viewer = await token(control_plane, "viewer")
+    async with browser(control_plane) as client:
+        await log_in(client, viewer)
+        assert 'id="upload-form"' not in (await client.get("/ui/models")).text
+        assert 'id="point-form"' not in (await client.get(f"/ui/models/{model}/versions/1")).text
+        forged = await client.post(
+            f"/ui/models/{model}/versions",
+            content=package(model),
+            headers={"X-CSRF-Token": await csrf(client), "Content-Type": "application/gzip"},
+        )
+        assert forged.status_code == 403 and "needs the deployer role" in html.unescape(forged.text)

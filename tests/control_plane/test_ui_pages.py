@@ -205,3 +205,26 @@ async def test_assets_are_local_and_unknown_pages_say_so(control_plane: ControlP
         assert unknown.status_code == 404 and "there is no page at /ui/nowhere" in unknown.text
         gone = await client.get("/ui/applications/no-such-app")
         assert gone.status_code == 404 and "no-such-app" in gone.text
+
+
+async def test_the_overview_pages_a_long_catalog(control_plane: ControlPlane) -> None:
+    model = unique("ui-many")
+    version = await control_plane.release(model, package(model))
+    body = {"stages": [{"variants": [{"model": model, "version": version}]}]}
+    prefix = unique("many")
+    for n in range(51):
+        response = await control_plane.client.put(f"/api/v1/applications/{prefix}-{n:02d}", json=body)
+        assert response.status_code == 200, response.text
+    total = len((await control_plane.client.get("/api/v1/applications")).json()["applications"])
+    async with browser(control_plane) as client:
+        await log_in(client)
+        first = await client.get("/ui")
+        assert first.text.count("data-application=") == 50
+        assert f"Page 1 of 2 ({total} applications)" in first.text and 'id="page-next"' in first.text
+        assert 'hx-get="/ui/fragments/applications?page=1"' in first.text
+        second = await client.get("/ui/fragments/applications", params={"page": "2"})
+        assert second.text.count("data-application=") == total - 50 and 'id="page-previous"' in second.text
+        beyond = await client.get("/ui", params={"page": "99"})
+        assert "Page 2 of 2" in beyond.text
+        nonsense = await client.get("/ui", params={"page": "-1"})
+        assert "Page 1 of 2" in nonsense.text

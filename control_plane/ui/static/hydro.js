@@ -18,3 +18,23 @@ document.addEventListener("click", function (event) {
     done();
   }
 });
+
+// The upload form sends the chosen .tar.gz itself as the request body (what the API takes), with the
+// session's CSRF token in its header, and shows the answer (or the API's message) below the form.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.matches("form[data-upload]")) return;
+  event.preventDefault();
+  var model = form.querySelector("[name=model]").value.trim();
+  var file = form.querySelector("[type=file]").files[0];
+  var result = document.getElementById("upload-result");
+  var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+  headers["Content-Type"] = "application/gzip";
+  headers["HX-Request"] = "true";
+  result.textContent = "Uploading…";
+  fetch(form.getAttribute("action") + encodeURIComponent(model) + "/versions", {
+    method: "POST", body: file, headers: headers, credentials: "same-origin"
+  }).then(function (response) { return response.text(); })
+    .then(function (html) { result.innerHTML = html; })
+    .catch(function (error) { result.textContent = "The upload failed: " + error; });
+});
