@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.e2e.platform import ADMIN_TOKEN, Platform, running_platform
 from tests.e2e.stories import copy_example, put_application, upload, wait_released, wait_routed, write_model
-from tests.ui.browser import chromium_path
+from tests.ui.browser import chromium_path, log_in
 
 WHICH = """
     \"\"\"Answers the version number it was uploaded as, once per input row.\"\"\"
@@ -97,6 +98,25 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     fresh = browser.new_context(viewport={"width": 1280, "height": 800})
     yield fresh
     fresh.close()
+
+
+@pytest.fixture(scope="session")
+def admin_state(browser: Browser, deployed: Deployed) -> Any:
+    """The cookies of one admin login through the login page, for stories that are not about logging in."""
+    fresh = browser.new_context()
+    try:
+        log_in(fresh.new_page(), deployed.ui, ADMIN_TOKEN)
+        return fresh.storage_state()
+    finally:
+        fresh.close()
+
+
+@pytest.fixture
+def admin_context(browser: Browser, admin_state: Any) -> Iterator[BrowserContext]:
+    """A browser profile at 1280 x 800 already logged in as the admin (a module uses it as its `context`)."""
+    logged_in = browser.new_context(viewport={"width": 1280, "height": 800}, storage_state=admin_state)
+    yield logged_in
+    logged_in.close()
 
 
 @pytest.fixture

@@ -7,14 +7,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e.platform import ADMIN_TOKEN
 from tests.e2e.stories import wait_routed
 from tests.ui.browser import assert_accessible, log_in, screenshot
 from tests.ui.conftest import Deployed
 
 pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def context(admin_context: BrowserContext) -> BrowserContext:
+    """Every story here starts logged in as the admin."""
+    return admin_context
 
 
 def test_an_invoke_key_created_in_the_ui_opens_an_application_that_requires_one(
@@ -34,7 +39,7 @@ def test_an_invoke_key_created_in_the_ui_opens_an_application_that_requires_one(
     wait_routed(platform, app)
     assert platform.invoke(app, {"x": [1.0]}).status_code == 401
 
-    log_in(page, deployed.ui, ADMIN_TOKEN)
+    page.goto(deployed.ui)
     page.get_by_role("link", name=app, exact=True).click()
     page.get_by_role("link", name=f"invoke keys of {app}").click()
     expect(page.get_by_role("heading", name=f"Invoke keys of {app}")).to_be_visible()
@@ -62,7 +67,7 @@ def test_a_deployment_config_created_in_the_ui_is_the_apis(
     deployed: Deployed, page: Page, screens: Path
 ) -> None:
     name = f"ui-{uuid.uuid4().hex[:6]}"
-    log_in(page, deployed.ui, ADMIN_TOKEN)
+    page.goto(deployed.ui)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Deployment configs").click()
     page.get_by_label("Name").fill(name)
     page.get_by_label("Knobs as JSON").fill('{"min_replicas": 1, "max_replicas": 4}')
@@ -94,7 +99,7 @@ def test_a_token_created_in_the_ui_logs_in_with_its_role(
     deployed: Deployed, browser: Browser, page: Page
 ) -> None:
     name = f"ui-deployer-{uuid.uuid4().hex[:6]}"
-    log_in(page, deployed.ui, ADMIN_TOKEN)
+    page.goto(deployed.ui)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Tokens").click()
     page.get_by_label("Name").fill(name)
     page.get_by_label("Role").select_option("deployer")
@@ -117,7 +122,7 @@ def test_a_token_created_in_the_ui_logs_in_with_its_role(
 def test_the_overview_follows_a_change_without_a_reload(deployed: Deployed, page: Page) -> None:
     platform = deployed.platform
     app = f"live-{uuid.uuid4().hex[:6]}"
-    log_in(page, deployed.ui, ADMIN_TOKEN)
+    page.goto(deployed.ui)
     page.evaluate("() => { window.sameDocument = true; }")
     expect(page.locator(f"tr[data-application='{app}']")).to_have_count(0)
 

@@ -93,3 +93,10 @@ def test_a_user_logs_in_and_moves_around_with_the_keyboard_alone(deployed: Deplo
     tab_to(page, deployed.split_model)
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name=f"Model {deployed.split_model}")).to_be_visible()
+
+
+def test_the_login_page_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
+    page.goto(deployed.ui)
+    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    screenshot(page, "login", screens)
+    assert_accessible(page, "the login page")

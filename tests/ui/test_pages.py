@@ -5,25 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.platform import ADMIN_TOKEN
-from tests.ui.browser import assert_accessible, log_in, screenshot
+from tests.ui.browser import assert_accessible, screenshot
 from tests.ui.conftest import Deployed
 
 pytestmark = [pytest.mark.slow]
 
 
+@pytest.fixture
+def context(admin_context: BrowserContext) -> BrowserContext:
+    """Every story here starts logged in as the admin."""
+    return admin_context
+
+
 def open_from_nav(page: Page, deployed: Deployed, link: str) -> None:
-    log_in(page, deployed.ui, ADMIN_TOKEN)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
-
-
-def test_the_login_page_is_accessible(deployed: Deployed, page: Page, screens: Path) -> None:
     page.goto(deployed.ui)
-    expect(page.get_by_role("heading", name="Log in")).to_be_visible()
-    screenshot(page, "login", screens)
-    assert_accessible(page, "the login page")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=link).click()
 
 
 def test_the_models_a_model_and_a_version_pages_are_accessible(

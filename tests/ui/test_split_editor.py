@@ -7,15 +7,20 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.e2e.platform import ADMIN_TOKEN
 from tests.e2e.stories import put_application, wait_until
-from tests.ui.browser import assert_accessible, log_in, screenshot
+from tests.ui.browser import assert_accessible, screenshot
 from tests.ui.conftest import Deployed
 from tests.ui.split import CALLS, count_answers
 
 pytestmark = [pytest.mark.slow]
+
+
+@pytest.fixture
+def context(admin_context: BrowserContext) -> BrowserContext:
+    """Every story here starts logged in as the admin."""
+    return admin_context
 
 
 def weights(deployed: Deployed) -> list[int]:
@@ -32,7 +37,7 @@ def set_weights(deployed: Deployed, first: int, second: int) -> None:
 
 
 def open_split_editor(page: Page, deployed: Deployed) -> None:
-    log_in(page, deployed.ui, ADMIN_TOKEN)
+    page.goto(deployed.ui)
     page.get_by_role("link", name=deployed.split_app).click()
     expect(page.get_by_role("heading", name=f"Application {deployed.split_app}")).to_be_visible()
 
