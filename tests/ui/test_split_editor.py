@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,15 @@ def test_changing_90_10_to_50_50_in_the_editor_makes_the_router_serve_50_50(
     expect(diff).to_contain_text("90")
     expect(diff).to_contain_text("50")
     assert weights(deployed) == [90, 10], "showing the change must not apply it"
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.locator("#split-result").get_by_role("button", name="Copy the JSON").click()
+    expect(page.locator("#split-result").get_by_role("button", name="Copied")).to_be_visible()
+    copied = json.loads(page.evaluate("() => navigator.clipboard.readText()"))
+    assert [(v["model"], v["version"], v["weight"]) for v in copied["stages"][0]["variants"]] == [
+        (deployed.split_model, 1, 50),
+        (deployed.split_model, 2, 50),
+    ], copied
     screenshot(page, "application", screens)
     assert_accessible(page, "the application page with the change shown")
 
