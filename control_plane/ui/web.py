@@ -33,6 +33,16 @@ COOKIE = "hydro_session"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 MAX_FORM_BYTES = 64 * 1024
+PAGE_HEADERS = {
+    # Every asset is Hydro's own; no page may be framed (its buttons write), nothing inline runs.
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    # a page may show a secret once (a new token or invoke key): never kept by a cache
+    "Cache-Control": "no-store",
+}
 _RANK = {Role.VIEWER.value: 0, Role.DEPLOYER.value: 1, Role.ADMIN.value: 2}
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -81,7 +91,7 @@ def render(
         "root": ROOT,
         **context,
     }
-    return templates.TemplateResponse(request, template, values, status_code=status)
+    return templates.TemplateResponse(request, template, values, status_code=status, headers=PAGE_HEADERS)
 
 
 def problem(request: Request, login: Login | None, status: int, message: str) -> Response:

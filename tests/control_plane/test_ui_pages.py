@@ -201,6 +201,9 @@ async def test_assets_are_local_and_unknown_pages_say_so(control_plane: ControlP
         await log_in(client)
         page = await client.get("/ui")
         assert "https://" not in page.text.split("</head>")[0]  # no CDN
+        policy = page.headers["content-security-policy"]
+        assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+        assert page.headers["x-frame-options"] == "DENY" and page.headers["cache-control"] == "no-store"
         unknown = await client.get("/ui/nowhere")
         assert unknown.status_code == 404 and "there is no page at /ui/nowhere" in unknown.text
         gone = await client.get("/ui/applications/no-such-app")
