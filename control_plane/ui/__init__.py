@@ -45,6 +45,7 @@ def routes() -> list[BaseRoute]:
         Route(version, pages.version, methods=["GET"]),
         Route(f"{version}/log", pages.build_log, methods=["GET"]),
         Route(f"{version}/point", actions.point_application, methods=["POST"]),
+        Route(f"{ROOT}/drift-reports/{{report_id}}", pages.drift_report, methods=["GET"]),
         Route(f"{ROOT}/deployment-configs", pages.deployment_configs, methods=["GET"]),
         Route(f"{ROOT}/deployment-configs", actions.put_deployment_config, methods=["POST"]),
         Route(f"{ROOT}/deployment-configs/{{name}}", pages.deployment_config, methods=["GET"]),

@@ -7,18 +7,22 @@ are fragments that htmx re-fetches every 2 s; a build log stops polling once its
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
+from control_plane.api.drift_reports import HTML_POLICY
 from control_plane.ui import splits
 from control_plane.ui.in_process import path
 from control_plane.ui.sessions import Login
 from control_plane.ui.web import api, page, refused, render
 
 BUILDING = ("pending", "building")
+REPORTS = {"limit": "20"}
+"""The newest drift reports a version page lists."""
 
 
 PAGE_SIZE = 50
@@ -104,9 +108,35 @@ async def version(request: Request, login: Login) -> Response:
     answer = await api(request, login, "GET", path("models", name, "versions", number))
     if not answer.ok:
         return refused(request, login, answer)
-    log = await api(request, login, "GET", path("models", name, "versions", number, "logs"))
-    context = {"version": answer.body, "log": log.text if log.ok else log.error, "building": BUILDING}
+    log, schedule, reports = await asyncio.gather(
+        api(request, login, "GET", path("models", name, "versions", number, "logs")),
+        api(request, login, "GET", path("models", name, "versions", number, "monitoring")),
+        api(request, login, "GET", path("models", name, "versions", number, "drift-reports"), query=REPORTS),
+    )
+    context = {
+        "version": answer.body,
+        "log": log.text if log.ok else log.error,
+        "building": BUILDING,
+        "schedule": schedule.body if schedule.ok else None,
+        "reports": reports.body["drift_reports"] if reports.ok else [],
+        "reports_error": None if reports.ok else reports.error,
+    }
     return render(request, "version.html", context, login)
+
+
+@page
+async def drift_report(request: Request, login: Login) -> Response:
+    """A drift report's own HTML page (Sonar's, self-contained), under the same sandbox policy the API
+    serves it with: it runs in an origin of its own and reaches neither the API nor the UI."""
+    answer = await api(request, login, "GET", path("drift-reports", request.path_params["report_id"], "html"))
+    if not answer.ok:
+        return refused(request, login, answer)
+    headers = {
+        "Content-Security-Policy": HTML_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+    return HTMLResponse(answer.text, headers=headers)
 
 
 @page
