@@ -41,6 +41,7 @@ class Deployed:
 
     platform: Platform
     example_app: str
+    example_model: str
     split_app: str
     split_model: str
     viewer_token: str
@@ -80,7 +81,7 @@ def deployed(ui_platform: Platform, tmp_path_factory: pytest.TempPathFactory) ->
         f"{platform.api}/tokens", json={"name": "ui-viewer", "role": "viewer"}, headers=platform.headers()
     )
     assert viewer.status_code == 201, viewer.text
-    return Deployed(platform, example_app, split_app, which_name, viewer.json()["token"])
+    return Deployed(platform, example_app, model, split_app, which_name, viewer.json()["token"])
 
 
 @pytest.fixture(scope="session")
