@@ -68,3 +68,21 @@ def test_a_forged_write_without_the_csrf_token_is_refused_even_for_an_admin(
         page.evaluate(FORGE, [split, {"weight-0-0": "50", "weight-0-1": "50", "csrf_token": "forged"}]) == 403
     )
     assert split_weights(deployed) == before
+
+
+def test_a_viewer_is_offered_no_write_on_any_page(deployed: Deployed, page: Page) -> None:
+    log_in(page, deployed.ui, deployed.viewer_token)
+    for path in (
+        "",
+        f"/applications/{deployed.split_app}/invoke-keys",
+        "/models",
+        f"/models/{deployed.split_model}/versions/1",
+        "/deployment-configs",
+        "/deployment-configs/default",
+    ):
+        page.goto(deployed.ui + path)
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        forms = [form.get_attribute("action") for form in page.locator("form").all()]
+        assert forms == ["/ui/logout"], f"a viewer is offered {forms} on {path or 'the overview'}"
+        editable = [box for box in page.get_by_role("textbox").all() if box.is_editable()]
+        assert editable == [], f"a viewer is offered a field to change on {path or 'the overview'}"
