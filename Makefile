@@ -27,7 +27,7 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
 
-## system: Debian packages (docker.io, docker-registry, debootstrap)
+## system: Debian packages (docker.io, docker-registry, debootstrap, chromium)
 system:
 	scripts/install_system.sh
 

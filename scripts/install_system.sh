@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Hydro's tests and local runs need: the Docker engine (docker.io),
-# the CNCF Distribution registry (docker-registry) and debootstrap (for the offline runtime base image).
+# the CNCF Distribution registry (docker-registry), debootstrap (for the offline runtime base image) and
+# Debian's chromium (the browser the web UI's Playwright tests drive through `executable_path`).
 # Idempotent: does nothing (not even `apt-get update`) when every package is already installed.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
-PACKAGES=(docker.io docker-registry debootstrap)
+PACKAGES=(docker.io docker-registry debootstrap chromium)
 
 log() { printf '[install_system] %s\n' "$*"; }
 
