@@ -77,6 +77,7 @@ class KafkaIO:
         self._thread.start()
         self._producer: AIOKafkaProducer | None = None
         self._readers: dict[str, _Topic] = {}
+        self._reader_tasks: set[asyncio.Task[None]] = set()
         self.on_record: Callable[[Received], None] | None = None
         """Called on the client's thread for every record read (the benchmark's clock)."""
 
@@ -141,6 +142,9 @@ class KafkaIO:
             ready.result(timeout=60)
 
     async def _read(self, topic: str, state: _Topic, ready: concurrent.futures.Future[None]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._reader_tasks.add(task)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
             enable_auto_commit=False,
@@ -209,10 +213,12 @@ class KafkaIO:
 
     def close(self) -> None:
         async def stop() -> None:
-            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in tasks:
+            # the readers first (each stops its consumer on the way out), then the producer: cancelling
+            # aiokafka's own tasks before its clients stop would leave their connections open
+            readers = list(self._reader_tasks)
+            for task in readers:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*readers, return_exceptions=True)
             if self._producer is not None:
                 await self._producer.stop()
 
