@@ -66,6 +66,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/hydro.db"
 
 
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres), "sqlite"])
+async def control_plane_alone(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ControlPlane]:
+    """A control plane on a database of its own, for a test that sees every row of its database (a page
+    listing all applications; a drift worker's claim, which takes any version's pending report): on the
+    shared PostgreSQL test database other tests' rows are there too."""
+    from tests.control_plane.drift_helpers import own_database  # imports this module
+
+    async with own_database(request.param, tmp_path) as url, running(make_settings(tmp_path, url)) as cp:
+        yield cp
+
+
 def make_settings(home: Path, database_url: str, **overrides: Any) -> Settings:
     """Settings of a test control plane; every field a test relies on is explicit (no HYDRO_* leaks in)."""
     values: dict[str, Any] = {

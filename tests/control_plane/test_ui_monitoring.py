@@ -8,10 +8,14 @@ import html
 from control_plane.api.drift_reports import HTML_POLICY
 from tests.control_plane.conftest import ControlPlane
 from tests.control_plane.drift_helpers import Worker, monitored_version, put_schedule
-from tests.control_plane.ui_helpers import browser, log_in
+from tests.control_plane.ui_helpers import (
+    browser,
+    log_in,
+)
 
 
-async def test_a_versions_drift_reports_and_their_pages(control_plane: ControlPlane) -> None:
+async def test_a_versions_drift_reports_and_their_pages(control_plane_alone: ControlPlane) -> None:
+    control_plane = control_plane_alone
     model, version = await monitored_version(control_plane)
     async with browser(control_plane) as client:
         await log_in(client)

@@ -10,12 +10,19 @@ import re
 
 from tests.control_plane.conftest import ControlPlane, unique
 from tests.control_plane.packages import package
-from tests.control_plane.ui_helpers import browser, canary_application, csrf, log_in, token
+from tests.control_plane.ui_helpers import (
+    browser,
+    canary_application,
+    csrf,
+    log_in,
+    token,
+)
 
 
 async def test_the_overview_lists_applications_with_invoke_urls_and_replicas(
-    control_plane: ControlPlane,
+    control_plane_alone: ControlPlane,
 ) -> None:
+    control_plane = control_plane_alone
     app, model = await canary_application(control_plane)
     async with browser(control_plane) as client:
         await log_in(client)
@@ -210,7 +217,8 @@ async def test_assets_are_local_and_unknown_pages_say_so(control_plane: ControlP
         assert gone.status_code == 404 and "no-such-app" in gone.text
 
 
-async def test_the_overview_pages_a_long_catalog(control_plane: ControlPlane) -> None:
+async def test_the_overview_pages_a_long_catalog(control_plane_alone: ControlPlane) -> None:
+    control_plane = control_plane_alone
     model = unique("ui-many")
     version = await control_plane.release(model, package(model))
     body = {"stages": [{"variants": [{"model": model, "version": version}]}]}
