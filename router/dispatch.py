@@ -55,12 +55,12 @@ class Dispatch:
         self._reactivate_interval_s = reactivate_interval_s
         self._queues: dict[str, VersionQueue] = {}
         self._endpoints: dict[str, list[Endpoint]] = {}
-        self._backlogs: list[Callable[[], Mapping[str, Waiting]]] = []
+        self._backlogs: list[Callable[[], Iterable[tuple[str, Waiting]]]] = []
         self._endpoint_listeners: list[Callable[[], None]] = []
 
-    def add_backlog(self, backlog: Callable[[], Mapping[str, Waiting]]) -> None:
-        """Requests waiting outside the queues (a Kafka backlog) per version key, read at every load
-        report and reported as queued."""
+    def add_backlog(self, backlog: Callable[[], Iterable[tuple[str, Waiting]]]) -> None:
+        """Requests waiting outside the queues (a Kafka backlog) as (version key, share) pairs, read at
+        every load report, summed per version and reported as queued."""
         self._backlogs.append(backlog)
 
     def on_endpoints(self, listener: Callable[[], None]) -> None:
@@ -109,7 +109,7 @@ class Dispatch:
         loads = []
         waiting: dict[str, Waiting] = {}
         for backlog in self._backlogs:
-            for key, share in backlog().items():
+            for key, share in backlog():
                 waiting[key] = waiting[key] + share if key in waiting else share
         for queue in self._queues.values():
             load = queue.load()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -71,13 +71,11 @@ class KafkaEdge:
         for consumer in self.consumers.values():
             consumer.refresh()
 
-    def backlog(self) -> dict[str, Waiting]:
-        """The Kafka backlog as demand per version key (added to the load reports)."""
-        demand: dict[str, Waiting] = {}
+    def backlog(self) -> Iterator[tuple[str, Waiting]]:
+        """The Kafka backlog as demand, a (version key, share) pair per consumer and version (the
+        dispatcher sums them into the load reports)."""
         for consumer in self.consumers.values():
-            for key, share in consumer.demand.items():
-                demand[key] = demand[key] + share if key in demand else share
-        return demand
+            yield from consumer.demand.items()
 
     def states(self) -> list[ConsumerState]:
         return [consumer.state() for consumer in self.consumers.values()]

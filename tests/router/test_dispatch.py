@@ -174,7 +174,7 @@ async def test_a_kafka_backlog_is_reported_up_to_its_ceiling_in_flight_included(
     busy = dispatch.queue(Version("busy:1", "busy", "1", Signature((spec,), (spec,)), Limits()))
     dispatch.queue(Version("idle:1", "idle", "1", Signature((spec,), (spec,)), Limits()))
     backlog = {"busy:1": Waiting(500, 21)}
-    dispatch.add_backlog(lambda: backlog)
+    dispatch.add_backlog(lambda: backlog.items())
 
     def reported() -> dict[str, tuple[int, int]]:
         return {load.version_key: (load.in_flight, load.queued) for load in dispatch.loads()}
